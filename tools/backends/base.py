@@ -1,0 +1,203 @@
+"""The Backend contract: what one backend kind must provide, and nothing more.
+
+A backend states what it can do (`capabilities`), turns a query into its own request
+plan (`plan`), fetches one page at a position (`fetch_page`) and fetches one process
+(`get`). Everything else - limits, cursors, local filtering and its scan cap, early stop,
+parallel page fetches, fan-out merging - belongs to the shared paging driver
+(`tools.paging`), so it is written once.
+
+`plan` is separate from `fetch_page` (design.md lists two verbs) because the driver must
+know, before the first request, which filters still need a local check and whether the
+stream is sorted so that it can stop early. A plan may call the backend once to resolve
+names to ids (users, tags); those lookups are cached per instance.
+
+Positions. `addressing` tells the driver how pages are addressed:
+- "page":   integer row offsets that are multiples of the page size (page-number APIs);
+            positions are computable, so pages can be fetched in parallel.
+- "offset": any integer row offset (skip/limit APIs); also parallel.
+- "token":  an opaque continuation (token or next link) returned by the previous page;
+            sequential only. The first position is None.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from tools.errors import UnsupportedQueryError
+from tools.http import BackendHttp, RateLimit, default_error_message
+from tools.model import Detail, FilterMode, ProcessDetail, ProcessSummary, Status
+from tools.query import ProcessQuery
+
+Addressing = Literal["page", "offset", "token"]
+Position = int | str | None
+
+
+@dataclass(frozen=True)
+class FieldSupport:
+    """How a backend applies one query field."""
+
+    mode: FilterMode
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """One collection (runs, leads, a Chakra procedure, ...) and what it supports."""
+
+    name: str
+    description: str
+    fields: Mapping[str, FieldSupport]
+    sorts: tuple[str, ...]
+    statuses: Mapping[str, Status | None] = field(default_factory=dict)
+    sections: tuple[str, ...] = ()
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def support(self, name: str) -> FieldSupport:
+        return self.fields.get(name, FieldSupport("unsupported"))
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    kind: str
+    collections: tuple[CollectionInfo, ...]
+    default_collection: str
+    max_page_size: int
+    addressing: Addressing
+    # How many pages the driver may have in flight at once for one query.
+    parallel_pages: int = 1
+    total_known: bool = False
+
+    def collection(self, name: str | None) -> CollectionInfo | None:
+        wanted = name or self.default_collection
+        return next((c for c in self.collections if c.name == wanted), None)
+
+
+@dataclass
+class Plan:
+    """A query translated for one backend instance."""
+
+    collection: str
+    # Backend-private translation (query parameters, body, ...).
+    native: Any
+    # How each filter the query uses is applied: native, narrowed or local.
+    applied: dict[str, FieldSupport]
+    sort: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def local_fields(self) -> list[str]:
+        """Fields the engine must check row by row (narrowed and local ones)."""
+        return [f for f, s in self.applied.items() if s.mode in ("narrowed", "local")]
+
+
+@dataclass
+class PageResult:
+    rows: list[ProcessSummary]
+    # Where the next page starts; None when the stream has ended.
+    next: Position
+    total: int | None = None
+
+
+class InstanceSettings(BaseModel):
+    """Settings every instance has; backends extend this with their own keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: str
+    base_url: str
+    description: str | None = None
+    token: SecretStr | None = Field(None, description="Filled from the environment or secrets file.")
+    rate_limit_per_minute: int | None = None
+    timeout_seconds: float = 20.0
+    max_scan: int = 5000
+
+
+class Backend(ABC):
+    """One configured instance of a backend kind."""
+
+    kind: ClassVar[str]
+    settings_model: ClassVar[type[InstanceSettings]] = InstanceSettings
+    # Names of settings that are secrets: read only from the environment or a secrets file.
+    secret_fields: ClassVar[tuple[str, ...]] = ("token",)
+    default_rate_limit: ClassVar[RateLimit | None] = None
+    # Pulls the vendor's own message out of an error response.
+    error_message: ClassVar[Callable[[httpx.Response], str | None]] = staticmethod(
+        default_error_message
+    )
+
+    def __init__(self, settings: InstanceSettings, http: BackendHttp) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.http = http
+
+    @classmethod
+    @abstractmethod
+    def client_headers(cls, settings: InstanceSettings) -> dict[str, str]:
+        """Headers for every request, credentials included (never logged)."""
+
+    @abstractmethod
+    def capabilities(self) -> Capabilities: ...
+
+    @abstractmethod
+    async def plan(self, query: ProcessQuery) -> Plan: ...
+
+    @abstractmethod
+    async def fetch_page(self, plan: Plan, at: Position, size: int) -> PageResult: ...
+
+    @abstractmethod
+    async def get(
+        self,
+        process_id: str,
+        *,
+        collection: str | None,
+        include: frozenset[str] | None,
+        detail: Detail,
+    ) -> ProcessDetail: ...
+
+    async def check(self) -> str:
+        """Reach the backend with the smallest real call; return a short description."""
+        query = ProcessQuery(backend=self.name, limit=1)
+        plan = await self.plan(query)
+        page = await self.fetch_page(plan, 0 if self.capabilities().addressing != "token" else None, 1)
+        total = f"{page.total} processes" if page.total is not None else "reachable"
+        return f"ok, {total} in {plan.collection}"
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # -- helpers for implementations -------------------------------------------------------
+
+    def collection_info(self, name: str | None) -> CollectionInfo:
+        caps = self.capabilities()
+        info = caps.collection(name)
+        if info is None:
+            known = ", ".join(c.name for c in caps.collections)
+            raise UnsupportedQueryError(
+                f"{self.name} has no collection {name!r}",
+                backend=self.name,
+                field="collection",
+                hint=f"use one of: {known} (or leave collection out for {caps.default_collection})",
+            )
+        return info
+
+    def refuse(self, info: CollectionInfo, field_name: str, reason: str | None = None) -> None:
+        """Raise the standard refusal for a filter this collection cannot apply."""
+        usable = [
+            f
+            for f, s in info.fields.items()
+            if s.mode != "unsupported" and f not in ("sort",)
+        ]
+        raise UnsupportedQueryError(
+            f"{self.name} ({self.kind}, {info.name}) cannot filter by {field_name}"
+            + (f": {reason}" if reason else ""),
+            backend=self.name,
+            field=field_name,
+            hint="drop it; filters that work here: " + ", ".join(usable),
+        )

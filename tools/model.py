@@ -1,0 +1,108 @@
+"""Canonical shapes every backend is translated into, and every tool answers with.
+
+Rows are deliberately flat and short: an agent reads dozens of them at once, so each
+field earns its place and empty ones are dropped when rendered (`exclude_none`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+Status = Literal["open", "completed", "cancelled", "suspended", "failed"]
+STATUSES: tuple[Status, ...] = ("open", "completed", "cancelled", "suspended", "failed")
+
+FilterMode = Literal["native", "narrowed", "local", "unsupported"]
+Detail = Literal["ids", "summary", "full"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProcessSummary(_Model):
+    """One process (run, instance, lead, ...) as a list row."""
+
+    backend: str = Field(description="Instance name the row came from.")
+    collection: str = Field(description="Collection within the backend (e.g. runs, leads).")
+    id: str = Field(description="Backend id; pass it to get_process.")
+    name: str
+    status: Status | None = Field(None, description="Unified status.")
+    native_status: str | None = Field(None, description="The backend's own status value.")
+    template: str | None = Field(None, description="Template/definition/pipeline name.")
+    template_id: str | None = None
+    owner: str | None = Field(None, description="Owner (email, username or name).")
+    owner_id: str | None = None
+    tags: list[str] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    due_at: datetime | None = None
+    progress: str | None = Field(None, description="Progress as 'done/total'.")
+    url: str | None = None
+    extra: dict[str, Any] | None = Field(
+        None, description="Backend-specific fields, only with detail='full'."
+    )
+
+    # Attribute values a `where` filter is evaluated against; kept out of every answer.
+    _attributes: dict[str, Any] | None = PrivateAttr(None)
+
+    @property
+    def attributes(self) -> dict[str, Any] | None:
+        return self._attributes
+
+    def with_attributes(self, attributes: dict[str, Any]) -> ProcessSummary:
+        self._attributes = attributes
+        return self
+
+
+class TaskInfo(_Model):
+    """A step inside a process, compact."""
+
+    id: str
+    name: str
+    status: str | None = None
+    owner: str | None = None
+    position: int | None = None
+    due_at: datetime | None = None
+    completed_at: datetime | None = None
+    overdue: bool | None = None
+
+
+class ProcessDetail(ProcessSummary):
+    """One process with the sections that were asked for."""
+
+    description: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    tasks: list[TaskInfo] | None = None
+    fields: dict[str, Any] | None = Field(
+        None, description="Form fields, attributes or variables (secrets redacted)."
+    )
+    sections: dict[str, Any] | None = Field(
+        None, description="Other backend-specific sections that were requested."
+    )
+    notes: list[str] | None = Field(None, description="What was truncated or left out, and why.")
+
+
+class ApplyNote(_Model):
+    """How one filter was applied on one backend instance."""
+
+    backend: str
+    field: str
+    mode: FilterMode
+    note: str | None = None
+
+
+class ListResult(_Model):
+    """The answer of list_processes."""
+
+    processes: list[ProcessSummary]
+    count: int
+    has_more: bool = Field(description="True when next_cursor can fetch more.")
+    next_cursor: str | None = None
+    total: int | None = Field(None, description="Total matches, only when the backend knows it.")
+    scanned: int | None = Field(None, description="Rows examined when filtering locally.")
+    applied: list[ApplyNote] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)

@@ -1,0 +1,433 @@
+"""The paging driver: one implementation of limits, cursors and local filtering for all backends.
+
+For each backend instance in the query, an `InstanceStream` turns pages into a stream of
+matching rows in the query's sort order; `run_list` merges the streams (one stream for a
+single backend, several for `backend="all"`) and stops at the limit.
+
+What the driver guarantees:
+- a call returns at most `limit` rows and a cursor that resumes exactly after the last
+  row returned: no overlap, no gap (as long as the data does not move);
+- rows a backend cannot filter itself are checked locally, and at most `max_scan` rows are
+  examined per call; past that the call returns what it has, with a cursor and a warning;
+- on a stream sorted by a date, a row beyond a date bound ends the stream (early stop);
+- where positions are computable (page numbers, offsets) several pages are fetched at
+  once, up to the backend's `parallel_pages`;
+- cursors are opaque, checksummed and bound to the query that produced them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import heapq
+import json
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from tools.backends.base import Backend, Capabilities, PageResult, Plan, Position
+from tools.errors import BackendError, InvalidCursorError, ProcessMcpError
+from tools.model import ApplyNote, ListResult, ProcessSummary
+from tools.query import ProcessQuery, field_matches, is_descending, past_bound, sort_key
+
+ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
+
+CURSOR_VERSION = 1
+
+
+# -- cursor ---------------------------------------------------------------------------------
+
+# Per instance: an int offset (page/offset addressing), [token, skip, size] (token
+# addressing), or None when that instance's stream has ended.
+CursorState = dict[str, Any]
+
+
+def encode_cursor(fingerprint: str, state: CursorState) -> str:
+    body = json.dumps({"v": CURSOR_VERSION, "q": fingerprint, "s": state}, separators=(",", ":"))
+    check = hashlib.sha256(body.encode()).hexdigest()[:10]
+    return base64.urlsafe_b64encode(f"{check}{body}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fingerprint: str) -> CursorState:
+    restart = "call list_processes again without cursor to start from the first page"
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        check, body = raw[:10], raw[10:]
+        if hashlib.sha256(body.encode()).hexdigest()[:10] != check:
+            raise ValueError("checksum")
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise InvalidCursorError(
+            "cursor is not valid (it may be truncated or edited)",
+            hint="pass next_cursor exactly as it was returned, or " + restart,
+        ) from None
+    if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
+        raise InvalidCursorError("cursor is from an incompatible version", hint=restart)
+    if data.get("q") != fingerprint:
+        raise InvalidCursorError(
+            "cursor belongs to a different query (filters, backend, collection or sort changed)",
+            hint="repeat the exact filters of the call that returned this cursor, or " + restart,
+        )
+    state = data.get("s")
+    if not isinstance(state, dict):
+        raise InvalidCursorError("cursor is not valid", hint=restart)
+    return state
+
+
+# -- page geometry --------------------------------------------------------------------------
+
+
+def page_geometry(offset: int, need: int, max_size: int) -> int:
+    """Page size for a page-number API that covers rows [offset, offset+need) in the fewest
+    requests, then with the fewest wasted rows. Offsets need not be page-aligned."""
+    need = max(1, need)
+    best: tuple[int, int, int] | None = None
+    for size in range(1, max_size + 1):
+        first, last = offset // size, (offset + need - 1) // size
+        count = last - first + 1
+        waste = count * size - need
+        key = (count, waste, size)
+        if best is None or key < best:
+            best = key
+    assert best is not None
+    return best[2]
+
+
+# -- one instance ---------------------------------------------------------------------------
+
+
+class ScanCapReached(Exception):
+    """A stream examined its maximum number of rows without finishing the page."""
+
+
+@dataclass
+class _Row:
+    row: ProcessSummary
+    before: Any  # resume position that includes this row
+    after: Any  # resume position just past this row
+
+
+@dataclass
+class InstanceStream:
+    backend: Backend
+    caps: Capabilities
+    plan: Plan
+    query: ProcessQuery
+    start: Any  # decoded cursor entry, or None for the beginning
+    max_scan: int
+    early_stop: bool
+    progress: Callable[[int], Awaitable[None]] | None = None
+
+    scanned: int = 0
+    requests: int = 0
+    total: int | None = None
+    done: bool = False
+    _buffer: deque[_Row] = field(default_factory=deque)
+    _peeked: _Row | None = None
+    _resume: Any = None
+    _fetch_at: Position = None
+    _skip: int = 0
+    _size: int = 0
+    _source_done: bool = False
+    _fills: int = 0
+
+    def __post_init__(self) -> None:
+        if self.caps.addressing == "token":
+            if self.start is None:
+                self._fetch_at, self._skip = None, 0
+            else:
+                self._fetch_at, self._skip, self._size = self.start
+        else:
+            self._fetch_at = int(self.start or 0)
+        self._resume = self._position(self._fetch_at, self._skip)
+
+    @property
+    def local_fields(self) -> list[str]:
+        return self.plan.local_fields
+
+    def _position(self, at: Position, skip: int) -> Any:
+        if self.caps.addressing == "token":
+            return [at, skip, self._size]
+        return at
+
+    async def peek(self, need: int) -> ProcessSummary | None:
+        """The next matching row, fetching pages as needed; None when the stream is over."""
+        while self._peeked is None:
+            if self.done:
+                return None
+            if not self._buffer:
+                if self._source_done:
+                    self.done = True
+                    return None
+                if self.scanned >= self.max_scan:
+                    raise ScanCapReached
+                await self._fill(need)
+                continue
+            item = self._buffer.popleft()
+            self.scanned += 1
+            if self.early_stop and past_bound(self.query, self.plan.sort, item.row):
+                self.done = True
+                self._buffer.clear()
+                return None
+            if all(field_matches(self.query, f, item.row) for f in self.local_fields):
+                self._peeked = item
+            else:
+                self._resume = item.after
+        return self._peeked.row
+
+    def pop(self) -> ProcessSummary:
+        assert self._peeked is not None
+        item, self._peeked = self._peeked, None
+        self._resume = item.after
+        return item.row
+
+    def resume(self) -> Any:
+        """Cursor entry that continues right after the last row handed out."""
+        if self._peeked is not None:
+            return self._peeked.before
+        if self.done or (self._source_done and not self._buffer):
+            return None
+        return self._resume
+
+    # -- fetching -----------------------------------------------------------------------------
+
+    async def _fill(self, need: int) -> None:
+        self._fills += 1
+        if self.caps.addressing == "token":
+            await self._fill_token(need)
+        else:
+            await self._fill_positional(need)
+
+    def _wanted_rows(self, need: int) -> int:
+        if self.local_fields:
+            # Matches are sparse and unknown: scan in the largest pages.
+            return self.caps.max_page_size
+        return max(1, need)
+
+    async def _fill_token(self, need: int) -> None:
+        if not self._size:
+            self._size = min(self.caps.max_page_size, self._wanted_rows(need))
+        at, skip = self._fetch_at, self._skip
+        page = await self._fetch(at, self._size)
+        rows = page.rows
+        for i, row in enumerate(rows):
+            if i < skip:
+                continue
+            last = i + 1 == len(rows)
+            after = [page.next, 0, self._size] if last else [at, i + 1, self._size]
+            self._buffer.append(_Row(row, [at, i, self._size], after))
+        if page.next is None:
+            self._source_done = True
+            if rows and len(rows) > skip:
+                self._buffer[-1].after = None
+        self._fetch_at, self._skip = page.next, 0
+
+    async def _fill_positional(self, need: int) -> None:
+        start = int(self._fetch_at or 0)
+        wanted = self._wanted_rows(need)
+        if not self._size:
+            if self.caps.addressing == "page" and not self.local_fields:
+                self._size = page_geometry(start, wanted, self.caps.max_page_size)
+            else:
+                self._size = min(self.caps.max_page_size, wanted)
+        size = self._size
+        first = (start // size) * size if self.caps.addressing == "page" else start
+        skip = start - first
+        if self.local_fields:
+            pages = 1 if self._fills == 1 else self.caps.parallel_pages
+            budget = max(1, self.max_scan - self.scanned)
+            pages = min(pages, math.ceil(budget / size))
+        else:
+            pages = math.ceil((skip + wanted) / size)
+        pages = max(1, min(pages, self.caps.parallel_pages))
+        if self.total is not None:
+            pages = max(1, min(pages, math.ceil((self.total - first) / size)))
+        offsets = [first + i * size for i in range(pages)]
+        results: list[PageResult | None] = [None] * pages
+
+        async def one(i: int) -> None:
+            results[i] = await self._fetch(offsets[i], size)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(pages):
+                tg.start_soon(one, i)
+        for i, page in enumerate(results):
+            assert page is not None
+            base = offsets[i]
+            drop = skip if i == 0 else 0
+            for j, row in enumerate(page.rows):
+                if j >= drop:
+                    self._buffer.append(_Row(row, base + j, base + j + 1))
+            ended = page.next is None or len(page.rows) < size
+            if self.total is not None and base + len(page.rows) >= self.total:
+                ended = True
+            if ended:
+                self._source_done = True
+                if self._buffer:
+                    self._buffer[-1].after = None
+                break
+            self._fetch_at = base + size
+
+    async def _fetch(self, at: Position, size: int) -> PageResult:
+        page = await self.backend.fetch_page(self.plan, at, size)
+        self.requests += 1
+        if page.total is not None:
+            self.total = page.total
+        if self.progress is not None:
+            await self.progress(len(page.rows))
+        return page
+
+
+# -- the list operation ---------------------------------------------------------------------
+
+
+def _notes(name: str, plan: Plan) -> list[ApplyNote]:
+    return [
+        ApplyNote(backend=name, field=f, mode=s.mode, note=s.note) for f, s in plan.applied.items()
+    ]
+
+
+async def run_list(
+    backends: Sequence[Backend],
+    query: ProcessQuery,
+    *,
+    progress: ProgressFn | None = None,
+) -> ListResult:
+    """Answer a list query over one or more backend instances."""
+    fingerprint = query.fingerprint()
+    state = decode_cursor(query.cursor, fingerprint) if query.cursor else None
+    fan_out = len(backends) > 1
+    warnings: list[str] = []
+    applied: list[ApplyNote] = []
+    streams: list[InstanceStream] = []
+    finished: dict[str, None] = {}
+    scanned_total = 0
+
+    async def report(rows: int) -> None:
+        nonlocal scanned_total
+        scanned_total += rows
+        if progress is not None:
+            await progress(scanned_total, None, f"fetched {scanned_total} rows")
+
+    if state is not None:
+        unknown = set(state) - {b.name for b in backends}
+        if unknown:
+            raise InvalidCursorError(
+                f"cursor refers to instances that are not configured: {', '.join(sorted(unknown))}",
+                hint="call list_processes again without cursor",
+            )
+
+    for backend in backends:
+        if state is not None and state.get(backend.name, 0) is None:
+            finished[backend.name] = None
+            continue
+        try:
+            plan = await backend.plan(query)
+        except ProcessMcpError as exc:
+            if not fan_out:
+                raise
+            warnings.append(f"{backend.name} skipped: {exc.message}")
+            continue
+        caps = backend.capabilities()
+        applied.extend(_notes(backend.name, plan))
+        warnings.extend(f"{backend.name}: {w}" for w in plan.warnings)
+        native_date_sort = plan.sort == query.sort and query.sort.lstrip("-") in (
+            "created_at",
+            "updated_at",
+        )
+        streams.append(
+            InstanceStream(
+                backend=backend,
+                caps=caps,
+                plan=plan,
+                query=query,
+                start=None if state is None else state.get(backend.name),
+                max_scan=backend.settings.max_scan,
+                early_stop=native_date_sort,
+                progress=report,
+            )
+        )
+
+    rows: list[ProcessSummary] = []
+    failed: dict[str, Any] = {}
+    capped = False
+    descending = is_descending(query.sort)
+    heap: list[tuple[Any, int]] = []
+    live = list(streams)
+
+    async def advance(i: int) -> None:
+        nonlocal capped
+        stream = streams[i]
+        try:
+            row = await stream.peek(query.limit - len(rows))
+        except ScanCapReached:
+            capped = True
+            return
+        except BackendError as exc:
+            if not fan_out:
+                raise
+            failed[stream.backend.name] = stream.resume()
+            warnings.append(f"{stream.backend.name} failed: {exc.for_model()}")
+            stream.done = True
+            return
+        if row is not None:
+            key = sort_key(query.sort, row)
+            heapq.heappush(heap, (_Ordered(key, descending), i))
+
+    for i in range(len(live)):
+        await advance(i)
+        if capped:
+            break
+    while heap and len(rows) < query.limit and not capped:
+        _, i = heapq.heappop(heap)
+        rows.append(streams[i].pop())
+        if len(rows) < query.limit:
+            await advance(i)
+
+    next_state: CursorState = dict(finished)
+    for stream in streams:
+        name = stream.backend.name
+        next_state[name] = failed[name] if name in failed else stream.resume()
+    has_more = any(v is not None for v in next_state.values())
+    next_cursor = encode_cursor(fingerprint, next_state) if has_more else None
+
+    scanned = sum(s.scanned for s in streams)
+    if capped:
+        limit_hint = min(s.max_scan for s in streams)
+        warnings.append(
+            f"stopped after examining {scanned} rows (scan cap {limit_hint}) with "
+            f"{len(rows)} matches; call again with next_cursor to keep scanning, or add a "
+            "filter the backend applies natively (see list_backends)"
+        )
+    total = None
+    if not any(s.local_fields for s in streams) and streams and not failed:
+        totals = [s.total for s in streams]
+        if all(t is not None for t in totals):
+            total = sum(t for t in totals if t is not None)
+    any_local = any(s.local_fields for s in streams)
+    return ListResult(
+        processes=rows,
+        count=len(rows),
+        has_more=has_more,
+        next_cursor=next_cursor,
+        total=total,
+        scanned=scanned if any_local else None,
+        applied=applied,
+        warnings=warnings,
+    )
+
+
+@dataclass(frozen=True)
+class _Ordered:
+    """Heap entry ordering that honours the sort direction."""
+
+    key: tuple[Any, ...]
+    descending: bool
+
+    def __lt__(self, other: _Ordered) -> bool:
+        return self.key > other.key if self.descending else self.key < other.key
