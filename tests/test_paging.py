@@ -150,14 +150,14 @@ def _rows(n: int) -> list[ProcessSummary]:
 def test_limit_within_one_page_costs_one_request_of_exactly_that_size() -> None:
     backend = MemoryBackend("m", _rows(500), max_page_size=100)
     result = anyio.run(run_list, [backend], ProcessQuery(backend="m", limit=5))
-    assert result.count == 5 and result.total == 500 and result.has_more
+    assert (result.count, result.total, result.has_more) == (5, 500, True)
     assert backend.fetches == [(0, 5)]
 
 
 def test_native_filters_fetch_ceil_n_over_page_size_pages_in_parallel_waves() -> None:
     backend = MemoryBackend("m", _rows(1000), max_page_size=100, parallel_pages=4)
     result = anyio.run(run_list, [backend], ProcessQuery(backend="m", limit=1000))
-    assert result.count == 1000 and not result.has_more
+    assert (result.count, result.has_more) == (1000, False)
     assert sorted(backend.fetches) == [(i * 100, 100) for i in range(10)]
 
 
@@ -184,7 +184,8 @@ def test_scan_cap_returns_partial_page_with_cursor_and_warning() -> None:
     backend = MemoryBackend("m", _rows(300), max_page_size=20, max_scan=40)
     query = ProcessQuery(backend="m", text="no such name")
     result = anyio.run(run_list, [backend], query)
-    assert result.count == 0 and result.has_more and result.next_cursor
+    assert (result.count, result.has_more) == (0, True)
+    assert result.next_cursor
     assert result.scanned == 40
     assert any("scan cap 40" in w for w in result.warnings)
     assert [(a.field, a.mode) for a in result.applied] == [("text", "local")]

@@ -65,9 +65,7 @@ class InvalidArgumentError(InputError):
 class UnsupportedQueryError(InputError):
     kind = "unsupported_filter"
 
-    def __init__(
-        self, message: str, *, backend: str, field: str, hint: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, backend: str, field: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.backend = backend
         self.field = field

@@ -101,7 +101,7 @@ def page_geometry(offset: int, need: int, max_size: int) -> int:
 # -- one instance ---------------------------------------------------------------------------
 
 
-class ScanCapReached(Exception):
+class ScanCapReachedError(Exception):
     """A stream examined its maximum number of rows without finishing the page."""
 
 
@@ -165,7 +165,7 @@ class InstanceStream:
                     self.done = True
                     return None
                 if self.scanned >= self.max_scan:
-                    raise ScanCapReached
+                    raise ScanCapReachedError
                 await self._fill(need)
                 continue
             item = self._buffer.popleft()
@@ -365,7 +365,7 @@ async def run_list(
         stream = streams[i]
         try:
             row = await stream.peek(query.limit - len(rows))
-        except ScanCapReached:
+        except ScanCapReachedError:
             capped = True
             return
         except BackendError as exc:

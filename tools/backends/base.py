@@ -113,7 +113,9 @@ class InstanceSettings(BaseModel):
     kind: str
     base_url: str
     description: str | None = None
-    token: SecretStr | None = Field(None, description="Filled from the environment or secrets file.")
+    token: SecretStr | None = Field(
+        None, description="Filled from the environment or secrets file."
+    )
     rate_limit_per_minute: int | None = None
     timeout_seconds: float = 20.0
     max_scan: int = 5000
@@ -165,7 +167,9 @@ class Backend(ABC):
         """Reach the backend with the smallest real call; return a short description."""
         query = ProcessQuery(backend=self.name, limit=1)
         plan = await self.plan(query)
-        page = await self.fetch_page(plan, 0 if self.capabilities().addressing != "token" else None, 1)
+        page = await self.fetch_page(
+            plan, 0 if self.capabilities().addressing != "token" else None, 1
+        )
         total = f"{page.total} processes" if page.total is not None else "reachable"
         return f"ok, {total} in {plan.collection}"
 
@@ -190,9 +194,7 @@ class Backend(ABC):
     def refuse(self, info: CollectionInfo, field_name: str, reason: str | None = None) -> None:
         """Raise the standard refusal for a filter this collection cannot apply."""
         usable = [
-            f
-            for f, s in info.fields.items()
-            if s.mode != "unsupported" and f not in ("sort",)
+            f for f, s in info.fields.items() if s.mode != "unsupported" and f not in ("sort",)
         ]
         raise UnsupportedQueryError(
             f"{self.name} ({self.kind}, {info.name}) cannot filter by {field_name}"

@@ -1,0 +1,197 @@
+"""Builds the MCPServer from the catalog. The only module that wires tools to the SDK.
+
+Why tools are built by hand rather than with `@mcp.tool()`: the SDK derives the schema
+from the signature and silently ignores unknown arguments. We publish the reviewed
+schemas from `catalog`, validate arguments ourselves (unknown keys refused with the valid
+list), and return our own compact text next to the structured result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import ConfigDict
+
+from server.catalog import TOOLS, ToolDef
+from server.schema import output_schema
+from server.settings import Settings
+from tools.errors import ProcessMcpError
+from tools.instances import Instances
+
+log = logging.getLogger("process_mcp.server")
+
+INSTRUCTIONS = (
+    "Look up business processes (runs, instances, leads, executions) across several "
+    "systems. Call list_backends first: it names the instances and says which filters each "
+    "applies. list_processes answers with one line per process and a cursor for more; "
+    "get_process shows one process with its tasks or fields. Dates are ISO 8601; "
+    "list_backends gives the server's current time for relative questions."
+)
+
+
+class SharedInstances:
+    """One set of backend instances per server process, whatever the transport.
+
+    stdio and SSE enter the MCP lifespan once per connection and streamable HTTP once per
+    server, yet rate limits and caches must be per instance, so the set is shared and
+    reference-counted: created on first entry, closed when the last connection leaves.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._transports = transports
+        self._instances: Instances | None = None
+        self._users = 0
+
+    @property
+    def instances(self) -> Instances:
+        if self._instances is None:
+            raise RuntimeError("backend instances are used outside the server lifespan")
+        return self._instances
+
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator[Instances]:
+        if self._instances is None:
+            self._instances = Instances.from_settings(
+                self._settings.instances, self._settings.problems, transports=self._transports
+            )
+        self._users += 1
+        try:
+            yield self._instances
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._instances is not None:
+                instances, self._instances = self._instances, None
+                with anyio.CancelScope(shield=True):
+                    await instances.aclose()
+
+
+class _CallSession:
+    """What one tool call sees: the instances and a progress reporter."""
+
+    def __init__(self, shared: SharedInstances, ctx: Context[Any, Any]) -> None:
+        self._shared = shared
+        self._ctx = ctx
+
+    @property
+    def instances(self) -> Instances:
+        return self._shared.instances
+
+    async def progress(self, done: float, total: float | None, message: str) -> None:
+        await self._ctx.report_progress(done, total, message)
+
+
+class _RawArguments(ArgModelBase):
+    """Hands the tool every argument as given; our handlers validate them."""
+
+    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        return {"arguments": dict(self.model_extra or {})}
+
+
+def _unstring(arguments: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Some clients send arrays and objects as JSON text; decode those where the schema
+    expects an array or object, and leave everything else alone."""
+    props = schema.get("properties", {})
+    out = dict(arguments)
+    for key, value in arguments.items():
+        kind = props.get(key, {}).get("type")
+        if kind in ("array", "object") and isinstance(value, str):
+            try:
+                decoded = json.loads(value)
+            except ValueError:
+                continue
+            if isinstance(decoded, list | dict):
+                out[key] = decoded
+    return out
+
+
+def _error(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def build_tool(definition: ToolDef, shared: SharedInstances) -> Tool:
+    async def run(arguments: dict[str, Any], ctx: Context[Any, Any]) -> CallToolResult:
+        args = _unstring(arguments, definition.input_schema)
+        try:
+            model, text = await definition.handler(_CallSession(shared, ctx), args)
+        except ProcessMcpError as exc:
+            log.info("%s refused: %s", definition.name, exc.message)
+            return _error(exc.for_model())
+        except Exception:
+            log.exception("%s failed unexpectedly", definition.name)
+            return _error(
+                f"{definition.name} failed with an internal error; the details are in the "
+                "server log. Retrying the same call is unlikely to help."
+            )
+        structured = model.model_dump(mode="json", exclude_none=True)
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=structured
+        )
+
+    return Tool(
+        fn=run,
+        name=definition.name,
+        title=definition.title,
+        description=definition.description,
+        parameters=definition.input_schema,
+        fn_metadata=FuncMetadata(
+            arg_model=_RawArguments, output_schema=output_schema(definition.output_model)
+        ),
+        is_async=True,
+        context_kwarg="ctx",
+        annotations=ToolAnnotations(
+            title=definition.title,
+            read_only_hint=definition.read_only,
+            destructive_hint=False,
+            idempotent_hint=definition.idempotent,
+            open_world_hint=definition.open_world,
+        ),
+    )
+
+
+def build_server(
+    settings: Settings,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    **server_kwargs: Any,
+) -> MCPServer[Any]:
+    """The MCP server for these settings. `transports` lets tests route an instance's HTTP
+    to an in-process simulator (a fake at the transport, never of our own classes)."""
+    from server import __version__
+
+    shared = SharedInstances(settings, transports)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
+        async with shared.open():
+            yield {}
+
+    return MCPServer(
+        "process-mcp",
+        title="process-mcp",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        tools=[build_tool(d, shared) for d in TOOLS],
+        lifespan=lifespan,
+        log_level=settings.log_level if settings.log_level in _LEVELS else "INFO",  # type: ignore[arg-type]
+        **server_kwargs,
+    )
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

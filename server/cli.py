@@ -1,0 +1,110 @@
+"""The `process-mcp` command: serve, sandbox, demo, check.
+
+Heavy imports (the SDK, simulators) happen inside the subcommands so that `--help` and
+`check` start fast and `serve` loads only what it uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tools.errors import ConfigError
+
+if TYPE_CHECKING:
+    from server.settings import Settings
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="process-mcp",
+        description="MCP server for looking up business processes across several backends.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
+    serve.add_argument("--transport", choices=("stdio", "http", "sse"), default="stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address for http/sse")
+    serve.add_argument("--port", type=int, default=8765, help="port for http/sse (0 = any)")
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="extra Host header value to accept over http/sse (e.g. mcp.example.com)",
+    )
+    _common(serve)
+
+    sandbox = sub.add_parser("sandbox", help="run the simulated backends alone, print URLs")
+    sandbox.add_argument("--seed", type=int, default=7)
+
+    demo = sub.add_parser("demo", help="sandbox + real server + real client, a few calls")
+    demo.add_argument("--seed", type=int, default=7)
+
+    check = sub.add_parser("check", help="validate the configuration and reach every instance")
+    _common(check)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="config file (default: user config dir)")
+    p.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="add the simulated backends (without --config, only them)",
+    )
+    p.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
+
+
+def _fail(message: str) -> int:
+    print(f"process-mcp: {message}", file=sys.stderr)
+    return 2
+
+
+@contextlib.contextmanager
+def _settings(config: Path | None, sandbox: bool, seed: int) -> Iterator[Settings]:
+    from server.settings import load_settings
+
+    settings = load_settings(config, read_file=not (sandbox and config is None))
+    if not sandbox:
+        yield settings
+        return
+    from tools.sandbox import Sandbox
+
+    with Sandbox(seed=seed) as running:
+        settings.instances.extend(running.settings())
+        yield settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            from server.serve import serve
+
+            with _settings(args.config, args.sandbox, args.seed) as settings:
+                return serve(settings, args)
+        if args.command == "check":
+            from server.check import check
+
+            with _settings(args.config, args.sandbox, args.seed) as settings:
+                return check(settings)
+        if args.command == "sandbox":
+            from server.serve import run_sandbox
+
+            return run_sandbox(args.seed)
+        if args.command == "demo":
+            from server.demo import demo
+
+            return demo(args.seed)
+    except ConfigError as exc:
+        return _fail(exc.for_model())
+    except KeyboardInterrupt:
+        return 130
+    return 2

@@ -1,0 +1,88 @@
+"""`process-mcp demo`: the sandbox, the real server over stdio, and a real MCP client
+asking what a person would ask. Everything printed comes back through the protocol."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio
+
+WIDTH = 100
+LINE_MAX = 220
+
+
+def _show(title: str, args: dict[str, Any], result: Any) -> None:
+    print("\n" + "=" * WIDTH)
+    print(f"> {title}")
+    print(f"  call: {json.dumps(args)}")
+    print("-" * WIDTH)
+    text = "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+    marker = "  (isError) " if result.is_error else ""
+    for line in text.splitlines():
+        line = marker + line
+        print(line if len(line) <= LINE_MAX else line[: LINE_MAX - 4] + " ...")
+
+
+async def _run(seed: int) -> int:
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "server", "serve", "--sandbox", "--seed", str(seed)],
+        env={"PROCESS_MCP_LOG_LEVEL": "WARNING"},
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        init = await session.initialize()
+        tools = await session.list_tools()
+        print(f"connected to {init.server_info.name} {init.server_info.version} over stdio")
+        print("tools: " + ", ".join(t.name for t in tools.tools))
+
+        async def call(title: str, name: str, args: dict[str, Any]) -> Any:
+            result = await session.call_tool(name, args)
+            _show(title, {"tool": name, **args}, result)
+            return result
+
+        backends = await call("What can I search?", "list_backends", {})
+        now = datetime.fromisoformat(backends.structured_content["server_time"])
+        name = "tallyfy-sandbox"
+        first = await call(
+            "The five newest open runs",
+            "list_processes",
+            {"backend": name, "status": ["open"], "limit": 5},
+        )
+        cursor = first.structured_content.get("next_cursor")
+        if cursor:
+            await call(
+                "...and the next five (cursor)",
+                "list_processes",
+                {"backend": name, "status": ["open"], "limit": 5, "cursor": cursor},
+            )
+        stale = (now - timedelta(days=30)).date().isoformat()
+        stuck = await call(
+            "Which onboarding runs are stuck? (open, no change in 30 days)",
+            "list_processes",
+            {"backend": "all", "text": "onboarding", "status": ["open"], "updated_before": stale},
+        )
+        rows = stuck.structured_content.get("processes") or first.structured_content["processes"]
+        if rows:
+            row = rows[0]
+            await call(
+                "Why is the first one stuck? (tasks)",
+                "get_process",
+                {"backend": row["backend"], "id": row["id"]},
+            )
+        await call(
+            "Bad input gets an actionable error",
+            "list_processes",
+            {"backend": name, "limit": 5000},
+        )
+    print("\n" + "=" * WIDTH)
+    print("Next: `uv run process-mcp serve --sandbox` behind Claude Desktop (see README).")
+    return 0
+
+
+def demo(seed: int = 7) -> int:
+    return anyio.run(_run, seed)

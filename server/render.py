@@ -1,0 +1,141 @@
+"""Compact text for the model: one line per process, dates as days, nulls left out.
+
+structuredContent carries the full typed answer; this text is what most clients put in
+the model's context, so it is written to be read, not parsed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from tools.list_backends import BackendsResult
+from tools.model import ListResult, ProcessDetail, ProcessSummary
+
+
+def _day(value: datetime | None) -> str | None:
+    return value.date().isoformat() if value else None
+
+
+def _status(row: ProcessSummary) -> str | None:
+    if row.status and row.native_status and row.native_status != row.status:
+        return f"{row.status}/{row.native_status}"
+    return row.status or row.native_status
+
+
+def process_line(row: ProcessSummary, *, show_backend: bool) -> str:
+    head = f"{row.backend}:{row.id}" if show_backend else row.id
+    parts = [head, row.name]
+    if (status := _status(row)) is not None:
+        parts.append(f"[{status}]")
+    labelled = (
+        ("template", row.template),
+        ("owner", row.owner),
+        ("created", _day(row.created_at)),
+        ("updated", _day(row.updated_at)),
+        ("due", _day(row.due_at)),
+        ("progress", row.progress),
+        ("tags", ",".join(row.tags) if row.tags else None),
+    )
+    parts.extend(f"{k}={v}" for k, v in labelled if v)
+    if row.extra:
+        parts.append(json.dumps(row.extra, separators=(",", ":"), default=str))
+    return " | ".join(parts)
+
+
+def list_text(result: ListResult) -> str:
+    backends = {r.backend for r in result.processes}
+    show_backend = len(backends) > 1 or any(a.backend not in backends for a in result.applied)
+    head = f"{result.count} process{'es' if result.count != 1 else ''}"
+    if result.total is not None:
+        head += f" of {result.total}"
+    if result.scanned is not None:
+        head += f" (examined {result.scanned} rows)"
+    lines = [head]
+    local = [a for a in result.applied if a.mode != "native"]
+    if local:
+        lines.append(
+            "filtered here, not by the backend: "
+            + "; ".join(f"{a.backend}.{a.field} {a.mode}" for a in local)
+        )
+    lines.extend(process_line(r, show_backend=show_backend) for r in result.processes)
+    lines.extend(f"warning: {w}" for w in result.warnings)
+    if result.next_cursor:
+        lines.append(f"more: call again with cursor={result.next_cursor}")
+    return "\n".join(lines)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def detail_text(detail: ProcessDetail) -> str:
+    lines = [process_line(detail, show_backend=True)]
+    if detail.description:
+        lines.append(f"description: {detail.description}")
+    times = (
+        ("started", _day(detail.started_at)),
+        ("completed", _day(detail.completed_at)),
+    )
+    if any(v for _, v in times):
+        lines.append(" | ".join(f"{k}={v}" for k, v in times if v))
+    if detail.tasks is not None:
+        lines.append(f"tasks ({len(detail.tasks)}):")
+        for t in detail.tasks:
+            bits = [
+                f"  {t.position}." if t.position is not None else "  -",
+                f"[{t.status}]",
+                t.name,
+            ]
+            if t.owner:
+                bits.append(f"owner={t.owner}")
+            if t.due_at:
+                bits.append(f"due={_day(t.due_at)}")
+            if t.completed_at:
+                bits.append(f"done={_day(t.completed_at)}")
+            if t.overdue:
+                bits.append("OVERDUE")
+            lines.append(" ".join(bits))
+    if detail.fields:
+        lines.append("fields:")
+        lines.extend(f"  {k}: {_value(v)}" for k, v in detail.fields.items())
+    for name, section in (detail.sections or {}).items():
+        lines.append(f"{name}: {_value(section)}")
+    lines.extend(f"note: {n}" for n in detail.notes or ())
+    return "\n".join(lines)
+
+
+def backends_text(result: BackendsResult) -> str:
+    lines = [f"server time {result.server_time.isoformat()}"]
+    if not result.backends:
+        lines.append("no backends configured: start with --sandbox or see README 'Configuration'")
+    for b in result.backends:
+        if not b.usable:
+            lines.append(f"{b.name}: UNUSABLE - {b.problem}")
+            continue
+        desc = f" - {b.description}" if b.description else ""
+        lines.append(f"{b.name} (kind {b.kind}){desc}; default collection {b.default_collection}")
+        for c in b.collections:
+            lines.append(f"  collection {c.name}: {c.description}")
+            if c.statuses:
+                lines.append(
+                    "    statuses: " + ", ".join(f"{n}->{u or '-'}" for n, u in c.statuses.items())
+                )
+            by_mode: dict[str, list[str]] = {}
+            for field, info in c.filters.items():
+                by_mode.setdefault(info.mode, []).append(field)
+            for mode in ("native", "narrowed", "local", "unsupported"):
+                if mode in by_mode:
+                    lines.append(f"    {mode}: {', '.join(by_mode[mode])}")
+            lines.append(f"    sorts: {', '.join(c.sorts)}")
+            if c.sections:
+                lines.append(f"    get_process include: {', '.join(c.sections)}")
+            if c.attributes:
+                lines.append(
+                    "    where attributes: "
+                    + ", ".join(f"{k} ({v})" for k, v in c.attributes.items())
+                )
+    return "\n".join(lines)

@@ -1,0 +1,50 @@
+"""JSON schemas as clients accept them everywhere: no $ref/$defs, no generated titles."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import BaseModel
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace every local $ref with its definition (our models are not recursive)."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                target = walk(copy.deepcopy(defs[ref.rsplit("/", 1)[-1]]))
+                return {**target, **{k: walk(v) for k, v in node.items() if k != "$ref"}}
+            return {k: walk(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    result: dict[str, Any] = walk(schema)
+    return result
+
+
+def strip_titles(node: Any) -> Any:
+    """Generated titles repeat property names and only cost tokens. A *property* that is
+    called "title" is kept: only the schema keyword goes."""
+    if isinstance(node, list):
+        return [strip_titles(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {name: strip_titles(sub) for name, sub in value.items()}
+        elif not (key == "title" and isinstance(value, str)):
+            out[key] = strip_titles(value)
+    return out
+
+
+def output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema: dict[str, Any] = strip_titles(
+        inline_refs(model.model_json_schema(mode="serialization"))
+    )
+    return schema

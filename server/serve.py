@@ -1,0 +1,127 @@
+"""Running the server on a transport, and the sandbox on its own."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+import threading
+from typing import Any
+
+import anyio
+
+from server.logs import setup_logging
+from server.settings import Settings
+from tools.errors import ConfigError
+
+log = logging.getLogger("process_mcp.serve")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror}",
+            hint="pick another --port (0 picks a free one)",
+        ) from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _auth_kwargs(settings: Settings, url: str) -> dict[str, Any]:
+    if settings.http_token is None:
+        return {}
+    from mcp.server.auth.settings import AuthSettings
+
+    from server.auth import StaticTokenVerifier
+
+    return {
+        "token_verifier": StaticTokenVerifier(settings.http_token.get_secret_value()),
+        "auth": AuthSettings(
+            issuer_url=url.rsplit("/", 1)[0],
+            resource_server_url=url,
+            validate_token_resource=False,
+        ),
+    }
+
+
+def _security(host: str, port: int, extra: list[str]) -> Any:
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    hosts = ["127.0.0.1", "localhost", "[::1]"]
+    if host not in LOOPBACK:
+        hosts.append(host)
+    hosts.extend(extra)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{h}:*" for h in hosts] + hosts,
+        allowed_origins=[f"http://{h}:*" for h in hosts] + [f"https://{h}:*" for h in hosts],
+    )
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    from server.app import build_server
+
+    setup_logging(settings.log_level)
+    for name, problem in settings.problems.items():
+        log.warning("instance %s is unusable: %s", name, problem.for_model())
+    log.info("backends: %s", ", ".join(i.name for i in settings.instances) or "none")
+    if args.transport == "stdio":
+        build_server(settings).run()
+        return 0
+    if args.host not in LOOPBACK and settings.http_token is None:
+        raise ConfigError(
+            f"refusing to listen on {args.host} without authentication",
+            hint="set PROCESS_MCP_HTTP_TOKEN to a long random value (clients then send "
+            "'Authorization: Bearer <token>'), or bind to 127.0.0.1",
+        )
+    sock = _bind(args.host, args.port)
+    port = sock.getsockname()[1]
+    path = "/mcp" if args.transport == "http" else "/sse"
+    url = f"http://{args.host}:{port}{path}"
+    server = build_server(settings, **_auth_kwargs(settings, url))
+    security = _security(args.host, port, args.allow_host)
+    if args.transport == "http":
+        app = server.streamable_http_app(transport_security=security, host=args.host)
+    else:
+        app = server.sse_app(transport_security=security, host=args.host)
+    # One line on stderr that scripts (and tests using --port 0) can wait for.
+    print(f"process-mcp listening on {url}", file=sys.stderr, flush=True)
+    anyio.run(_uvicorn, app, sock)
+    return 0
+
+
+async def _uvicorn(app: Any, sock: socket.socket) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    await uvicorn.Server(config).serve(sockets=[sock])
+
+
+def run_sandbox(seed: int) -> int:
+    from tools.sandbox import Sandbox
+
+    setup_logging("WARNING")
+    with Sandbox(seed=seed) as sandbox:
+        print("Simulated backends (Ctrl-C to stop):")
+        for inst in sandbox.instances:
+            s = inst.settings
+            print(f"  {s.name:<18} kind={s.kind:<8} {s.base_url}")
+            for key, value in inst.describe().items():
+                print(f"  {'':<18} {key}={value}")
+        print("\nThese are plain HTTP APIs shaped like the vendors'; point a config at them, or")
+        print("run `process-mcp serve --sandbox` to serve them through MCP.")
+        stop = threading.Event()
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            print("stopped")
+    return 0

@@ -1,0 +1,188 @@
+"""Configuration: one TOML file plus the environment, loaded once into typed settings.
+
+    # config.toml
+    [instances.acme-runs]          # the instance name is yours; agents use it as `backend`
+    kind = "tallyfy"
+    org = "3a1b..."
+    # base_url = "https://go.tallyfy.com/api"   (each kind has a default)
+
+Secrets never live in the config file or on the command line. For each secret field
+(`token`) of instance NAME the value comes from, in order:
+  1. the variable named by `token_env` in the instance table, if set;
+  2. PROCESS_MCP_<NAME>_TOKEN (NAME upper-cased, other characters as `_`);
+  3. a secrets file (PROCESS_MCP_SECRETS_FILE, default `secrets.toml` beside the config):
+         [acme-runs]
+         token = "..."
+An instance whose secret is missing is kept, marked unusable, with the variable to set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import SecretStr, ValidationError
+
+from tools.backends.base import InstanceSettings
+from tools.backends.registry import KINDS
+from tools.errors import ConfigError
+from tools.redact import register_secret
+
+APP = "process-mcp"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+def env_var(instance: str, secret: str) -> str:
+    return f"PROCESS_MCP_{re.sub(r'[^A-Za-z0-9]', '_', instance).upper()}_{secret.upper()}"
+
+
+@dataclass
+class Settings:
+    instances: list[InstanceSettings] = field(default_factory=list)
+    # Instances that could not be set up, with the reason (and the fix) for each.
+    problems: dict[str, ConfigError] = field(default_factory=dict)
+    config_path: Path | None = None
+    http_token: SecretStr | None = None
+    log_level: str = "INFO"
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{what} {path} is not valid TOML: {exc}", hint="fix the syntax"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def _secrets_file(config_path: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
+    named = env.get("PROCESS_MCP_SECRETS_FILE")
+    path = Path(named) if named else (config_path.parent / "secrets.toml" if config_path else None)
+    if path is None or not path.exists():
+        if named:
+            raise ConfigError(
+                f"PROCESS_MCP_SECRETS_FILE points to {path}, which does not exist",
+                hint="create it or unset the variable",
+            )
+        return {}
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"secrets file {path} is readable by other users",
+            hint=f"run: chmod 600 {path}",
+        )
+    return _read_toml(path, "secrets file")
+
+
+def _instance(
+    name: str,
+    table: Mapping[str, Any],
+    secrets: Mapping[str, Any],
+    env: Mapping[str, str],
+) -> InstanceSettings:
+    if not NAME_RE.match(name):
+        raise ConfigError(
+            f"instance name {name!r} is not allowed",
+            hint="use lower-case letters, digits, '-' and '_' (agents type this name)",
+        )
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"[instances.{name}] must be a table")
+    kind = table.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(
+            f"instance {name!r}: unknown kind {kind!r}",
+            hint="kind must be one of: " + ", ".join(sorted(KINDS)),
+        )
+    backend = KINDS[kind]
+    values = {k: v for k, v in table.items() if not k.endswith("_env")}
+    for secret in backend.secret_fields:
+        if secret in values:
+            raise ConfigError(
+                f"instance {name!r}: {secret} must not be written in the config file",
+                hint=f"remove it and set {env_var(name, secret)} (or use a secrets file)",
+            )
+        named_var = table.get(f"{secret}_env")
+        candidates = [named_var] if named_var else []
+        candidates.append(env_var(name, secret))
+        value = next((env[v] for v in candidates if env.get(v)), None)
+        if value is None:
+            value = (secrets.get(name) or {}).get(secret)
+        if not value:
+            raise ConfigError(
+                f"instance {name!r} ({kind}) has no {secret}",
+                hint=f"set the environment variable {candidates[0]}"
+                + (f" or {candidates[1]}" if len(candidates) > 1 else "")
+                + f", or add {secret} under [{name}] in the secrets file",
+            )
+        register_secret(str(value))
+        values[secret] = value
+    try:
+        return backend.settings_model.model_validate({**values, "name": name, "kind": kind})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(
+            f"instance {name!r}: {where}: {err['msg']}",
+            hint=f"fix [instances.{name}] {where} in the config file",
+        ) from None
+
+
+def load_settings(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    read_file: bool = True,
+) -> Settings:
+    """Read the config file (if any) and the environment. Raises ConfigError only for
+    problems with the file as a whole; per-instance problems are collected.
+    `read_file=False` (sandbox only) still honours the environment."""
+    env = os.environ if env is None else env
+    explicit = path is not None or bool(env.get("PROCESS_MCP_CONFIG"))
+    config_path = path or (
+        Path(env["PROCESS_MCP_CONFIG"]) if env.get("PROCESS_MCP_CONFIG") else default_config_path()
+    )
+    settings = Settings(log_level=env.get("PROCESS_MCP_LOG_LEVEL", "INFO").upper())
+    if env.get("PROCESS_MCP_HTTP_TOKEN"):
+        settings.http_token = SecretStr(env["PROCESS_MCP_HTTP_TOKEN"])
+        register_secret(env["PROCESS_MCP_HTTP_TOKEN"])
+    if not read_file:
+        return settings
+    if not config_path.exists():
+        if explicit:
+            raise ConfigError(
+                f"config file {config_path} does not exist",
+                hint="create it (see README, 'Configuration') or run with --sandbox",
+            )
+        return settings
+    settings.config_path = config_path
+    data = _read_toml(config_path, "config file")
+    unknown = set(data) - {"instances", "server"}
+    if unknown:
+        raise ConfigError(
+            f"config file {config_path}: unknown section(s) {', '.join(sorted(unknown))}",
+            hint="top-level sections are [server] and [instances.NAME]",
+        )
+    server = data.get("server") or {}
+    if "log_level" in server:
+        settings.log_level = str(server["log_level"]).upper()
+    secrets = _secrets_file(config_path, env)
+    for name, table in (data.get("instances") or {}).items():
+        try:
+            settings.instances.append(_instance(name, table, secrets, env))
+        except ConfigError as exc:
+            settings.problems[name] = exc
+    return settings

@@ -1,0 +1,41 @@
+"""Backend kinds, listed explicitly: adding a backend is one folder and one line here."""
+
+from __future__ import annotations
+
+import httpx
+
+from tools.backends.base import Backend, InstanceSettings
+from tools.backends.tallyfy.adapter import TallyfyBackend
+from tools.http import ClientConfig, RateLimit, Timeouts, create_client
+
+KINDS: dict[str, type[Backend]] = {
+    TallyfyBackend.kind: TallyfyBackend,
+}
+
+
+def create_backend(
+    settings: InstanceSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Backend:
+    """Build one instance with its own HTTP client, rate limiter and redaction."""
+    cls = KINDS[settings.kind]
+    rate = cls.default_rate_limit
+    if settings.rate_limit_per_minute:
+        rate = RateLimit(settings.rate_limit_per_minute, 60.0)
+    secrets = tuple(
+        value.get_secret_value()
+        for name in cls.secret_fields
+        if (value := getattr(settings, name, None)) is not None
+    )
+    config = ClientConfig(
+        backend=settings.name,
+        base_url=settings.base_url,
+        headers=cls.client_headers(settings),
+        secrets=secrets,
+        timeouts=Timeouts(read=settings.timeout_seconds),
+        rate_limit=rate,
+        error_message=cls.error_message,
+        transport=transport,
+    )
+    return cls(settings, create_client(config))

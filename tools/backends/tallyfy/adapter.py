@@ -1,0 +1,557 @@
+"""Tallyfy process runs: the unified query to `GET /organizations/{org}/runs` and back.
+
+Translation choices (facts: shared/reference/chakra-and-tallyfy.md part B):
+- status: Tallyfy filters one `status` per request, and hides archived runs unless asked.
+  One wanted native status is sent as `status=`; several are fetched together and checked
+  locally (narrowed); any wanted archived run adds `archived=true`, so "no status filter"
+  really means every status.
+- text: `q` ("search processes by name") may match more than the name, so each row's name
+  is re-checked (narrowed).
+- owner: `owners=` matches the owner OR any task assignee (documented), so the owner is
+  re-checked (narrowed). An owner is a user id or an email, resolved through `/users`.
+- template: `checklist_id`; a template title is resolved to its id through `/checklists`.
+- tags: names resolved through `/tags`; the first is sent as `tag=` and the rest checked
+  locally, which is right whatever `tag_ids` means (any-of or all-of is undocumented).
+- dates: no parameters exist, so they are local; the driver stops early on `-created_at`.
+- sort: `name` and `created_at` (documented); other keys are refused, never faked.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import anyio
+import httpx
+
+from tools.backends.base import (
+    Backend,
+    Capabilities,
+    CollectionInfo,
+    FieldSupport,
+    InstanceSettings,
+    PageResult,
+    Plan,
+    Position,
+)
+from tools.errors import (
+    BackendNotFoundError,
+    BackendResponseError,
+    InvalidArgumentError,
+    UnsupportedQueryError,
+)
+from tools.http import RateLimit, default_error_message
+from tools.model import Detail, ProcessDetail, ProcessSummary, Status, TaskInfo
+from tools.query import ProcessQuery
+
+NATIVE_STATUS: dict[str, Status] = {
+    "active": "open",
+    "problem": "open",
+    "delayed": "open",
+    "complete": "completed",
+    "archived": "cancelled",
+}
+SORTS = {"-created_at": "-created_at", "created_at": "created_at", "name": "name", "-name": "-name"}
+SECTIONS = ("tasks", "fields", "definition")
+LIST_WITH = "tags"
+MAX_FIELD_CHARS = 500
+
+RUNS = CollectionInfo(
+    name="runs",
+    description="Process runs: launched instances of a template (checklist) with their tasks.",
+    fields={
+        "status": FieldSupport(
+            "native",
+            "one Tallyfy status per request (completed, cancelled, or a single native value); "
+            "open spans three native values and is checked locally (narrowed)",
+        ),
+        "native_status": FieldSupport(
+            "native", "one of active, problem, delayed, complete, archived; several are narrowed"
+        ),
+        "text": FieldSupport("narrowed", "q= searches; each name is re-checked"),
+        "owner": FieldSupport(
+            "narrowed", "user id or email; owners= also matches task assignees, so re-checked"
+        ),
+        "template": FieldSupport("native", "checklist_id; a template title is resolved"),
+        "tags": FieldSupport("native", "tag names; the first is native, others are narrowed"),
+        "created_after": FieldSupport("local", "early stop when sorted by -created_at"),
+        "created_before": FieldSupport("local", "early stop when sorted by created_at"),
+        "updated_after": FieldSupport("local"),
+        "updated_before": FieldSupport("local"),
+        "where": FieldSupport("unsupported", "Tallyfy runs have no attribute filter"),
+    },
+    sorts=tuple(SORTS),
+    statuses=NATIVE_STATUS,
+    sections=SECTIONS,
+)
+
+
+class TallyfySettings(InstanceSettings):
+    kind: str = "tallyfy"
+    base_url: str = "https://go.tallyfy.com/api"
+    org: str
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _relation(raw: Mapping[str, Any], name: str) -> Any:
+    """Relations arrive wrapped as {"data": ...} and only when asked for with `with=`."""
+    value = raw.get(name)
+    if isinstance(value, dict) and "data" in value:
+        return value["data"]
+    return value
+
+
+def tallyfy_error_message(response: httpx.Response) -> str | None:
+    """Laravel bodies: `message`, plus an `errors` map on 422 naming the fields."""
+    try:
+        body = response.json()
+    except ValueError:
+        return default_error_message(response)
+    if isinstance(body, dict):
+        message = body.get("message")
+        errors = body.get("errors")
+        if isinstance(errors, dict) and errors:
+            detail = "; ".join(
+                f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                for k, v in errors.items()
+            )
+            return f"{message or 'invalid'} ({detail})"[:300]
+        nested = body.get("error")
+        if isinstance(nested, dict) and nested.get("message"):
+            return str(nested["message"])[:300]
+        if isinstance(message, str):
+            return message[:300]
+    return default_error_message(response)
+
+
+class _Directory:
+    """Users, tags and checklists of one organization, fetched once and cached."""
+
+    def __init__(self, backend: TallyfyBackend) -> None:
+        self._backend = backend
+        self._lock = anyio.Lock()
+        self._cache: dict[str, list[dict[str, Any]]] = {}
+
+    async def load(self, kind: str) -> list[dict[str, Any]]:
+        async with self._lock:
+            if kind not in self._cache:
+                self._cache[kind] = await self._backend._all_pages(kind)
+            return self._cache[kind]
+
+
+class TallyfyBackend(Backend):
+    kind: ClassVar[str] = "tallyfy"
+    settings_model: ClassVar[type[InstanceSettings]] = TallyfySettings
+    # 100 requests/minute per organization (reference B.7).
+    default_rate_limit: ClassVar[RateLimit | None] = RateLimit(100, 60.0)
+    error_message: ClassVar[Callable[[httpx.Response], str | None]] = staticmethod(
+        tallyfy_error_message
+    )
+
+    settings: TallyfySettings
+
+    def __init__(self, settings: InstanceSettings, http: Any) -> None:
+        super().__init__(settings, http)
+        self._dir = _Directory(self)
+
+    @classmethod
+    def client_headers(cls, settings: InstanceSettings) -> dict[str, str]:
+        token = settings.token.get_secret_value() if settings.token else ""
+        return {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            # Without it Tallyfy answers 401: the documented top cause of auth failures.
+            "X-Tallyfy-Client": "APIClient",
+        }
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            kind=self.kind,
+            collections=(RUNS,),
+            default_collection="runs",
+            max_page_size=100,
+            addressing="page",
+            parallel_pages=4,
+            total_known=True,
+        )
+
+    @property
+    def _org_path(self) -> str:
+        return f"/organizations/{self.settings.org}"
+
+    # -- plan -------------------------------------------------------------------------------
+
+    async def plan(self, query: ProcessQuery) -> Plan:
+        info = self.collection_info(query.collection)
+        params: list[tuple[str, str]] = []
+        applied: dict[str, FieldSupport] = {}
+        warnings: list[str] = []
+
+        if query.where is not None:
+            self.refuse(info, "where", "Tallyfy runs have no attribute filters")
+        if query.sort not in SORTS:
+            raise UnsupportedQueryError(
+                f"{self.name} (tallyfy) cannot sort by {query.sort}",
+                backend=self.name,
+                field="sort",
+                hint="use one of: "
+                + ", ".join(SORTS)
+                + "; for recent activity combine sort=-created_at with updated_after",
+            )
+
+        self._plan_status(query, params, applied, warnings)
+        if query.text is not None:
+            params.append(("q", query.text))
+            applied["text"] = FieldSupport("narrowed", "q= searched, names re-checked")
+        if query.owner is not None:
+            user_id = await self._resolve_owner(query.owner)
+            params.append(("owners", user_id))
+            applied["owner"] = FieldSupport("narrowed", "owners= also matches task assignees")
+        if query.template is not None:
+            applied["template"] = await self._plan_template(query.template, params)
+        if query.tags is not None:
+            applied["tags"] = await self._plan_tags(query.tags, params)
+        for name in ("created_after", "created_before", "updated_after", "updated_before"):
+            if getattr(query, name) is not None:
+                applied[name] = RUNS.support(name)
+
+        params.append(("with", LIST_WITH))
+        params.append(("sort", SORTS[query.sort]))
+        return Plan(
+            collection=info.name,
+            native=params,
+            applied=applied,
+            sort=query.sort,
+            warnings=warnings,
+        )
+
+    def _plan_status(
+        self,
+        query: ProcessQuery,
+        params: list[tuple[str, str]],
+        applied: dict[str, FieldSupport],
+        warnings: list[str],
+    ) -> None:
+        if query.native_status is not None:
+            unknown = [v for v in query.native_status if v.casefold() not in NATIVE_STATUS]
+            if unknown:
+                raise InvalidArgumentError(
+                    f"{self.name}: unknown Tallyfy status {', '.join(map(repr, unknown))}",
+                    field="native_status",
+                    hint="Tallyfy run statuses are: " + ", ".join(NATIVE_STATUS),
+                )
+        if query.status is not None:
+            expressible = [s for s in query.status if s in NATIVE_STATUS.values()]
+            if not expressible:
+                raise UnsupportedQueryError(
+                    f"{self.name}: Tallyfy runs are never {', '.join(query.status)}",
+                    backend=self.name,
+                    field="status",
+                    hint="statuses here are open, completed and cancelled",
+                )
+            if len(expressible) < len(query.status):
+                missing = sorted(set(query.status) - set(expressible))
+                warnings.append(f"no Tallyfy run is ever {', '.join(missing)}")
+
+        wanted = [
+            native
+            for native, unified in NATIVE_STATUS.items()
+            if (query.status is None or unified in query.status)
+            and (
+                query.native_status is None or native in {v.casefold() for v in query.native_status}
+            )
+        ]
+        used = [f for f in ("status", "native_status") if getattr(query, f) is not None]
+        if len(wanted) == len(NATIVE_STATUS):
+            params.append(("archived", "true"))
+            mode = FieldSupport("native", "archived=true includes archived runs")
+        elif len(wanted) == 1:
+            params.append(("status", wanted[0]))
+            mode = FieldSupport("native", f"status={wanted[0]}")
+        elif not wanted:
+            raise InvalidArgumentError(
+                f"{self.name}: status and native_status exclude each other, so nothing can match",
+                field="native_status",
+                hint="Tallyfy maps "
+                + ", ".join(f"{n}->{u}" for n, u in NATIVE_STATUS.items())
+                + "; keep only one of the two filters",
+            )
+        else:
+            if "archived" in wanted:
+                params.append(("archived", "true"))
+            mode = FieldSupport(
+                "narrowed", f"{', '.join(wanted)} fetched together, checked locally"
+            )
+        for f in used:
+            applied[f] = mode
+
+    async def _resolve_owner(self, owner: str) -> str:
+        users = await self._dir.load("users")
+        wanted = owner.strip().casefold()
+        for user in users:
+            if str(user.get("id")) == wanted or str(user.get("email", "")).casefold() == wanted:
+                return str(user["id"])
+        labels = [f"{u.get('email')} ({u.get('full_name') or u.get('id')})" for u in users]
+        close = difflib.get_close_matches(owner, [str(u.get("email")) for u in users], n=3)
+        by_name = [
+            str(u.get("email"))
+            for u in users
+            if wanted in str(u.get("full_name", "")).casefold()
+            or wanted == str(u.get("username", "")).casefold()
+        ]
+        suggestions = by_name or close
+        hint = "give a user id or email"
+        if suggestions:
+            hint += "; did you mean " + " or ".join(suggestions) + "?"
+        else:
+            hint += "; users here: " + ", ".join(labels[:10])
+        raise InvalidArgumentError(f"{self.name}: no user {owner!r}", field="owner", hint=hint)
+
+    async def _plan_template(self, template: str, params: list[tuple[str, str]]) -> FieldSupport:
+        checklists = await self._dir.load("checklists")
+        wanted = template.strip().casefold()
+        by_id = [c for c in checklists if str(c.get("id", "")).casefold() == wanted]
+        by_title = [c for c in checklists if str(c.get("title", "")).casefold() == wanted]
+        found = by_id or by_title
+        if not found:
+            titles = sorted({str(c.get("title")) for c in checklists})
+            raise InvalidArgumentError(
+                f"{self.name}: no template {template!r}",
+                field="template",
+                hint="use a template id or one of these titles: " + ", ".join(titles),
+            )
+        if len(found) == 1:
+            params.append(("checklist_id", str(found[0]["id"])))
+            return FieldSupport("native", "checklist_id")
+        return FieldSupport("local", f"{len(found)} templates share this title; checked locally")
+
+    async def _plan_tags(
+        self, tags: tuple[str, ...], params: list[tuple[str, str]]
+    ) -> FieldSupport:
+        known = await self._dir.load("tags")
+        ids: list[str] = []
+        for tag in tags:
+            match = [t for t in known if str(t.get("title", "")).casefold() == tag.casefold()]
+            if not match:
+                names = sorted(str(t.get("title")) for t in known)
+                raise InvalidArgumentError(
+                    f"{self.name}: no tag {tag!r}",
+                    field="tags",
+                    hint="tags here are: " + ", ".join(names),
+                )
+            ids.append(str(match[0]["id"]))
+        params.append(("tag", ids[0]))
+        if len(ids) == 1:
+            return FieldSupport("native", "tag=")
+        return FieldSupport("narrowed", "first tag sent as tag=, the others checked locally")
+
+    # -- fetch ------------------------------------------------------------------------------
+
+    async def fetch_page(self, plan: Plan, at: Position, size: int) -> PageResult:
+        offset = int(at or 0)
+        if offset % size:
+            raise AssertionError("page addressing needs page-aligned offsets")
+        params = [*plan.native, ("page", str(offset // size + 1)), ("per_page", str(size))]
+        body = await self.http.get_json(f"{self._org_path}/runs", params=params)
+        rows, total = self._list_body(body, "runs")
+        users = await self._users_by_id()
+        summaries = [self.to_summary(r, users) for r in rows]
+        end = offset + len(rows)
+        more = end < total if total is not None else len(rows) == size
+        return PageResult(rows=summaries, next=end if more and rows else None, total=total)
+
+    def _list_body(self, body: Any, what: str) -> tuple[list[dict[str, Any]], int | None]:
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise BackendResponseError(
+                f"unexpected {what} list shape (no data array)", backend=self.name
+            )
+        pagination = (body.get("meta") or {}).get("pagination") or {}
+        total = pagination.get("total")
+        return body["data"], total if isinstance(total, int) else None
+
+    async def _all_pages(self, kind: str) -> list[dict[str, Any]]:
+        """Every row of a small directory endpoint (users, tags, checklists)."""
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = await self.http.get_json(
+                f"{self._org_path}/{kind}", params=[("page", str(page)), ("per_page", "100")]
+            )
+            rows, total = self._list_body(body, kind)
+            out.extend(rows)
+            if not rows or (total is not None and len(out) >= total) or len(rows) < 100:
+                return out
+            page += 1
+
+    async def _users_by_id(self) -> dict[str, dict[str, Any]]:
+        return {str(u.get("id")): u for u in await self._dir.load("users")}
+
+    def to_summary(
+        self, raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]
+    ) -> ProcessSummary:
+        native = str(raw.get("status") or "") or None
+        owner_id = raw.get("owner_id")
+        owner = users.get(str(owner_id)) if owner_id is not None else None
+        progress = raw.get("progress") or {}
+        tags = _relation(raw, "tags")
+        done, total = progress.get("complete"), progress.get("total")
+        started_by = users.get(str(raw.get("started_by")))
+        extra = {
+            "increment_id": raw.get("increment_id"),
+            "summary": raw.get("summary") or None,
+            "started_by": started_by.get("email") if started_by else raw.get("started_by"),
+            "started_at": raw.get("started_at"),
+            "completed_at": raw.get("completed_at"),
+            "archived_at": raw.get("archived_at"),
+            "late_tasks": raw.get("late_tasks"),
+            "due_date_passed": raw.get("due_date_passed"),
+            "starred": raw.get("starred"),
+            "type": raw.get("type"),
+        }
+        return ProcessSummary(
+            backend=self.name,
+            collection="runs",
+            id=str(raw.get("id")),
+            name=str(raw.get("name") or ""),
+            status=NATIVE_STATUS.get(native or ""),
+            native_status=native,
+            template=raw.get("checklist_title"),
+            template_id=raw.get("checklist_id"),
+            owner=str(owner.get("email")) if owner else None,
+            owner_id=str(owner_id) if owner_id is not None else None,
+            tags=[str(t.get("title")) for t in tags] if isinstance(tags, list) else None,
+            created_at=_parse_time(raw.get("created_at")),
+            updated_at=_parse_time(raw.get("last_updated")),
+            due_at=_parse_time(raw.get("due_date")),
+            progress=f"{done}/{total}" if done is not None and total else None,
+            extra={k: v for k, v in extra.items() if v not in (None, "", [])},
+        )
+
+    # -- get --------------------------------------------------------------------------------
+
+    async def get(
+        self,
+        process_id: str,
+        *,
+        collection: str | None,
+        include: frozenset[str] | None,
+        detail: Detail,
+    ) -> ProcessDetail:
+        self.collection_info(collection)
+        sections = self._sections(include, detail)
+        with_ = ["tags", *(["tasks"] if "tasks" in sections else [])]
+        params = [("with", ",".join(with_))]
+        if "fields" in sections:
+            params.append(("form_fields_values", "true"))
+        try:
+            body = await self.http.get_json(f"{self._org_path}/runs/{process_id}", params=params)
+        except BackendNotFoundError as exc:
+            raise BackendNotFoundError(
+                f"no run {process_id!r}",
+                backend=self.name,
+                request=exc.request,
+                status=exc.status,
+                vendor_message=exc.vendor_message,
+                hint=f"check the id; list_processes with backend={self.name} shows valid ids",
+            ) from None
+        raw = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(raw, dict):
+            raise BackendResponseError("unexpected run shape (no data object)", backend=self.name)
+        users = await self._users_by_id()
+        summary = self.to_summary(raw, users)
+        notes: list[str] = []
+        result = ProcessDetail(
+            **summary.model_dump(exclude={"extra"}),
+            extra=summary.extra if detail == "full" else None,
+            description=raw.get("summary") or None,
+            started_at=_parse_time(raw.get("started_at")),
+            completed_at=_parse_time(raw.get("completed_at")),
+        )
+        if "tasks" in sections:
+            result.tasks = self._tasks(_relation(raw, "tasks") or [], users)
+        if "fields" in sections:
+            result.fields = self._fields(raw.get("prerun"), notes)
+        if "definition" in sections and raw.get("checklist_id"):
+            result.sections = {"definition": await self._definition(str(raw["checklist_id"]))}
+        result.notes = notes or None
+        return result
+
+    def _sections(self, include: frozenset[str] | None, detail: Detail) -> frozenset[str]:
+        if include is None:
+            return frozenset(SECTIONS) if detail == "full" else frozenset({"tasks"})
+        unknown = include - set(SECTIONS)
+        if unknown:
+            raise InvalidArgumentError(
+                f"{self.name}: Tallyfy runs have no section {', '.join(sorted(unknown))}",
+                field="include",
+                hint="sections here: " + ", ".join(SECTIONS),
+            )
+        return include
+
+    def _tasks(
+        self, raw_tasks: list[Any], users: Mapping[str, Mapping[str, Any]]
+    ) -> list[TaskInfo]:
+        now = datetime.now(UTC)
+        tasks: list[TaskInfo] = []
+        for t in sorted(raw_tasks, key=lambda t: (t.get("position") or 0, str(t.get("id")))):
+            owners = (t.get("owners") or {}).get("users") or []
+            owner = users.get(str(owners[0])) if owners else None
+            due = _parse_time(t.get("deadline"))
+            status = t.get("status")
+            finished = status in ("completed", "auto-skipped")
+            tasks.append(
+                TaskInfo(
+                    id=str(t.get("id")),
+                    name=str(t.get("title") or ""),
+                    status=status,
+                    owner=str(owner.get("email")) if owner else None,
+                    position=t.get("position"),
+                    due_at=due,
+                    completed_at=_parse_time(t.get("completed_at")),
+                    overdue=bool(due and not finished and due < now) or None,
+                )
+            )
+        return tasks
+
+    def _fields(self, prerun: Any, notes: list[str]) -> dict[str, Any] | None:
+        if not isinstance(prerun, dict):
+            return None
+        out: dict[str, Any] = {}
+        for key, value in prerun.items():
+            if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+                notes.append(f"field {key} truncated from {len(value)} characters")
+                value = value[:MAX_FIELD_CHARS] + "…"
+            out[str(key)] = value
+        return out
+
+    async def _definition(self, checklist_id: str) -> dict[str, Any]:
+        body = await self.http.get_json(
+            f"{self._org_path}/checklists/{checklist_id}", params=[("with", "steps")]
+        )
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            return {"id": checklist_id}
+        steps = _relation(data, "steps") or []
+        return {
+            "id": checklist_id,
+            "title": data.get("title"),
+            "steps": [s.get("title") for s in steps if isinstance(s, dict)],
+        }
+
+    async def check(self) -> str:
+        body = await self.http.get_json(
+            f"{self._org_path}/runs", params=[("per_page", "1"), ("archived", "true")]
+        )
+        _, total = self._list_body(body, "runs")
+        return f"ok: organization {self.settings.org}, {total} runs"

@@ -1,0 +1,29 @@
+"""The Tallyfy instance of the sandbox: seeded data behind the simulator."""
+
+from __future__ import annotations
+
+from tools.backends.tallyfy.adapter import TallyfySettings
+from tools.backends.tallyfy.data import generate
+from tools.backends.tallyfy.simulator import create_app
+from tools.sim import SimulatorCore
+
+NAME = "tallyfy-sandbox"
+TOKEN = "sandbox-tallyfy-token"
+PREFIX = "/api"
+
+
+def build(seed: int, *, runs: int = 300, strict: bool = True) -> tuple[SimulatorCore, str]:
+    """The simulator app and the organization id its data lives under."""
+    data = generate(seed=seed, runs=runs)
+    return create_app(data, token=TOKEN, strict=strict, prefix=PREFIX), data.org_id
+
+
+def settings(url: str, org: str, *, name: str = NAME) -> TallyfySettings:
+    return TallyfySettings(
+        name=name,
+        kind="tallyfy",
+        base_url=url.rstrip("/") + PREFIX,
+        org=org,
+        token=TOKEN,  # type: ignore[arg-type]  # pydantic turns it into a SecretStr
+        description="Simulated Tallyfy organization (sandbox data)",
+    )

@@ -1,0 +1,711 @@
+"""A Tallyfy API simulator that behaves like the documented API, quirks included.
+
+`create_app(data)` returns the `SimulatorCore` (tools.sim), which is the ASGI app to serve;
+`core.requests`, `core.faults`, `core.latency`, `core.strict` control and observe it, and
+`core.app.state.data` is the `TallyfyData` it serves. Routes live under
+`{prefix}/organizations/{org}` (prefix "/api" as in the docs; pass "" for api.tallyfy.com).
+
+Every request (checked in this order):
+- `Authorization: Bearer <token>`, else 401 `{"message":"Unauthenticated."}` (Laravel's
+  stock body; `auth_error_style` switches to the edge's or the plain-text form);
+- `X-Tallyfy-Client: APIClient`, else the same 401 (the documented top cause of 401s);
+- strict: an `Accept` that names application/json, else 406 (`*/*` is not enough);
+- an org id other than `data.org_id`: 403 "This action is unauthorized." (chosen over 404:
+  the org exists somewhere, the token just has no access to it);
+- 100 requests per 60 s per organization, sliding window (core): 429 "Too Many Attempts."
+  with Retry-After. Responses carry X-Request-Id.
+
+`GET /runs`:
+- archived runs are hidden unless `archived=true` (include them), `archived=only` (only
+  them) or `status=archived`;
+- `q`: case-insensitive substring of the name OR the summary (wider than the documented
+  "by name", so clients must re-check names);
+- `status`: exact match on run.status; `starred` = starred runs; `improvement` = none here;
+- `owners`: comma-separated user ids; a run matches if ANY id is its owner OR a task assignee;
+- `checklist_id` (alias `blueprint_id`) exact; `folder` = run is in that folder;
+- `tag`: run has that tag; `tag_ids`: run has ANY of them (`tag_ids_match="all"`: every one);
+- `untagged=true`: runs with no tags; `starred=true|false`; `type` exact; `groups`: a run
+  or one of its tasks involves the group (the data has no groups, so nothing matches);
+- `task_status`: some task is complete / active / incomplete / not-started / overdue /
+  due_soon / hasproblem (an active task of a `problem` run), measured at `data.now`;
+- `sort` (alias `sort_by`): name (case-insensitive), created_at, last_updated, `-` for
+  descending, default `-created_at`; ties broken by id in the same direction. Unknown → 422;
+- `page` (1-based, default 1), `per_page` (default 10): not a positive integer → 422;
+  per_page > 100 → strict: 422, lenient: clamped to 100. `without_pagination=true`: every
+  row, and (our stricter reading) no `meta` at all;
+- `with`: checklist {"data":{…}}; tasks, tags, folders, ko_form_fields, next_task
+  {"data":[…]}; assets, permissions, tasks_meta, form_fields, stages, whose shapes the docs
+  do not show, are always {"data":[]}; nested `tasks.threads` counts as `tasks`;
+- `form_fields_values` is validated and otherwise ignored (the values are in `prerun`).
+Envelope: `{"data":[…],"meta":{"pagination":{total,count,per_page,current_page,total_pages,
+links}}}`; `links` holds absolute `previous`/`next` URLs that repeat the request's query with
+page=N±1 (PHP-style: commas come back as %2C) and is an empty ARRAY `[]` when there are none.
+A page past the end is `data: []` with the true totals (and a `previous` link).
+
+Other endpoints (same paging, same strictness):
+- `GET /runs/{id}`: `with` as above, `form_fields_values`; unknown id → 404
+  "No query results for model [Run].";
+- `GET /runs/{id}/tasks`: `status` (task tokens as for task_status), `owners`/`guests`/
+  `groups` (any of them among the task's owners), `unassigned=true`, `deadline_start`/
+  `deadline_end` (inclusive), `sort` position (default) | deadline, `with` step (the step
+  object) | threads | comments | form_fields (always empty);
+- `GET /users` and `GET /tags`: `q` (name or email / title), paging;
+- `GET /checklists`: `q` on the title, `folder`, `owner_id`, `type`, `starred`, `tag`,
+  `archived`, `sort` title (default) | created_at | last_updated, `with` steps | prerun |
+  tags | folders; `GET /checklists/{id}` with `with`; unknown id → 404.
+Unknown paths answer 404 `{"message":"Not Found","code":"NOT_FOUND","error":true}`.
+
+Strict mode (default): an undocumented query parameter, a `with` value, status, type,
+archived or task_status token outside the documented list, a non-boolean boolean, or a
+non-integer owner id → 422 `{"message":"The given data was invalid.","errors":{…}}`.
+Lenient mode ignores unknown parameters and `with` values and clamps per_page.
+
+Errors are `{"message","code","error":true}`, `code` derived from the message as api-v2 does
+(upper-cased, punctuation removed, spaces to `_`, first 25 characters) — so a missing run is
+`NO_QUERY_RESULTS_FOR_MODE`, not the 26-character spelling one might expect. JSON is
+encoded like PHP's json_encode: `\\/` for slashes and `\\uXXXX` for non-ASCII.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tools.backends.tallyfy.data import Json, TallyfyData, parse_time
+from tools.sim import RateLimit, RecordedRequest, SimulatorCore
+
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 10
+
+PAGING = frozenset({"page", "per_page", "without_pagination"})
+RUN_LIST_PARAMS = PAGING | {
+    "q", "status", "owners", "checklist_id", "blueprint_id", "folder", "tag", "tag_ids",
+    "untagged", "starred", "type", "groups", "with", "sort", "sort_by", "archived",
+    "task_status", "form_fields_values",
+}  # fmt: skip
+RUN_GET_PARAMS = frozenset({"with", "form_fields_values"})
+RUN_WITH = frozenset({
+    "checklist", "tasks", "tags", "assets", "next_task", "permissions", "tasks_meta",
+    "ko_form_fields", "form_fields", "stages", "folders",
+})  # fmt: skip
+RUN_STATUSES = frozenset({"active", "complete", "problem", "improvement", "archived", "delayed",
+                          "starred"})  # fmt: skip
+RUN_SORTS = frozenset({"name", "created_at", "last_updated"})
+RUN_TYPES = frozenset({"procedure", "form", "document"})
+TASK_STATUSES = frozenset({"complete", "active", "active_visible", "incomplete", "inprogress",
+                           "not-started", "hasproblem", "overdue", "due_soon"})  # fmt: skip
+TASK_PARAMS = PAGING | {
+    "status", "owners", "guests", "groups", "unassigned", "deadline_start", "deadline_end",
+    "sort", "with",
+}  # fmt: skip
+TASK_WITH = frozenset({"step", "threads", "comments", "form_fields"})
+TASK_SORTS = frozenset({"position", "deadline"})
+SIMPLE_LIST_PARAMS = PAGING | {"q"}
+CHECKLIST_PARAMS = PAGING | {
+    "q", "sort", "sort_by", "with", "status", "type", "starred", "folder", "tag", "owner_id",
+    "archived",
+}  # fmt: skip
+CHECKLIST_WITH = frozenset({"steps", "prerun", "tags", "folders"})
+CHECKLIST_SORTS = frozenset({"title", "created_at", "last_updated"})
+
+# Parameters that change which page or how rows look, never which rows or their order.
+_NO_EFFECT = frozenset({"page", "per_page", "without_pagination", "with", "form_fields_values"})
+_TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
+_ORG_IN_PATH = re.compile(r"/organizations/([^/]+)")
+
+AuthErrorStyle = Literal["laravel", "edge", "plain"]
+TagIdsMatch = Literal["any", "all"]
+
+
+class ApiError(Exception):
+    """Raised inside a handler; becomes the vendor's error response."""
+
+    def __init__(self, status: int, body: Json | str, headers: dict[str, str] | None = None):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+class LaravelJSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        # PHP escapes "/" and non-ASCII; a strict JSON parser must not care, so neither do we.
+        return json.dumps(content, separators=(",", ":")).replace("/", "\\/").encode()
+
+
+def error_code(message: str) -> str:
+    words = re.sub(r"[^\w\s]", "", message).upper().split()
+    return "_".join(words)[:25]
+
+
+def error_json(message: str) -> Json:
+    return {"message": message, "code": error_code(message), "error": True}
+
+
+def error_body(status: int, message: str) -> tuple[bytes, str]:
+    """The kit's callback: vendor-style bodies for injected faults and 429s."""
+    return LaravelJSON().render(error_json(message)), "application/json"
+
+
+def create_app(
+    data: TallyfyData,
+    *,
+    token: str = "sandbox-tallyfy-token",
+    strict: bool = True,
+    prefix: str = "/api",
+    rate_limit: RateLimit | None = RateLimit(100, 60.0),  # noqa: B008 - immutable
+    clock: Callable[[], float] = time.monotonic,
+    latency: float = 0.0,
+    tag_ids_match: TagIdsMatch = "any",
+    auth_error_style: AuthErrorStyle = "laravel",
+) -> SimulatorCore:
+    """The Tallyfy simulator: a `SimulatorCore` (serve it) wrapping the Starlette app.
+
+    `data` is treated as read-only from here on (orderings and results are cached)."""
+    api = _Api(data, token=token, tag_ids_match=tag_ids_match, auth_error_style=auth_error_style)
+    base = f"{prefix.rstrip('/')}/organizations/{{org}}"
+    routes = [
+        Route(f"{base}/runs", api.list_runs),
+        Route(f"{base}/runs/{{run_id}}", api.get_run),
+        Route(f"{base}/runs/{{run_id}}/tasks", api.list_tasks),
+        Route(f"{base}/users", api.list_users),
+        Route(f"{base}/tags", api.list_tags),
+        Route(f"{base}/checklists", api.list_checklists),
+        Route(f"{base}/checklists/{{checklist_id}}", api.get_checklist),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+    )
+    core = SimulatorCore(
+        app,
+        error_body=error_body,
+        strict=strict,
+        latency=latency,
+        rate_limit=rate_limit,
+        rate_limit_key=_org_of,
+        rate_limit_message="Too Many Attempts.",
+        request_id_header="X-Request-Id",
+        clock=clock,
+    )
+    api.core = core
+    app.state.data = data
+    app.state.sim = core
+    return core
+
+
+def _org_of(request: RecordedRequest) -> str:
+    match = _ORG_IN_PATH.search(request.path)
+    return match.group(1) if match else ""
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    if isinstance(exc.body, str):
+        return Response(exc.body, exc.status, exc.headers, media_type="text/plain")
+    return LaravelJSON(exc.body, exc.status, exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = "Not Found" if exc.status_code == 404 else (exc.detail or "Error")
+    return LaravelJSON(error_json(message), exc.status_code, exc.headers)
+
+
+class _Params:
+    """Laravel-like validation of query parameters, collecting every error at once."""
+
+    def __init__(self, request: Request, allowed: Iterable[str], strict: bool) -> None:
+        self.raw = request.query_params
+        self.strict = strict
+        self.errors: dict[str, list[str]] = {}
+        if strict:
+            for key in dict.fromkeys(self.raw.keys()):
+                if key not in allowed:
+                    self.fail(key, f"The {key} parameter is not supported.")
+
+    def fail(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def check(self) -> None:
+        if self.errors:
+            raise ApiError(422, {"message": "The given data was invalid.", "errors": self.errors})
+
+    def text(self, *names: str) -> str | None:
+        """First non-empty value among `names` (aliases); empty strings count as absent."""
+        for name in names:
+            value = self.raw.get(name)
+            if value:
+                return value
+        return None
+
+    def boolean(self, name: str) -> bool | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        if self.strict:
+            self.fail(name, f"The {_attr(name)} field must be true or false.")
+        return None
+
+    def choice(self, name: str, allowed: frozenset[str], value: str | None = None) -> str | None:
+        value = value if value is not None else self.text(name)
+        if value is not None and value not in allowed and self.strict:
+            self.fail(name, f"The selected {_attr(name)} is invalid.")
+        return value
+
+    def date(self, name: str) -> datetime | None:
+        """An ISO date or datetime; a bare date is midnight UTC."""
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(name, f"The {_attr(name)} is not a valid date.")
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def csv(self, *names: str) -> list[str] | None:
+        value = self.text(*names)
+        return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+    def ints(self, name: str) -> list[int] | None:
+        values = self.csv(name)
+        if values is None:
+            return None
+        good = [int(v) for v in values if v.isdigit()]
+        if len(good) != len(values) and self.strict:
+            self.fail(name, f"The {_attr(name)} must be a comma-separated list of user ids.")
+        return good
+
+    def positive_int(self, name: str, default: int) -> int:
+        value = self.text(name)
+        if value is None:
+            return default
+        if not re.fullmatch(r"[+-]?\d+", value):
+            self.fail(name, f"The {_attr(name)} must be an integer.")
+            return default
+        if int(value) < 1:
+            self.fail(name, f"The {_attr(name)} must be at least 1.")
+            return default
+        return int(value)
+
+    def with_(self, allowed: frozenset[str]) -> set[str]:
+        """`with` relations; a nested `tasks.threads` asks for `tasks`."""
+        wanted: set[str] = set()
+        for item in self.csv("with") or []:
+            head = item.split(".", 1)[0]
+            if head in allowed:
+                wanted.add(head)
+            elif self.strict:
+                self.fail("with", "The selected with is invalid.")
+        return wanted
+
+    def sort(self, allowed: frozenset[str], default: str, *names: str) -> tuple[str, bool]:
+        """(field, descending). An unknown field is refused in both modes."""
+        name = next((n for n in names if self.text(n)), names[0])
+        value = self.text(*names) or default
+        field = value.removeprefix("-")
+        if field not in allowed:
+            self.fail(name, f"The selected {_attr(name)} is invalid.")
+            field, value = default.removeprefix("-"), default
+        return field, value.startswith("-")
+
+    def paging(self) -> tuple[int, int, bool]:
+        page = self.positive_int("page", 1)
+        per_page = self.positive_int("per_page", DEFAULT_PER_PAGE)
+        if per_page > MAX_PER_PAGE:
+            if self.strict:
+                self.fail("per_page", f"The per page may not be greater than {MAX_PER_PAGE}.")
+            per_page = MAX_PER_PAGE
+        return page, per_page, self.boolean("without_pagination") is True
+
+
+def _attr(name: str) -> str:
+    """Laravel's attribute wording: per_page -> 'per page'."""
+    return name.replace("_", " ")
+
+
+class _Api:
+    core: SimulatorCore
+
+    def __init__(
+        self,
+        data: TallyfyData,
+        *,
+        token: str,
+        tag_ids_match: TagIdsMatch,
+        auth_error_style: AuthErrorStyle,
+    ) -> None:
+        self.data = data
+        self.token = token
+        self.tag_ids_match = tag_ids_match
+        self.auth_error_style = auth_error_style
+        self.runs_by_id = {r["id"]: r for r in data.runs}
+        self.checklists_by_id = {c["id"]: c for c in data.checklists}
+        self.tags_by_id = {t["id"]: t for t in data.tags}
+        self.folders_by_id = {f["id"]: f for f in data.folders}
+        self._orders: dict[str, list[Json]] = {}
+        self._results: dict[tuple[tuple[str, str], ...], list[Json]] = {}
+
+    # -- endpoints -------------------------------------------------------------------
+
+    async def list_runs(self, request: Request) -> Response:
+        self._guard(request)
+        p = _Params(request, RUN_LIST_PARAMS, self.core.strict)
+        keep = self._run_filters(p)
+        p.boolean("form_fields_values")
+        relations = p.with_(RUN_WITH)
+        field, descending = p.sort(RUN_SORTS, "-created_at", "sort", "sort_by")
+        page, per_page, unpaged = p.paging()
+        p.check()
+        rows = self._matching_runs(request, keep, field, descending)
+        body = _paginate(request, rows, page, per_page, unpaged)
+        body["data"] = [self._render_run(r, relations) for r in body["data"]]
+        return LaravelJSON(body)
+
+    async def get_run(self, request: Request) -> Response:
+        self._guard(request)
+        run = self._run_or_404(request)
+        p = _Params(request, RUN_GET_PARAMS, self.core.strict)
+        relations = p.with_(RUN_WITH)
+        p.boolean("form_fields_values")
+        p.check()
+        return LaravelJSON({"data": self._render_run(run, relations)})
+
+    async def list_tasks(self, request: Request) -> Response:
+        self._guard(request)
+        # Route-model binding runs before validation in Laravel: 404 beats 422.
+        run = self._run_or_404(request)
+        p = _Params(request, TASK_PARAMS, self.core.strict)
+        keep: list[Callable[[Json], bool]] = []
+        if (token := p.choice("status", TASK_STATUSES)) is not None:
+            keep.append(lambda t: self._task_is(t, token, run["status"]))
+        if (users := p.ints("owners")) is not None:
+            keep.append(_owned_by("users", users))
+        if (guests := p.csv("guests")) is not None:
+            keep.append(_owned_by("guests", guests))
+        if (groups := p.csv("groups")) is not None:
+            keep.append(_owned_by("groups", groups))
+        if p.boolean("unassigned") is True:
+            keep.append(lambda t: not any(t["owners"].values()))
+        if (start := p.date("deadline_start")) is not None:
+            keep.append(lambda t: parse_time(t["deadline"]) >= start)
+        if (end := p.date("deadline_end")) is not None:
+            keep.append(lambda t: parse_time(t["deadline"]) <= end)
+        relations = p.with_(TASK_WITH)
+        field, descending = p.sort(TASK_SORTS, "position", "sort")
+        page, per_page, unpaged = p.paging()
+        p.check()
+        tasks = [t for t in self.data.tasks[run["id"]] if all(f(t) for f in keep)]
+        tasks.sort(key=_sort_key(field, text_fields=()), reverse=descending)
+        body = _paginate(request, tasks, page, per_page, unpaged)
+        body["data"] = [self._render_task(t, relations) for t in body["data"]]
+        return LaravelJSON(body)
+
+    async def list_users(self, request: Request) -> Response:
+        return self._simple_list(request, self.data.users, ("full_name", "email"))
+
+    async def list_tags(self, request: Request) -> Response:
+        return self._simple_list(request, self.data.tags, ("title",))
+
+    async def list_checklists(self, request: Request) -> Response:
+        self._guard(request)
+        p = _Params(request, CHECKLIST_PARAMS, self.core.strict)
+        q = p.text("q")
+        folder, owner = p.text("folder"), p.text("owner_id")
+        kind = p.choice("type", RUN_TYPES)
+        starred = p.boolean("starred")
+        tag = p.text("tag")
+        archived = p.choice("archived", _TRUE | _FALSE | {"only"})
+        relations = p.with_(CHECKLIST_WITH)
+        field, descending = p.sort(CHECKLIST_SORTS, "title", "sort", "sort_by")
+        page, per_page, unpaged = p.paging()
+        p.check()
+        # Every sandbox template is an active, unstarred, untagged procedure.
+        rows = [
+            c
+            for c in self.data.checklists
+            if (q is None or q.casefold() in c["title"].casefold())
+            and (folder is None or c["folder_id"] == folder)
+            and (owner is None or str(c["owner_id"]) == owner)
+            and (kind is None or c["type"] == kind)
+            and starred is not True
+            and tag is None
+            and archived != "only"
+        ]
+        rows.sort(key=_sort_key(field, text_fields=("title",)), reverse=descending)
+        body = _paginate(request, rows, page, per_page, unpaged)
+        body["data"] = [self._render_checklist(c, relations) for c in body["data"]]
+        return LaravelJSON(body)
+
+    async def get_checklist(self, request: Request) -> Response:
+        self._guard(request)
+        checklist = self.checklists_by_id.get(request.path_params["checklist_id"])
+        if checklist is None:
+            raise ApiError(404, error_json("No query results for model [Checklist]."))
+        p = _Params(request, frozenset({"with"}), self.core.strict)
+        relations = p.with_(CHECKLIST_WITH)
+        p.check()
+        return LaravelJSON({"data": self._render_checklist(checklist, relations)})
+
+    # -- checks ----------------------------------------------------------------------
+
+    def _guard(self, request: Request) -> None:
+        headers = request.headers
+        scheme, _, credential = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or credential.strip() != self.token:
+            raise self._unauthenticated()
+        if headers.get("x-tallyfy-client") != "APIClient":
+            raise self._unauthenticated()
+        if self.core.strict and "application/json" not in headers.get("accept", "").lower():
+            raise ApiError(406, error_json("Not Acceptable."))
+        if request.path_params["org"] != self.data.org_id:
+            raise ApiError(403, error_json("This action is unauthorized."))
+
+    def _unauthenticated(self) -> ApiError:
+        if self.auth_error_style == "edge":
+            body: Json | str = {
+                "error": "unauthorized",
+                "message": "Permission denied. Error code: APSH213.",
+            }
+        elif self.auth_error_style == "plain":
+            body = "Unauthorized."
+        else:
+            body = {"message": "Unauthenticated."}
+        return ApiError(401, body)
+
+    def _run_or_404(self, request: Request) -> Json:
+        run = self.runs_by_id.get(request.path_params["run_id"])
+        if run is None:
+            raise ApiError(404, error_json("No query results for model [Run]."))
+        return run
+
+    # -- filtering -------------------------------------------------------------------
+
+    def _matching_runs(
+        self, request: Request, keep: list[Callable[[Json], bool]], field: str, descending: bool
+    ) -> list[Json]:
+        """Filtered, sorted runs. The data never changes, so each ordering is computed once
+        and each filter result is cached: paging through 10k runs costs one scan, not one
+        per page, and the benchmarks measure the client rather than the simulator."""
+        key = tuple(
+            sorted((k, v) for k, v in request.query_params.multi_items() if k not in _NO_EFFECT)
+        )
+        rows = self._results.get(key)
+        if rows is None:
+            ordered = self._orders.get(field)
+            if ordered is None:
+                ordered = sorted(self.data.runs, key=_sort_key(field, text_fields=("name",)))
+                self._orders[field] = ordered
+            rows = [r for r in ordered if all(f(r) for f in keep)]
+            if descending:
+                rows.reverse()  # ties by id reverse with it: "same direction"
+            if len(self._results) >= 256:
+                self._results.pop(next(iter(self._results)))
+            self._results[key] = rows
+        return rows
+
+    def _run_filters(self, p: _Params) -> list[Callable[[Json], bool]]:
+        """One predicate per filter the request asked for (parsing errors go to `p`)."""
+        data = self.data
+        status = p.choice("status", RUN_STATUSES)
+        archived = p.choice("archived", _TRUE | _FALSE | {"only"})
+        keep: list[Callable[[Json], bool]] = [
+            lambda r: _visible(r["status"] == "archived", status, archived)
+        ]
+        if status is not None:
+            keep.append(lambda r: _status_matches(r, status))
+        if (q := p.text("q")) is not None:
+            needle = q.casefold()
+            keep.append(lambda r: needle in f"{r['name']}\n{r['summary']}".casefold())
+        if (owners := p.ints("owners")) is not None:
+            wanted = set(owners)
+            keep.append(
+                lambda r: r["owner_id"] in wanted or bool(wanted & set(data.assignees[r["id"]]))
+            )
+        if (checklist := p.text("checklist_id", "blueprint_id")) is not None:
+            keep.append(lambda r: r["checklist_id"] == checklist)
+        if (folder := p.text("folder")) is not None:
+            keep.append(lambda r: folder in data.run_folders[r["id"]])
+        if (tag := p.text("tag")) is not None:
+            keep.append(lambda r: tag in data.run_tags[r["id"]])
+        if (tag_ids := p.csv("tag_ids")) is not None:
+            keep.append(lambda r: self._tags_match(data.run_tags[r["id"]], tag_ids))
+        if p.boolean("untagged") is True:
+            keep.append(lambda r: not data.run_tags[r["id"]])
+        if (starred := p.boolean("starred")) is not None:
+            keep.append(lambda r: r["starred"] is starred)
+        if (kind := p.choice("type", RUN_TYPES)) is not None:
+            keep.append(lambda r: r["type"] == kind)
+        if (groups := p.csv("groups")) is not None:
+            keep.append(lambda r: self._involves_groups(r, groups))
+        if (token := p.choice("task_status", TASK_STATUSES)) is not None:
+            keep.append(
+                lambda r: any(self._task_is(t, token, r["status"]) for t in data.tasks[r["id"]])
+            )
+        return keep
+
+    def _tags_match(self, tags: list[str], wanted: list[str]) -> bool:
+        hits = [t in tags for t in wanted]
+        return all(hits) if self.tag_ids_match == "all" else any(hits)
+
+    def _involves_groups(self, run: Json, groups: list[str]) -> bool:
+        involved = {str(g) for g in run["groups"]}
+        for task in self.data.tasks[run["id"]]:
+            involved.update(str(g) for g in task["owners"]["groups"])
+        return bool(involved & set(groups))
+
+    def _task_is(self, task: Json, token: str, run_status: str) -> bool:
+        state = task["status"]
+        incomplete = state in ("active", "not-started")
+        now = self.data.now
+        if token == "complete":
+            return bool(state == "completed")
+        if token in ("active", "active_visible", "inprogress"):
+            return bool(state == "active")
+        if token == "incomplete":
+            return incomplete
+        if token == "not-started":
+            return bool(state == "not-started")
+        if token == "overdue":
+            return incomplete and parse_time(task["deadline"]) < now
+        if token == "due_soon":
+            return incomplete and now <= parse_time(task["deadline"]) <= now + timedelta(days=7)
+        if token == "hasproblem":
+            return state == "active" and run_status == "problem"
+        return False
+
+    # -- rendering -------------------------------------------------------------------
+
+    def _render_run(self, run: Json, relations: set[str]) -> Json:
+        out = dict(run)
+        run_id = run["id"]
+        tasks = self.data.tasks[run_id]
+        for name in sorted(relations):
+            value: Json | list[Json]
+            if name == "checklist":
+                value = self.checklists_by_id[run["checklist_id"]]
+            elif name == "tasks":
+                value = tasks
+            elif name == "tags":
+                value = [self.tags_by_id[t] for t in self.data.run_tags[run_id]]
+            elif name == "folders":
+                value = [self.folders_by_id[f] for f in self.data.run_folders[run_id]]
+            elif name == "next_task":
+                value = [t for t in tasks if t["status"] == "active"][:1]
+            elif name == "ko_form_fields":
+                value = self.data.kickoff_fields[run["checklist_id"]]
+            else:
+                value = []
+            out[name] = {"data": value}
+        return out
+
+    def _render_task(self, task: Json, relations: set[str]) -> Json:
+        out = dict(task)
+        for name in sorted(relations):
+            if name == "step":
+                steps = self.data.steps[task["checklist_id"]]
+                step = next(s for s in steps if s["id"] == task["step_id"])
+                out["step"] = {"data": step}
+            else:
+                out[name] = {"data": []}
+        return out
+
+    def _render_checklist(self, checklist: Json, relations: set[str]) -> Json:
+        out = dict(checklist)
+        cid = checklist["id"]
+        for name in sorted(relations):
+            value: list[Json] = []
+            if name == "steps":
+                value = self.data.steps[cid]
+            elif name == "prerun":
+                value = self.data.kickoff_fields[cid]
+            elif name == "folders":
+                value = [self.folders_by_id[checklist["folder_id"]]]
+            out[name] = {"data": value}
+        return out
+
+    def _simple_list(self, request: Request, rows: list[Json], fields: tuple[str, ...]) -> Response:
+        self._guard(request)
+        p = _Params(request, SIMPLE_LIST_PARAMS, self.core.strict)
+        q = p.text("q")
+        page, per_page, unpaged = p.paging()
+        p.check()
+        if q is not None:
+            rows = [r for r in rows if any(q.casefold() in str(r[f]).casefold() for f in fields)]
+        return LaravelJSON(_paginate(request, rows, page, per_page, unpaged))
+
+
+def _owned_by(kind: str, wanted: Iterable[object]) -> Callable[[Json], bool]:
+    """Task filter: any of `wanted` among the task's owners of that kind."""
+    wanted_set = {str(w) for w in wanted}
+    return lambda task: bool(wanted_set & {str(o) for o in task["owners"][kind]})
+
+
+def _visible(is_archived: bool, status: str | None, archived: str | None) -> bool:
+    """Archived runs are hidden by default; `archived` or `status=archived` shows them."""
+    if archived == "only":
+        return is_archived
+    if archived in _TRUE or status == "archived":
+        return True
+    return not is_archived
+
+
+def _status_matches(run: Json, status: str) -> bool:
+    if status == "starred":
+        return bool(run["starred"])
+    return bool(run["status"] == status)
+
+
+def _sort_key(field: str, text_fields: tuple[str, ...]) -> Callable[[Json], tuple[Any, str]]:
+    """Text sorts ignore case, times sort as instants (the two formats differ as strings);
+    ties go by id, so the order is total and pages never overlap."""
+    if field in text_fields:
+        return lambda row: (str(row[field]).casefold(), row["id"])
+    if field == "position":
+        return lambda row: (row[field], row["id"])
+    return lambda row: (parse_time(row[field]), row["id"])
+
+
+def _paginate(
+    request: Request, rows: list[Json], page: int, per_page: int, unpaged: bool
+) -> dict[str, Any]:
+    """Fractal's envelope for Laravel's LengthAwarePaginator."""
+    if unpaged:
+        return {"data": list(rows)}
+    total = len(rows)
+    total_pages = max(1, math.ceil(total / per_page))
+    items = rows[(page - 1) * per_page : page * per_page]
+    links: dict[str, str] = {}
+    if page > 1:
+        links["previous"] = str(request.url.include_query_params(page=page - 1))
+    if page < total_pages:
+        links["next"] = str(request.url.include_query_params(page=page + 1))
+    pagination: Json = {
+        "total": total,
+        "count": len(items),
+        "per_page": per_page,
+        "current_page": page,
+        "total_pages": total_pages,
+        # PHP serialises an empty associative array as a JSON array: the documented quirk.
+        "links": links or [],
+    }
+    return {"data": items, "meta": {"pagination": pagination}}

@@ -1,0 +1,239 @@
+"""`SimulatorCore`: the ASGI middleware every vendor simulator is wrapped in.
+
+Per HTTP request, in this order:
+    1. record it (`requests`), so tests can assert the exact wire request;
+    2. wait the base `latency`;
+    3. apply the first fault of `faults` that fires (a `latency` fault waits, then goes on);
+    4. enforce the sliding-window `rate_limit` (a rejected request does not use up the window);
+    5. call the vendor app, which reads `core.strict` to decide how picky to be.
+
+Faults come before the rate limit because they stand for the proxy in front of the vendor:
+a request the proxy refused never reached the vendor's limiter.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tools.sim.faults import ErrorBody, FaultPlan, FaultResponse, build_response, json_error_body
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    max_requests: int
+    per_seconds: float
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes = b""
+
+    def param(self, name: str) -> str | None:
+        """The first value of a query parameter, as sent."""
+        return next((v for k, v in self.query if k == name), None)
+
+
+@dataclass
+class SlidingWindow:
+    """At most `limit.max_requests` accepted requests per key in any `per_seconds` span."""
+
+    limit: RateLimit
+    clock: Clock = time.monotonic
+    _hits: dict[str, deque[float]] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def hit(self, key: str) -> float | None:
+        """Count a request; return None if allowed, else seconds until a slot frees up."""
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.limit.per_seconds:
+                hits.popleft()
+            if len(hits) >= self.limit.max_requests:
+                return hits[0] + self.limit.per_seconds - now
+            hits.append(now)
+            return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()
+
+
+class SimulatorCore:
+    """Wraps a vendor ASGI app with recording, faults, latency and a rate limit.
+
+    The core is itself the ASGI app to serve. Attributes may be changed while serving.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        error_body: ErrorBody = json_error_body,
+        strict: bool = True,
+        latency: float = 0.0,
+        rate_limit: RateLimit | None = None,
+        rate_limit_key: Callable[[RecordedRequest], str] = lambda _request: "",
+        rate_limit_message: str = "Too Many Requests",
+        request_id_header: str | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        self.app = app
+        self.error_body = error_body
+        self.strict = strict
+        self.latency = latency
+        self.faults = FaultPlan()
+        self.requests: list[RecordedRequest] = []
+        self.rate_limit_key = rate_limit_key
+        self.rate_limit_message = rate_limit_message
+        self.request_id_header = request_id_header
+        self.clock = clock
+        self.sleep = sleep
+        self._limiter: SlidingWindow | None = None
+        self.rate_limit = rate_limit
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        return self._limiter.limit if self._limiter else None
+
+    @rate_limit.setter
+    def rate_limit(self, value: RateLimit | None) -> None:
+        self._limiter = SlidingWindow(value, self.clock) if value else None
+
+    def clear(self) -> None:
+        """Forget recorded requests (faults and the rate-limit window are kept)."""
+        self.requests.clear()
+
+    def reset(self) -> None:
+        """Back to a clean slate: no requests, no faults, an empty rate-limit window."""
+        self.clear()
+        self.faults.clear()
+        if self._limiter:
+            self._limiter.reset()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        request = _record(scope, body)
+        self.requests.append(request)
+        send = self._stamp(send)
+
+        delay = self.latency
+        fault = self.faults.take(request.path)
+        if fault is not None and fault.kind in ("latency", "timeout"):
+            delay += fault.delay
+        if delay > 0 and not await self._hold(delay, receive):
+            return  # the client gave up (its own timeout): nobody to answer
+        if fault is not None:
+            response = build_response(fault, self.error_body)
+            if response is not None:
+                await _send(send, response)
+                return
+        if self._limiter is not None:
+            wait = self._limiter.hit(self.rate_limit_key(request))
+            if wait is not None:
+                await _send(send, self._too_many(wait))
+                return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _hold(self, seconds: float, receive: Receive) -> bool:
+        """Wait `seconds`; False if the client disconnected first. Ending early matters:
+        a request held for a timeout fault would otherwise outlive its client and keep
+        the server from shutting down cleanly."""
+        gone = False
+        async with anyio.create_task_group() as group:
+
+            async def watch() -> None:
+                nonlocal gone
+                # With the body already read, the next message can only be a disconnect.
+                if (await receive())["type"] == "http.disconnect":
+                    gone = True
+                    group.cancel_scope.cancel()
+
+            group.start_soon(watch)
+            await self.sleep(seconds)
+            group.cancel_scope.cancel()
+        return not gone
+
+    def _too_many(self, wait: float) -> FaultResponse:
+        body, ctype = self.error_body(429, self.rate_limit_message)
+        retry_after = str(max(1, math.ceil(wait)))
+        return FaultResponse(429, [("content-type", ctype), ("retry-after", retry_after)], body)
+
+    def _stamp(self, send: Send) -> Send:
+        header = self.request_id_header
+        if header is None:
+            return send
+        raw_name = header.lower().encode("latin-1")
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if all(name.lower() != raw_name for name, _ in headers):
+                    headers.append((raw_name, uuid.uuid4().hex.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return stamped
+
+
+def _record(scope: Scope, body: bytes) -> RecordedRequest:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", []):
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    return RecordedRequest(scope["method"], scope["path"], query, headers, body)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """Give the app the body we already consumed, then the real channel (disconnects)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _send(send: Send, response: FaultResponse) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
