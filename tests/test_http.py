@@ -50,11 +50,6 @@ TOKEN = "tok-9f8e7d6c5b4a"
 BASE = "http://tallyfy.test/api"
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 # --------------------------------------------------------------------------- fakes
 
 

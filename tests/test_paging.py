@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.memory_backend import MemoryBackend
-from tools.errors import InvalidCursorError
+from tools.errors import BackendUnavailableError, InvalidCursorError
 from tools.model import STATUSES, ListResult, ProcessSummary
 from tools.paging import decode_cursor, encode_cursor, page_geometry, run_list
 from tools.query import FILTER_FIELDS, SORT_KEYS, ProcessQuery, evaluate
@@ -230,3 +230,27 @@ def test_page_geometry_never_needs_more_requests_than_the_largest_page(offset, n
         return (offset + need - 1) // s - offset // s + 1
 
     assert count(size) <= count(max_size)
+
+
+class FlakyBackend(MemoryBackend):
+    """Fails on one page offset, as a backend outage mid-stream would."""
+
+    async def fetch_page(self, plan, at, size):  # type: ignore[no-untyped-def]
+        if at == 20:
+            raise BackendUnavailableError("down", backend=self.name, status=503)
+        return await super().fetch_page(plan, at, size)
+
+
+def test_failure_in_a_parallel_wave_surfaces_as_the_typed_backend_error() -> None:
+    backend = FlakyBackend("m", _rows(100), max_page_size=10, parallel_pages=4)
+    with pytest.raises(BackendUnavailableError):
+        anyio.run(run_list, [backend], ProcessQuery(backend="m", limit=100))
+
+
+def test_fan_out_reports_a_failing_instance_and_answers_from_the_others() -> None:
+    good = MemoryBackend("good", _rows(30), max_page_size=10)
+    bad = FlakyBackend("bad", _rows(30), max_page_size=10, parallel_pages=4)
+    result = anyio.run(run_list, [bad, good], ProcessQuery(backend="all", limit=30))
+    assert {r.backend for r in result.processes} >= {"good"}
+    assert any(w.startswith("bad failed:") and "HTTP 503" in w for w in result.warnings)
+    assert result.has_more  # the failed instance can be retried through the cursor

@@ -248,16 +248,8 @@ class InstanceStream:
         if self.total is not None:
             pages = max(1, min(pages, math.ceil((self.total - first) / size)))
         offsets = [first + i * size for i in range(pages)]
-        results: list[PageResult | None] = [None] * pages
-
-        async def one(i: int) -> None:
-            results[i] = await self._fetch(offsets[i], size)
-
-        async with anyio.create_task_group() as tg:
-            for i in range(pages):
-                tg.start_soon(one, i)
+        results = await _gather([self._fetch(at, size) for at in offsets])
         for i, page in enumerate(results):
-            assert page is not None
             base = offsets[i]
             drop = skip if i == 0 else 0
             for j, row in enumerate(page.rows):
@@ -281,6 +273,28 @@ class InstanceStream:
         if self.progress is not None:
             await self.progress(len(page.rows))
         return page
+
+
+async def _gather(calls: Sequence[Awaitable[PageResult]]) -> list[PageResult]:
+    """Run page fetches concurrently, results in call order. The first failure is raised
+    as itself, not wrapped in an ExceptionGroup, so callers see a typed BackendError."""
+    if len(calls) == 1:
+        return [await calls[0]]
+    results: list[PageResult | None] = [None] * len(calls)
+
+    async def one(i: int) -> None:
+        results[i] = await calls[i]
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for i in range(len(calls)):
+                tg.start_soon(one, i)
+    except BaseExceptionGroup as group:
+        first = group.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    return [r for r in results if r is not None]
 
 
 # -- the list operation ---------------------------------------------------------------------

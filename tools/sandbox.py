@@ -37,9 +37,7 @@ class Sandbox:
         try:
             core, org = tallyfy.build(self.seed, strict=self.strict)
             server = SimServer(core).start()
-            self.instances.append(
-                SandboxInstance(tallyfy.settings(server.url, org), core, server)
-            )
+            self.instances.append(SandboxInstance(tallyfy.settings(server.url, org), core, server))
         except BaseException:
             self.stop()
             raise

@@ -18,11 +18,6 @@ from starlette.routing import Route
 from tools.sim import Fault, FaultPlan, RateLimit, SimServer, SimServerGroup, SimulatorCore, fake
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class FakeClock:
     def __init__(self) -> None:
         self.now = 1000.0

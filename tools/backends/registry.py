@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from tools.backends.base import Backend, InstanceSettings
@@ -17,8 +19,10 @@ def create_backend(
     settings: InstanceSettings,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
+    **client_options: Any,
 ) -> Backend:
-    """Build one instance with its own HTTP client, rate limiter and redaction."""
+    """Build one instance with its own HTTP client, rate limiter and redaction.
+    `client_options` go to ClientConfig (tests pass a fake clock and sleep there)."""
     cls = KINDS[settings.kind]
     rate = cls.default_rate_limit
     if settings.rate_limit_per_minute:
@@ -37,5 +41,6 @@ def create_backend(
         rate_limit=rate,
         error_message=cls.error_message,
         transport=transport,
+        **client_options,
     )
     return cls(settings, create_client(config))

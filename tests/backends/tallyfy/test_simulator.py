@@ -36,11 +36,6 @@ TASK_KEYS = {
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def data() -> TallyfyData:
     return generate()

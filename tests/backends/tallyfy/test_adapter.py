@@ -1,0 +1,139 @@
+"""Tallyfy adapter behaviour beyond translation: refusals, get_process, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.backends.tallyfy.conftest import make_backend
+from tools.backends.tallyfy.adapter import TallyfyBackend
+from tools.backends.tallyfy.data import TallyfyData
+from tools.errors import (
+    BackendAuthError,
+    BackendNotFoundError,
+    InvalidArgumentError,
+    UnsupportedQueryError,
+)
+from tools.paging import run_list
+from tools.query import parse_query
+from tools.sim import SimulatorCore
+
+pytestmark = pytest.mark.anyio
+
+
+async def plan(backend: TallyfyBackend, **args: Any) -> Any:
+    return await backend.plan(parse_query({"backend": backend.name, **args}))
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "fix"),
+    [
+        ({"where": {"x": 1}}, UnsupportedQueryError, "filters that work here"),
+        ({"sort": "-updated_at"}, UnsupportedQueryError, "-created_at"),
+        ({"status": ["failed"]}, UnsupportedQueryError, "open, completed and cancelled"),
+        ({"native_status": ["paused"]}, InvalidArgumentError, "active, problem"),
+        (
+            {"status": ["completed"], "native_status": ["active"]},
+            InvalidArgumentError,
+            "keep only one",
+        ),
+        ({"collection": "tasks"}, UnsupportedQueryError, "use one of: runs"),
+        ({"tags": ["no-such-tag"]}, InvalidArgumentError, "urgent"),
+        ({"template": "Moon Landing"}, InvalidArgumentError, "Customer Onboarding"),
+        ({"owner": "nobody@nowhere.test"}, InvalidArgumentError, "give a user id or email"),
+    ],
+)
+async def test_unusable_filters_are_refused_with_what_works_instead(
+    backend: TallyfyBackend, args: dict[str, Any], error: type[Exception], fix: str
+) -> None:
+    with pytest.raises(error) as caught:
+        await plan(backend, **args)
+    assert fix in caught.value.for_model()  # type: ignore[attr-defined]
+
+
+async def test_owner_given_by_name_suggests_the_matching_email(
+    backend: TallyfyBackend, data: TallyfyData
+) -> None:
+    user = data.users[3]
+    with pytest.raises(InvalidArgumentError) as caught:
+        await plan(backend, owner=user["full_name"])
+    assert user["email"] in (caught.value.hint or "")
+
+
+async def test_failed_among_other_statuses_is_a_warning_not_a_refusal(
+    backend: TallyfyBackend,
+) -> None:
+    result = await plan(backend, status=["completed", "failed"])
+    assert result.warnings == ["no Tallyfy run is ever failed"]
+
+
+async def test_summary_rows_carry_names_not_ids(backend: TallyfyBackend, data: TallyfyData) -> None:
+    page = await run_list([backend], parse_query({"backend": backend.name, "limit": 50}))
+    emails = {u["email"] for u in data.users}
+    tag_titles = {t["title"] for t in data.tags}
+    assert all(r.owner in emails for r in page.processes)
+    assert any(r.tags for r in page.processes)
+    assert all(set(r.tags or ()) <= tag_titles for r in page.processes)
+    assert all(r.template and r.created_at and r.status for r in page.processes)
+
+
+async def test_get_includes_tasks_by_default_with_owner_emails(
+    backend: TallyfyBackend, data: TallyfyData
+) -> None:
+    run = next(r for r in data.runs if r["status"] == "delayed")
+    detail = await backend.get(run["id"], collection=None, include=None, detail="summary")
+    assert detail.id == run["id"]
+    assert detail.tasks
+    assert [t.name for t in detail.tasks] == [t["title"] for t in data.tasks[run["id"]]]
+    assert detail.fields is None
+    assert detail.extra is None
+
+
+async def test_get_full_has_every_section_and_extra_fields(
+    backend: TallyfyBackend, data: TallyfyData
+) -> None:
+    run = data.runs[-1]
+    detail = await backend.get(run["id"], collection=None, include=None, detail="full")
+    assert detail.tasks is not None
+    assert detail.fields is not None
+    assert detail.sections
+    assert detail.sections["definition"]["title"] == run["checklist_title"]
+    assert detail.extra and detail.extra["increment_id"] == run["increment_id"]
+
+
+async def test_get_only_the_sections_asked_for(backend: TallyfyBackend, data: TallyfyData) -> None:
+    run = data.runs[0]
+    detail = await backend.get(
+        run["id"], collection=None, include=frozenset({"fields"}), detail="summary"
+    )
+    assert detail.tasks is None
+    assert detail.fields is not None
+
+
+async def test_get_unknown_section_is_refused(backend: TallyfyBackend, data: TallyfyData) -> None:
+    with pytest.raises(InvalidArgumentError, match="no section variables"):
+        await backend.get(
+            data.runs[0]["id"], collection=None, include=frozenset({"variables"}), detail="summary"
+        )
+
+
+async def test_get_missing_run_is_not_found_with_a_fix(backend: TallyfyBackend) -> None:
+    with pytest.raises(BackendNotFoundError) as caught:
+        await backend.get("0" * 32, collection=None, include=None, detail="summary")
+    text = caught.value.for_model()
+    assert "HTTP 404" in text
+    assert "list_processes" in text
+
+
+async def test_wrong_token_is_an_auth_error_that_never_shows_the_token(
+    sim: SimulatorCore, data: TallyfyData
+) -> None:
+    backend = make_backend(sim, data, token="stolen-secret-value")
+    with pytest.raises(BackendAuthError) as caught:
+        await run_list([backend], parse_query({"backend": backend.name, "limit": 1}))
+    await backend.aclose()
+    text = caught.value.for_model()
+    assert "HTTP 401" in text
+    assert "Unauthenticated" in text
+    assert "sandbox-tallyfy-token" not in text and "stolen-secret-value" not in text
