@@ -99,7 +99,8 @@ async def test_get_full_has_every_section_and_extra_fields(
     assert detail.fields is not None
     assert detail.sections
     assert detail.sections["definition"]["title"] == run["checklist_title"]
-    assert detail.extra and detail.extra["increment_id"] == run["increment_id"]
+    assert detail.extra
+    assert detail.extra["increment_id"] == run["increment_id"]
 
 
 async def test_get_only_the_sections_asked_for(backend: TallyfyBackend, data: TallyfyData) -> None:
@@ -136,4 +137,5 @@ async def test_wrong_token_is_an_auth_error_that_never_shows_the_token(
     text = caught.value.for_model()
     assert "HTTP 401" in text
     assert "Unauthenticated" in text
-    assert "sandbox-tallyfy-token" not in text and "stolen-secret-value" not in text
+    assert "sandbox-tallyfy-token" not in text
+    assert "stolen-secret-value" not in text

@@ -60,13 +60,23 @@ async def test_list_request_has_method_path_and_the_three_required_headers(
         ),
         (
             {"created_after": "2026-01-01", "sort": "name", "limit": 7},
-            [("archived", "true"), ("with", "tags"), ("sort", "name"), ("page", "1")]
-            + [("per_page", "100")],
+            [
+                ("archived", "true"),
+                ("with", "tags"),
+                ("sort", "name"),
+                ("page", "1"),
+                ("per_page", "100"),
+            ],
         ),
         (
             {"sort": "-name", "limit": 30},
-            [("archived", "true"), ("with", "tags"), ("sort", "-name"), ("page", "1")]
-            + [("per_page", "30")],
+            [
+                ("archived", "true"),
+                ("with", "tags"),
+                ("sort", "-name"),
+                ("page", "1"),
+                ("per_page", "30"),
+            ],
         ),
     ],
 )
