@@ -30,6 +30,8 @@ def tag_id(data: TallyfyData, title: str) -> str:
 
 
 TAIL = [("with", "tags"), ("sort", "-created_at"), ("page", "1")]
+PAGE1_OF_100 = [("page", "1"), ("per_page", "100")]
+PER_30 = ("per_page", "30")
 
 
 async def test_list_request_has_method_path_and_the_three_required_headers(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from tools.backends.tallyfy.adapter import TallyfySettings
 from tools.backends.tallyfy.data import generate
 from tools.backends.tallyfy.simulator import create_app
@@ -24,6 +26,6 @@ def settings(url: str, org: str, *, name: str = NAME) -> TallyfySettings:
         kind="tallyfy",
         base_url=url.rstrip("/") + PREFIX,
         org=org,
-        token=TOKEN,  # type: ignore[arg-type]  # pydantic turns it into a SecretStr
+        token=SecretStr(TOKEN),
         description="Simulated Tallyfy organization (sandbox data)",
     )
