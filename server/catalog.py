@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from server import render
+from tools.errors import InvalidArgumentError
 from tools.get_process import SECTIONS, get_process
 from tools.instances import Instances
 from tools.list_backends import BackendsResult, list_backends
@@ -134,8 +135,6 @@ LIST_BACKENDS_SCHEMA = _object({})
 
 async def _list_backends(session: Session, args: dict[str, Any]) -> tuple[BaseModel, str]:
     if args:
-        from tools.errors import InvalidArgumentError
-
         raise InvalidArgumentError(
             f"list_backends takes no parameters (got {', '.join(sorted(args))})",
             hint="call it with no arguments",
@@ -160,10 +159,10 @@ TOOLS: tuple[ToolDef, ...] = (
         name="list_backends",
         title="List process backends",
         description=(
-            "Start here. Lists the configured backend instances (Tallyfy, Chakra, Frends, "
-            "yuuvis, Kommo...), their collections, native status values, sort keys, and for "
-            "each filter whether the backend applies it (native), narrows it (narrowed) or "
-            "it is checked here (local). Also gives the server's current time."
+            "Start here. Lists the configured backend instances, their collections, native "
+            "status values, sort keys, and for each filter whether the backend applies it "
+            "(native), narrows it (narrowed), it is checked here (local) or refused "
+            "(unsupported). Also gives the server's current time."
         ),
         input_schema=LIST_BACKENDS_SCHEMA,
         output_model=BackendsResult,

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+
+from server.app import build_server
+from server.settings import Settings
+from tools.backends.tallyfy import sandbox
+from tools.backends.tallyfy.data import TallyfyData, generate
+from tools.backends.tallyfy.simulator import create_app
+from tools.sim import SimulatorCore
+
+NAME = sandbox.NAME
+
+
+@pytest.fixture(scope="session")
+def tallyfy_data() -> TallyfyData:
+    return generate(seed=7, runs=120)
+
+
+@pytest.fixture
+def tallyfy_sim(tallyfy_data: TallyfyData) -> SimulatorCore:
+    return create_app(tallyfy_data, token=sandbox.TOKEN, strict=True, rate_limit=None)
+
+
+@pytest.fixture
+def server_settings(tallyfy_data: TallyfyData) -> Settings:
+    inst = sandbox.settings("http://tallyfy.test", tallyfy_data.org_id)
+    return Settings(instances=[inst.model_copy(update={"rate_limit_per_minute": 100_000})])
+
+
+@pytest.fixture
+async def client(server_settings: Settings, tallyfy_sim: SimulatorCore) -> AsyncIterator[Client]:
+    """The real server, in memory, its Tallyfy instance answered by the simulator."""
+    server = build_server(server_settings, transports={NAME: httpx.ASGITransport(app=tallyfy_sim)})
+    async with Client(server) as c:
+        yield c
+
+
+def text(result: Any) -> str:
+    return "\n".join(c.text for c in result.content if c.type == "text")

@@ -1,0 +1,103 @@
+"""What agents see: every tool's schema is snapshotted (a change is a reviewed diff) and
+held to the invariants that keep it portable across clients.
+
+Refresh the snapshot after an intended change with:
+    UPDATE_SNAPSHOTS=1 uv run pytest tests/server/test_inventory.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from server.app import build_server
+from server.catalog import TOOLS
+from server.settings import Settings
+from tools.get_process import GetArgs
+from tools.query import ProcessQuery
+
+pytestmark = pytest.mark.anyio
+SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
+# The whole tools/list answer, in bytes of compact JSON (about 4 characters per token).
+BUDGET = 16_000
+
+
+async def listed() -> list[dict[str, Any]]:
+    async with Client(build_server(Settings())) as client:
+        tools = (await client.list_tools()).tools
+    return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+
+
+def walk(node: Any, path: str = "$") -> Any:
+    yield path, node
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from walk(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from walk(v, f"{path}[{i}]")
+
+
+async def test_tool_schemas_match_the_reviewed_snapshot() -> None:
+    current = json.dumps(await listed(), indent=2, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(current)
+    assert SNAPSHOT.exists(), "run with UPDATE_SNAPSHOTS=1 once to create the snapshot"
+    assert current == SNAPSHOT.read_text(), "tool schemas changed: review, then UPDATE_SNAPSHOTS=1"
+
+
+async def test_every_tool_declares_read_only_and_not_destructive() -> None:
+    for tool in await listed():
+        assert tool["annotations"]["readOnlyHint"] is True, tool["name"]
+        assert tool["annotations"]["destructiveHint"] is False, tool["name"]
+
+
+async def test_no_schema_uses_refs_or_defs() -> None:
+    for tool in await listed():
+        for schema in (tool["inputSchema"], tool.get("outputSchema", {})):
+            for path, node in walk(schema):
+                assert not (isinstance(node, dict) and ({"$ref", "$defs"} & node.keys())), (
+                    tool["name"],
+                    path,
+                )
+
+
+async def test_every_input_property_is_typed_and_arrays_have_items() -> None:
+    for tool in await listed():
+        schema = tool["inputSchema"]
+        assert schema["type"] == "object"
+        assert schema["additionalProperties"] is False
+        for name, prop in schema["properties"].items():
+            assert isinstance(prop.get("type"), str), (tool["name"], name)
+            assert prop.get("description"), (tool["name"], name)
+            if prop["type"] == "array":
+                assert "type" in prop["items"], (tool["name"], name)
+
+
+async def test_tools_list_fits_the_size_budget() -> None:
+    assert len(json.dumps(await listed(), separators=(",", ":"))) < BUDGET
+
+
+@pytest.mark.parametrize(
+    ("tool", "model"), [("list_processes", ProcessQuery), ("get_process", GetArgs)]
+)
+def test_published_parameters_are_exactly_the_validated_ones(tool: str, model: Any) -> None:
+    definition = next(t for t in TOOLS if t.name == tool)
+    assert set(definition.input_schema["properties"]) == set(model.model_fields)
+
+
+def test_enums_in_schemas_match_the_vocabulary() -> None:
+    from tools.get_process import SECTIONS
+    from tools.model import STATUSES
+    from tools.query import SORT_KEYS
+
+    props = next(t for t in TOOLS if t.name == "list_processes").input_schema["properties"]
+    assert props["status"]["items"]["enum"] == list(STATUSES)
+    assert props["sort"]["enum"] == list(SORT_KEYS)
+    get_props = next(t for t in TOOLS if t.name == "get_process").input_schema["properties"]
+    assert get_props["include"]["items"]["enum"] == list(SECTIONS)

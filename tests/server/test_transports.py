@@ -1,0 +1,143 @@
+"""The real `process-mcp serve --sandbox` over stdio, streamable HTTP and SSE."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client, ClientSession, StdioServerParameters
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.server.conftest import NAME, text
+
+pytestmark = pytest.mark.anyio
+TOKEN = "test-http-token-0123456789"
+SERVE = [sys.executable, "-m", "server", "serve", "--sandbox"]
+
+
+async def must_show(session: Any) -> None:
+    """The foundation issue's check: three tools; a page of 5 with a cursor; the next 5
+    with no overlap and no gap; get_process on a listed id."""
+    tools = await session.list_tools()
+    assert sorted(t.name for t in tools.tools) == ["get_process", "list_backends", "list_processes"]
+    first = await session.call_tool("list_processes", {"backend": NAME, "limit": 5})
+    rows = first.structured_content["processes"]
+    assert len(rows) == 5
+    cursor = first.structured_content["next_cursor"]
+    assert cursor
+    second = await session.call_tool(
+        "list_processes", {"backend": NAME, "limit": 5, "cursor": cursor}
+    )
+    ten = await session.call_tool("list_processes", {"backend": NAME, "limit": 10})
+    paged = [r["id"] for r in rows + second.structured_content["processes"]]
+    assert paged == [r["id"] for r in ten.structured_content["processes"]]
+    detail = await session.call_tool("get_process", {"backend": NAME, "id": rows[0]["id"]})
+    assert not detail.is_error
+    assert detail.structured_content["id"] == rows[0]["id"]
+    assert "tasks (" in text(detail)
+
+
+async def test_stdio_subprocess_answers_the_foundation_check() -> None:
+    params = StdioServerParameters(command=SERVE[0], args=SERVE[1:], env=dict(os.environ))
+    async with Client(params) as client:
+        await must_show(client)
+
+
+@contextmanager
+def http_server(transport: str) -> Iterator[str]:
+    """Start `serve --transport X --port 0` and return the URL it reports on stderr."""
+    env = dict(os.environ, PROCESS_MCP_HTTP_TOKEN=TOKEN, PROCESS_MCP_LOG_LEVEL="WARNING")
+    proc = subprocess.Popen(
+        [*SERVE, "--transport", transport, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    url = None
+    for line in proc.stderr:  # blocks until the server prints its address (or dies)
+        lines.append(line)
+        if "listening on " in line:
+            url = line.rsplit("listening on ", 1)[1].strip()
+            break
+    drain = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
+    drain.start()
+    try:
+        assert url, "server did not start:\n" + "".join(lines)
+        yield url
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+        assert out == "", "nothing may be written to stdout"
+        assert TOKEN not in "".join(lines), "the HTTP token must never be logged"
+
+
+@asynccontextmanager
+async def authed(url: str) -> AsyncIterator[ClientSession]:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+async def test_streamable_http_with_bearer_token_answers_the_foundation_check() -> None:
+    with http_server("http") as url:
+        async with authed(url) as session:
+            await must_show(session)
+
+
+async def test_streamable_http_refuses_requests_without_the_token() -> None:
+    with http_server("http") as url:
+        async with httpx.AsyncClient() as http:
+            response = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        assert response.status_code == 401
+        assert "Bearer" in response.headers.get("www-authenticate", "")
+
+
+async def test_streamable_http_rejects_a_foreign_origin() -> None:
+    with http_server("http") as url:
+        headers = {"Authorization": f"Bearer {TOKEN}", "Origin": "http://evil.example"}
+        async with httpx.AsyncClient() as http:
+            response = await http.post(url, json={}, headers=headers)
+        assert response.status_code == 403
+
+
+async def test_sse_transport_serves_the_tools() -> None:
+    with http_server("sse") as url:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with (
+            sse_client(url, headers=headers) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            result = await session.call_tool("list_processes", {"backend": NAME, "limit": 2})
+            assert result.structured_content["count"] == 2
+
+
+def test_binding_beyond_loopback_without_a_token_is_refused() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PROCESS_MCP_HTTP_TOKEN"}
+    done = subprocess.run(
+        [*SERVE, "--transport", "http", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without authentication" in done.stderr
+    assert "PROCESS_MCP_HTTP_TOKEN" in done.stderr

@@ -1,0 +1,90 @@
+"""The unified vocabulary: parsing with actionable errors, and the evaluator's semantics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tools.errors import InvalidArgumentError
+from tools.model import ProcessSummary
+from tools.query import matches, parse_query, past_bound, where_matches
+
+
+def row(**fields: object) -> ProcessSummary:
+    base: dict[str, object] = {
+        "backend": "b",
+        "collection": "c",
+        "id": "1",
+        "name": "Onboarding - ACME",
+    }
+    return ProcessSummary.model_validate({**base, **fields})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-01-31", datetime(2025, 1, 31, tzinfo=UTC)),
+        ("2025-01-31T09:30:00Z", datetime(2025, 1, 31, 9, 30, tzinfo=UTC)),
+        ("2025-01-31T09:30:00", datetime(2025, 1, 31, 9, 30, tzinfo=UTC)),
+        ("2025-01-31T11:30:00+02:00", datetime(2025, 1, 31, 9, 30, tzinfo=UTC)),
+    ],
+)
+def test_dates_parse_to_aware_utc(text: str, expected: datetime) -> None:
+    assert parse_query({"created_after": text}).created_after == expected
+
+
+def test_a_single_value_is_accepted_where_a_list_is_expected() -> None:
+    query = parse_query({"status": "open", "tags": "vip"})
+    assert (query.status, query.tags) == (("open",), ("vip",))
+
+
+def test_ranges_must_not_be_empty() -> None:
+    with pytest.raises(InvalidArgumentError, match="must be earlier than"):
+        parse_query({"updated_after": "2025-02-01", "updated_before": "2025-02-01"})
+
+
+def test_text_and_owner_and_template_are_case_insensitive() -> None:
+    r = row(owner="Ann@X.test", owner_id="7", template="Customer Onboarding", template_id="c1")
+    assert matches(parse_query({"text": "acme"}), r)
+    assert matches(parse_query({"owner": "ann@x.TEST"}), r)
+    assert matches(parse_query({"owner": "7"}), r)
+    assert matches(parse_query({"template": "customer onboarding"}), r)
+    assert not matches(parse_query({"template": "c2"}), r)
+
+
+def test_tags_mean_all_of() -> None:
+    r = row(tags=["VIP", "legal"])
+    assert matches(parse_query({"tags": ["vip"]}), r)
+    assert matches(parse_query({"tags": ["vip", "Legal"]}), r)
+    assert not matches(parse_query({"tags": ["vip", "urgent"]}), r)
+
+
+def test_after_is_inclusive_and_before_exclusive() -> None:
+    r = row(created_at=datetime(2025, 1, 1, tzinfo=UTC))
+    assert matches(parse_query({"created_after": "2025-01-01"}), r)
+    assert not matches(parse_query({"created_before": "2025-01-01"}), r)
+
+
+def test_rows_without_a_date_never_match_a_date_bound() -> None:
+    assert not matches(parse_query({"updated_after": "2000-01-01"}), row())
+
+
+def test_where_operators_lists_and_maps() -> None:
+    attrs = {"amount": 120, "stage": "won", "city": None}
+    assert where_matches({"amount": {">=": 100, "<": 200}}, attrs)
+    assert where_matches({"stage": ["won", "lost"]}, attrs)
+    assert where_matches({"stage": {"!=": ["open"]}}, attrs)
+    assert not where_matches({"amount": {">": 120}}, attrs)
+    assert not where_matches({"city": "Oslo"}, attrs)
+    assert not where_matches({"amount": {">": "a string"}}, attrs)  # incomparable: no match
+
+
+def test_past_bound_only_on_the_sorted_date_and_in_its_direction() -> None:
+    q = parse_query({"created_after": "2025-06-01", "created_before": "2025-09-01"})
+    early = row(created_at=datetime(2025, 5, 1, tzinfo=UTC))
+    late = row(created_at=datetime(2025, 10, 1, tzinfo=UTC))
+    assert past_bound(q, "-created_at", early)
+    assert not past_bound(q, "-created_at", late)
+    assert past_bound(q, "created_at", late)
+    assert not past_bound(q, "name", early)
