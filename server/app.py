@@ -12,10 +12,9 @@ import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
@@ -27,6 +26,9 @@ from server.schema import output_schema
 from server.settings import Settings
 from tools.errors import ProcessMcpError
 from tools.instances import Instances
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("process_mcp.server")
 
@@ -59,19 +61,21 @@ class SharedInstances:
 
     @property
     def instances(self) -> Instances:
-        if self._instances is None:
+        """Created on first use, not at connection time: `initialize` then never waits for
+        the HTTP stack, and a client that only lists tools never loads it."""
+        if self._users == 0:
             raise RuntimeError("backend instances are used outside the server lifespan")
-        return self._instances
-
-    @asynccontextmanager
-    async def open(self) -> AsyncIterator[Instances]:
         if self._instances is None:
             self._instances = Instances.from_settings(
                 self._settings.instances, self._settings.problems, transports=self._transports
             )
+        return self._instances
+
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator[None]:
         self._users += 1
         try:
-            yield self._instances
+            yield
         finally:
             self._users -= 1
             if self._users == 0 and self._instances is not None:
@@ -92,7 +96,12 @@ class _CallSession:
         return self._shared.instances
 
     async def progress(self, done: float, total: float | None, message: str) -> None:
-        await self._ctx.report_progress(done, total, message)
+        # Advisory only: a client that left, or a call made outside a request, must not
+        # turn a good answer into an error.
+        try:
+            await self._ctx.report_progress(done, total, message)
+        except Exception as exc:
+            log.debug("progress not delivered: %r", exc)
 
 
 class _RawArguments(ArgModelBase):

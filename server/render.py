@@ -122,7 +122,7 @@ def backends_text(result: BackendsResult) -> str:
             lines.append(f"  collection {c.name}: {c.description}")
             if c.statuses:
                 lines.append(
-                    "    statuses: " + ", ".join(f"{n}->{u or '-'}" for n, u in c.statuses.items())
+                    "    statuses: " + ", ".join(f"{n}->{u}" for n, u in c.statuses.items())
                 )
             by_mode: dict[str, list[str]] = {}
             for field, info in c.filters.items():

@@ -43,8 +43,25 @@ def strip_titles(node: Any) -> Any:
     return out
 
 
+def drop_nulls(node: Any) -> Any:
+    """Answers are dumped with exclude_none, so null never appears in them: `anyOf [X,
+    null]` becomes X and `default: null` goes. Stricter, and much cheaper for clients
+    that validate every result against the schema."""
+    if isinstance(node, list):
+        return [drop_nulls(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: drop_nulls(v) for k, v in node.items() if not (k == "default" and v is None)}
+    variants = out.get("anyOf")
+    if isinstance(variants, list):
+        kept = [v for v in variants if v != {"type": "null"}]
+        if len(kept) == 1 and len(kept) < len(variants):
+            del out["anyOf"]
+            out = {**kept[0], **out}
+    return out
+
+
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    schema: dict[str, Any] = strip_titles(
-        inline_refs(model.model_json_schema(mode="serialization"))
-    )
-    return schema
+    schema = model.model_json_schema(mode="serialization")
+    result: dict[str, Any] = drop_nulls(strip_titles(inline_refs(schema)))
+    return result

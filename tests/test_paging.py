@@ -235,10 +235,24 @@ def test_page_geometry_never_needs_more_requests_than_the_largest_page(offset, n
 class FlakyBackend(MemoryBackend):
     """Fails on one page offset, as a backend outage mid-stream would."""
 
+    attempts: list[object]
+
     async def fetch_page(self, plan, at, size):  # type: ignore[no-untyped-def]
+        self.__dict__.setdefault("attempts", []).append(at)
         if at == 20:
             raise BackendUnavailableError("down", backend=self.name, status=503)
         return await super().fetch_page(plan, at, size)
+
+
+def test_a_failed_prefetch_that_is_never_needed_fails_nothing() -> None:
+    # Each instance prefetches enough for the whole limit, but the merge takes about half
+    # from each: "bad" fetches its failing third page and never has to read it.
+    good = MemoryBackend("good", _rows(30), max_page_size=10, parallel_pages=4)
+    bad = FlakyBackend("bad", _rows(30), max_page_size=10, parallel_pages=4)
+    result = anyio.run(run_list, [bad, good], ProcessQuery(backend="all", limit=30))
+    assert 20 in bad.attempts  # the failing page was prefetched...
+    assert result.count == 30
+    assert result.warnings == []  # ...and never needed
 
 
 def test_failure_in_a_parallel_wave_surfaces_as_the_typed_backend_error() -> None:
@@ -250,7 +264,8 @@ def test_failure_in_a_parallel_wave_surfaces_as_the_typed_backend_error() -> Non
 def test_fan_out_reports_a_failing_instance_and_answers_from_the_others() -> None:
     good = MemoryBackend("good", _rows(30), max_page_size=10)
     bad = FlakyBackend("bad", _rows(30), max_page_size=10, parallel_pages=4)
-    result = anyio.run(run_list, [bad, good], ProcessQuery(backend="all", limit=30))
-    assert {r.backend for r in result.processes} >= {"good"}
+    result = anyio.run(run_list, [bad, good], ProcessQuery(backend="all", limit=60))
+    assert {r.backend for r in result.processes} == {"good", "bad"}
+    assert sum(r.backend == "good" for r in result.processes) == 30
     assert any(w.startswith("bad failed:") and "HTTP 503" in w for w in result.warnings)
     assert result.has_more  # the failed instance can be retried through the cursor

@@ -43,6 +43,7 @@ from tools.errors import (
     ConfigError,
     RequestInfo,
 )
+from tools.limits import RateLimit
 
 __all__ = [
     "USER_AGENT",
@@ -124,21 +125,6 @@ class RetryPolicy:
         """Upper bound of the full-jitter wait after failed attempt number `attempt`."""
         # min() before the power would overflow for absurd attempt counts; cap the exponent.
         return min(self.backoff_cap, self.backoff_base * 2.0 ** min(attempt - 1, 62))
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """The vendor's published limit: `max_requests` starts in any `per_seconds` window."""
-
-    max_requests: int
-    per_seconds: float
-    max_concurrency: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_requests < 1 or self.per_seconds <= 0:
-            raise ValueError("a rate limit needs max_requests >= 1 and per_seconds > 0")
-        if self.max_concurrency is not None and self.max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
 
 
 # --------------------------------------------------------------------------- vendor hints

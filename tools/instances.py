@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-
-import httpx
+from typing import TYPE_CHECKING
 
 from tools.backends.base import Backend, InstanceSettings
 from tools.backends.registry import create_backend
 from tools.errors import ConfigError, UnknownBackendError
+
+if TYPE_CHECKING:
+    import httpx
 
 ALL = "all"
 

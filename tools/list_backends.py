@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.backends.base import CollectionInfo
 from tools.instances import Instances
-from tools.model import FilterMode
+from tools.model import FilterMode, Status
 from tools.query import FILTER_FIELDS
 
 
@@ -24,7 +24,7 @@ class FilterInfo(_Model):
 class CollectionView(_Model):
     name: str
     description: str
-    statuses: dict[str, str | None] = Field(description="Native status -> unified status.")
+    statuses: dict[str, Status] = Field(description="Native status -> unified status.")
     filters: dict[str, FilterInfo]
     sorts: list[str]
     sections: list[str] = Field(description="Sections get_process can include.")

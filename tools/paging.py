@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 
 from tools.backends.base import Backend, Capabilities, PageResult, Plan, Position
 from tools.errors import BackendError, InvalidCursorError, ProcessMcpError
@@ -106,6 +107,16 @@ class ScanCapReachedError(Exception):
 
 
 @dataclass
+class _Pending:
+    """One page fetch in flight, consumed strictly in page order."""
+
+    offset: int
+    done: anyio.Event = field(default_factory=anyio.Event)
+    page: PageResult | None = None
+    error: Exception | None = None
+
+
+@dataclass
 class _Row:
     row: ProcessSummary
     before: Any  # resume position that includes this row
@@ -134,7 +145,9 @@ class InstanceStream:
     _skip: int = 0
     _size: int = 0
     _source_done: bool = False
-    _fills: int = 0
+    _first_page: int = 0
+    _pending: deque[_Pending] = field(default_factory=deque)
+    task_group: TaskGroup | None = None
 
     def __post_init__(self) -> None:
         if self.caps.addressing == "token":
@@ -197,7 +210,6 @@ class InstanceStream:
     # -- fetching -----------------------------------------------------------------------------
 
     async def _fill(self, need: int) -> None:
-        self._fills += 1
         if self.caps.addressing == "token":
             await self._fill_token(need)
         else:
@@ -228,42 +240,85 @@ class InstanceStream:
         self._fetch_at, self._skip = page.next, 0
 
     async def _fill_positional(self, need: int) -> None:
-        start = int(self._fetch_at or 0)
-        wanted = self._wanted_rows(need)
+        """Take the next page from a sliding window of in-flight fetches.
+
+        Up to `parallel_pages` fetches run at once; as soon as the oldest is consumed the
+        next one starts, so parsing one page overlaps the network wait of the others."""
         if not self._size:
+            start = int(self._fetch_at or 0)
+            wanted = self._wanted_rows(need)
             if self.caps.addressing == "page" and not self.local_fields:
                 self._size = page_geometry(start, wanted, self.caps.max_page_size)
             else:
                 self._size = min(self.caps.max_page_size, wanted)
+            first = (start // self._size) * self._size if self.caps.addressing == "page" else start
+            self._skip, self._fetch_at = start - first, first
+            self._first_page = first
+        self._schedule(need)
+        head = self._pending.popleft()
+        await head.done.wait()
+        if head.error is not None:
+            self._abandon()
+            raise head.error
+        assert head.page is not None
+        self._take(head.offset, head.page)
+        if not self._source_done and not self.local_fields:
+            # The need is exact, so the next pages can start while this one is read.
+            # (Filtered scans wait: early stop or a full page would waste a prefetch.)
+            self._schedule(need)
+
+    def _take(self, base: int, page: PageResult) -> None:
+        drop = self._skip if base == self._first_page else 0
+        for j, row in enumerate(page.rows):
+            if j >= drop:
+                self._buffer.append(_Row(row, base + j, base + j + 1))
+        ended = page.next is None or len(page.rows) < self._size
+        if self.total is not None and base + len(page.rows) >= self.total:
+            ended = True
+        if ended:
+            self._source_done = True
+            if self._buffer:
+                self._buffer[-1].after = None
+            self._abandon()
+
+    def _schedule(self, need: int) -> None:
+        """Top up the window of in-flight fetches to what is likely to be needed."""
         size = self._size
-        first = (start // size) * size if self.caps.addressing == "page" else start
-        skip = start - first
         if self.local_fields:
-            pages = 1 if self._fills == 1 else self.caps.parallel_pages
-            budget = max(1, self.max_scan - self.scanned)
-            pages = min(pages, math.ceil(budget / size))
+            # Matches are sparse: one page first, then the full window.
+            target = 1 if self.requests == 0 and not self._pending else self.caps.parallel_pages
+            budget = self.max_scan - self.scanned - len(self._buffer)
+            target = min(target, max(1, math.ceil(budget / size)))
         else:
-            pages = math.ceil((skip + wanted) / size)
-        pages = max(1, min(pages, self.caps.parallel_pages))
-        if self.total is not None:
-            pages = max(1, min(pages, math.ceil((self.total - first) / size)))
-        offsets = [first + i * size for i in range(pages)]
-        results = await _gather([self._fetch(at, size) for at in offsets])
-        for i, page in enumerate(results):
-            base = offsets[i]
-            drop = skip if i == 0 else 0
-            for j, row in enumerate(page.rows):
-                if j >= drop:
-                    self._buffer.append(_Row(row, base + j, base + j + 1))
-            ended = page.next is None or len(page.rows) < size
-            if self.total is not None and base + len(page.rows) >= self.total:
-                ended = True
-            if ended:
-                self._source_done = True
-                if self._buffer:
-                    self._buffer[-1].after = None
+            missing = need - len(self._buffer) + (self._skip if self.requests == 0 else 0)
+            target = math.ceil(missing / size) if missing > 0 else 0
+        target = min(target, self.caps.parallel_pages)
+        next_at = int(self._fetch_at or 0)
+        while len(self._pending) < target:
+            if self.total is not None and next_at >= self.total and self._pending:
                 break
-            self._fetch_at = base + size
+            pending = _Pending(next_at)
+            self._pending.append(pending)
+            self._spawn(pending)
+            next_at += size
+        self._fetch_at = next_at
+
+    def _spawn(self, pending: _Pending) -> None:
+        async def run() -> None:
+            try:
+                pending.page = await self._fetch(pending.offset, self._size)
+            except Exception as exc:  # handed to the consumer, in page order
+                pending.error = exc
+            finally:
+                pending.done.set()
+
+        if self.task_group is None:
+            raise RuntimeError("positional streams need a task group (use run_list)")
+        self.task_group.start_soon(run)
+
+    def _abandon(self) -> None:
+        """Pages fetched past the end are not wanted; their results are simply dropped."""
+        self._pending.clear()
 
     async def _fetch(self, at: Position, size: int) -> PageResult:
         page = await self.backend.fetch_page(self.plan, at, size)
@@ -273,28 +328,6 @@ class InstanceStream:
         if self.progress is not None:
             await self.progress(len(page.rows))
         return page
-
-
-async def _gather(calls: Sequence[Awaitable[PageResult]]) -> list[PageResult]:
-    """Run page fetches concurrently, results in call order. The first failure is raised
-    as itself, not wrapped in an ExceptionGroup, so callers see a typed BackendError."""
-    if len(calls) == 1:
-        return [await calls[0]]
-    results: list[PageResult | None] = [None] * len(calls)
-
-    async def one(i: int) -> None:
-        results[i] = await calls[i]
-
-    try:
-        async with anyio.create_task_group() as tg:
-            for i in range(len(calls)):
-                tg.start_soon(one, i)
-    except BaseExceptionGroup as group:
-        first = group.exceptions[0]
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        raise first from None
-    return [r for r in results if r is not None]
 
 
 # -- the list operation ---------------------------------------------------------------------
@@ -372,7 +405,6 @@ async def run_list(
     capped = False
     descending = is_descending(query.sort)
     heap: list[tuple[Any, int]] = []
-    live = list(streams)
 
     async def advance(i: int) -> None:
         nonlocal capped
@@ -390,18 +422,33 @@ async def run_list(
             stream.done = True
             return
         if row is not None:
-            key = sort_key(query.sort, row)
-            heapq.heappush(heap, (_Ordered(key, descending), i))
+            heapq.heappush(heap, (_Ordered(sort_key(query.sort, row), descending), i))
 
-    for i in range(len(live)):
-        await advance(i)
-        if capped:
-            break
-    while heap and len(rows) < query.limit and not capped:
-        _, i = heapq.heappop(heap)
-        rows.append(streams[i].pop())
-        if len(rows) < query.limit:
+    async def merge() -> None:
+        for i in range(len(streams)):
             await advance(i)
+            if capped:
+                return
+        while heap and len(rows) < query.limit and not capped:
+            _, i = heapq.heappop(heap)
+            rows.append(streams[i].pop())
+            if len(rows) < query.limit:
+                await advance(i)
+
+    # Prefetches run in this group; whatever is still in flight when the page is full is
+    # cancelled. Errors travel through the streams, never out of the group itself.
+    error: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        for stream in streams:
+            stream.task_group = tg
+        try:
+            await merge()
+        except Exception as exc:
+            error = exc
+        finally:
+            tg.cancel_scope.cancel()
+    if error is not None:
+        raise error
 
     next_state: CursorState = dict(finished)
     for stream in streams:

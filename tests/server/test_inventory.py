@@ -101,3 +101,10 @@ def test_enums_in_schemas_match_the_vocabulary() -> None:
     assert props["sort"]["enum"] == list(SORT_KEYS)
     get_props = next(t for t in TOOLS if t.name == "get_process").input_schema["properties"]
     assert get_props["include"]["items"]["enum"] == list(SECTIONS)
+
+
+async def test_output_schemas_never_admit_null_because_answers_omit_empty_fields() -> None:
+    for tool in await listed():
+        for path, node in walk(tool["outputSchema"]):
+            assert node != {"type": "null"}, (tool["name"], path)
+            assert not (isinstance(node, dict) and node.get("type") == "null"), (tool["name"], path)

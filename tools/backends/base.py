@@ -24,15 +24,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from tools.errors import UnsupportedQueryError
-from tools.http import BackendHttp, RateLimit, default_error_message
+from tools.limits import RateLimit
 from tools.model import Detail, FilterMode, ProcessDetail, ProcessSummary, Status
 from tools.query import ProcessQuery
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tools.http import BackendHttp
 
 Addressing = Literal["page", "offset", "token"]
 Position = int | str | None
@@ -54,7 +58,7 @@ class CollectionInfo:
     description: str
     fields: Mapping[str, FieldSupport]
     sorts: tuple[str, ...]
-    statuses: Mapping[str, Status | None] = field(default_factory=dict)
+    statuses: Mapping[str, Status] = field(default_factory=dict)
     sections: tuple[str, ...] = ()
     attributes: Mapping[str, str] = field(default_factory=dict)
 
@@ -129,10 +133,8 @@ class Backend(ABC):
     # Names of settings that are secrets: read only from the environment or a secrets file.
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
     default_rate_limit: ClassVar[RateLimit | None] = None
-    # Pulls the vendor's own message out of an error response.
-    error_message: ClassVar[Callable[[httpx.Response], str | None]] = staticmethod(
-        default_error_message
-    )
+    # Pulls the vendor's own message out of an error response (None: the generic one).
+    error_message: ClassVar[Callable[[httpx.Response], str | None] | None] = None
 
     def __init__(self, settings: InstanceSettings, http: BackendHttp) -> None:
         self.settings = settings

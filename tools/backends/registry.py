@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from tools.backends.base import Backend, InstanceSettings
 from tools.backends.tallyfy.adapter import TallyfyBackend
-from tools.http import ClientConfig, RateLimit, Timeouts, create_client
+from tools.limits import RateLimit
+
+if TYPE_CHECKING:
+    import httpx
 
 KINDS: dict[str, type[Backend]] = {
     TallyfyBackend.kind: TallyfyBackend,
@@ -23,6 +24,9 @@ def create_backend(
 ) -> Backend:
     """Build one instance with its own HTTP client, rate limiter and redaction.
     `client_options` go to ClientConfig (tests pass a fake clock and sleep there)."""
+    # Imported here: the HTTP stack is not needed until a backend is first used.
+    from tools.http import ClientConfig, Timeouts, create_client, default_error_message
+
     cls = KINDS[settings.kind]
     rate = cls.default_rate_limit
     if settings.rate_limit_per_minute:
@@ -39,7 +43,7 @@ def create_backend(
         secrets=secrets,
         timeouts=Timeouts(read=settings.timeout_seconds),
         rate_limit=rate,
-        error_message=cls.error_message,
+        error_message=cls.error_message or default_error_message,
         transport=transport,
         **client_options,
     )
