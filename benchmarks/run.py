@@ -50,8 +50,7 @@ def median(values: list[float]) -> float:
 
 
 def instance(url: str) -> InstanceSettings:
-    s = sandbox.settings(url, DATA.org_id)
-    return s.model_copy(update={"rate_limit_per_minute": 1_000_000})
+    return sandbox.settings(url, DATA.org_id, rate_limit_per_minute=1_000_000)
 
 
 def fresh_sim(latency: float = 0.0) -> SimulatorCore:

@@ -9,6 +9,7 @@ from mcp import Client
 
 from server.app import build_server
 from server.settings import Settings
+from tests.backends.tallyfy.conftest import UNTHROTTLED
 from tools.backends.tallyfy import sandbox
 from tools.backends.tallyfy.data import TallyfyData, generate
 from tools.backends.tallyfy.simulator import create_app
@@ -29,8 +30,10 @@ def tallyfy_sim(tallyfy_data: TallyfyData) -> SimulatorCore:
 
 @pytest.fixture
 def server_settings(tallyfy_data: TallyfyData) -> Settings:
-    inst = sandbox.settings("http://tallyfy.test", tallyfy_data.org_id)
-    return Settings(instances=[inst.model_copy(update={"rate_limit_per_minute": 100_000})])
+    inst = sandbox.settings(
+        "http://tallyfy.test", tallyfy_data.org_id, rate_limit_per_minute=UNTHROTTLED
+    )
+    return Settings(instances=[inst])
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from tools.backends.tallyfy.simulator import create_app
 from tools.sim import SimulatorCore
 
 BASE = "http://tallyfy.test"
+UNTHROTTLED = 1_000_000
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +31,9 @@ def sim(data: TallyfyData) -> SimulatorCore:
 def make_backend(
     sim: SimulatorCore, data: TallyfyData, *, token: str | None = None, **options: Any
 ) -> TallyfyBackend:
-    update: dict[str, Any] = {"rate_limit_per_minute": 1_000_000}
+    settings = sandbox.settings(BASE, data.org_id, rate_limit_per_minute=UNTHROTTLED)
     if token is not None:
-        update["token"] = SecretStr(token)
-    settings = sandbox.settings(BASE, data.org_id).model_copy(update=update)
+        settings = settings.model_copy(update={"token": SecretStr(token)})
     backend = create_backend(settings, transport=httpx.ASGITransport(app=sim), **options)
     assert isinstance(backend, TallyfyBackend)
     return backend
