@@ -269,3 +269,20 @@ def test_fan_out_reports_a_failing_instance_and_answers_from_the_others() -> Non
     assert sum(r.backend == "good" for r in result.processes) == 30
     assert any(w.startswith("bad failed:") and "HTTP 503" in w for w in result.warnings)
     assert result.has_more  # the failed instance can be retried through the cursor
+
+
+@pytest.mark.parametrize("entry", ["12", -1, True, [None, 0, 5], 1.5])
+def test_a_well_formed_cursor_with_a_bad_position_is_refused(entry: object) -> None:
+    backend = MemoryBackend("m", _rows(30))
+    query = ProcessQuery(backend="m", limit=5)
+    forged = query.with_changes(cursor=encode_cursor(query.fingerprint(), {"m": entry}))
+    with pytest.raises(InvalidCursorError):
+        anyio.run(run_list, [backend], forged)
+
+
+def test_a_cursor_is_refused_when_the_set_of_instances_changed() -> None:
+    a, b = MemoryBackend("a", _rows(10)), MemoryBackend("b", _rows(10))
+    query = ProcessQuery(backend="all", limit=3)
+    first = anyio.run(run_list, [a], query)
+    with pytest.raises(InvalidCursorError, match="instances behind this cursor changed"):
+        anyio.run(run_list, [a, b], query.with_changes(cursor=first.next_cursor))

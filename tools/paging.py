@@ -80,6 +80,28 @@ def decode_cursor(cursor: str, fingerprint: str) -> CursorState:
     return state
 
 
+def _check_entry(entry: Any, addressing: str) -> None:
+    """A checksum catches accidents, not a hand-made cursor: check the shape too."""
+    if entry is None:
+        return
+    if addressing == "token":
+        ok = (
+            isinstance(entry, list)
+            and len(entry) == 3
+            and (entry[0] is None or isinstance(entry[0], str))
+            and isinstance(entry[1], int)
+            and isinstance(entry[2], int)
+            and entry[1] >= 0
+            and entry[2] >= 0  # 0: the stream never fetched, its page size is not chosen yet
+        )
+    else:
+        ok = isinstance(entry, int) and not isinstance(entry, bool) and entry >= 0
+    if not ok:
+        raise InvalidCursorError(
+            "cursor is not valid", hint="call list_processes again without cursor"
+        )
+
+
 # -- page geometry --------------------------------------------------------------------------
 
 
@@ -362,12 +384,15 @@ async def run_list(
             await progress(scanned_total, None, f"fetched {scanned_total} rows")
 
     if state is not None:
-        unknown = set(state) - {b.name for b in backends}
-        if unknown:
+        names = {b.name for b in backends}
+        if set(state) != names:
+            changed = sorted(set(state) ^ names)
             raise InvalidCursorError(
-                f"cursor refers to instances that are not configured: {', '.join(sorted(unknown))}",
-                hint="call list_processes again without cursor",
+                f"the instances behind this cursor changed ({', '.join(changed)})",
+                hint="call list_processes again without cursor to start over",
             )
+        for backend in backends:
+            _check_entry(state[backend.name], backend.capabilities().addressing)
 
     for backend in backends:
         if state is not None and state.get(backend.name, 0) is None:
