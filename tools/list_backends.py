@@ -33,7 +33,7 @@ class CollectionView(_Model):
 
 class BackendView(_Model):
     name: str
-    kind: str
+    kind: str | None = None
     usable: bool
     description: str | None = None
     problem: str | None = None
@@ -78,5 +78,5 @@ def list_backends(instances: Instances) -> BackendsResult:
             )
         )
     for name, problem in sorted(instances.problems.items()):
-        views.append(BackendView(name=name, kind="?", usable=False, problem=problem.for_model()))
+        views.append(BackendView(name=name, usable=False, problem=problem.for_model()))
     return BackendsResult(backends=views, server_time=datetime.now(UTC).replace(microsecond=0))

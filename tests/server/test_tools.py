@@ -7,8 +7,11 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from server.app import build_server
+from server.settings import Settings
 from tests.server.conftest import NAME, text
 from tools.backends.tallyfy.data import TallyfyData
+from tools.errors import ConfigError
 from tools.sim import Fault, SimulatorCore
 
 pytestmark = pytest.mark.anyio
@@ -192,3 +195,17 @@ async def test_secrets_never_appear_in_answers(client: Client, tallyfy_data: Tal
         assert "sandbox-tallyfy-token" not in text(result).replace(
             "no user 'sandbox-tallyfy-token'", ""
         )
+
+
+async def test_an_instance_missing_its_token_is_listed_as_unusable_with_the_fix() -> None:
+    problem = ConfigError(
+        "instance 'acme' (tallyfy) has no token", hint="set PROCESS_MCP_ACME_TOKEN"
+    )
+    async with Client(build_server(Settings(problems={"acme": problem}))) as client:
+        listed = await call(client, "list_backends")
+        (view,) = listed.structured_content["backends"]
+        assert (view["name"], view["usable"]) == ("acme", False)
+        assert "PROCESS_MCP_ACME_TOKEN" in view["problem"]
+        refused = await call(client, "list_processes", backend="acme")
+        assert refused.is_error
+        assert "PROCESS_MCP_ACME_TOKEN" in text(refused)

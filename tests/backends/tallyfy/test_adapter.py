@@ -112,6 +112,18 @@ async def test_get_only_the_sections_asked_for(backend: TallyfyBackend, data: Ta
     assert detail.fields is not None
 
 
+async def test_kickoff_fields_are_shown_by_label_not_by_timeline_id(
+    backend: TallyfyBackend, data: TallyfyData
+) -> None:
+    run = next(r for r in data.runs if r["prerun"])
+    detail = await backend.get(
+        run["id"], collection=None, include=frozenset({"fields"}), detail="summary"
+    )
+    definitions = data.kickoff_fields[run["checklist_id"]]
+    label = {f["timeline_id"]: f["label"] for f in definitions}
+    assert detail.fields == {label[k]: v for k, v in run["prerun"].items()}
+
+
 async def test_get_unknown_section_is_refused(backend: TallyfyBackend, data: TallyfyData) -> None:
     with pytest.raises(InvalidArgumentError, match="no section variables"):
         await backend.get(

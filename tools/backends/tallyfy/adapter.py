@@ -455,7 +455,10 @@ class TallyfyBackend(Backend):
     ) -> ProcessDetail:
         self.collection_info(collection)
         sections = self._sections(include, detail)
-        with_ = ["tags", *(["tasks"] if "tasks" in sections else [])]
+        with_ = ["tags"]
+        with_ += ["tasks"] if "tasks" in sections else []
+        # Kick-off values are keyed by field timeline_id; the definitions give the labels.
+        with_ += ["ko_form_fields"] if "fields" in sections else []
         params = [("with", ",".join(with_))]
         if "fields" in sections:
             params.append(("form_fields_values", "true"))
@@ -486,7 +489,12 @@ class TallyfyBackend(Backend):
         if "tasks" in sections:
             result.tasks = self._tasks(_relation(raw, "tasks") or [], users)
         if "fields" in sections:
-            result.fields = self._fields(raw.get("prerun"), notes)
+            labels = {
+                str(f.get("timeline_id")): str(f.get("label"))
+                for f in _relation(raw, "ko_form_fields") or []
+                if isinstance(f, dict) and f.get("label")
+            }
+            result.fields = self._fields(raw.get("prerun"), labels, notes)
         if "definition" in sections and raw.get("checklist_id"):
             result.sections = {"definition": await self._definition(str(raw["checklist_id"]))}
         result.notes = notes or None
@@ -529,15 +537,20 @@ class TallyfyBackend(Backend):
             )
         return tasks
 
-    def _fields(self, prerun: Any, notes: list[str]) -> dict[str, Any] | None:
+    def _fields(
+        self, prerun: Any, labels: Mapping[str, str], notes: list[str]
+    ) -> dict[str, Any] | None:
         if not isinstance(prerun, dict):
             return None
         out: dict[str, Any] = {}
         for key, value in prerun.items():
+            name = labels.get(str(key), str(key))
+            if name in out:  # two fields with one label: keep both, told apart by id
+                name = f"{name} ({key})"
             if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
-                notes.append(f"field {key} truncated from {len(value)} characters")
+                notes.append(f"field {name} truncated from {len(value)} characters")
                 value = value[:MAX_FIELD_CHARS] + "…"
-            out[str(key)] = value
+            out[name] = value
         return out
 
     async def _definition(self, checklist_id: str) -> dict[str, Any]:
