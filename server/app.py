@@ -26,6 +26,7 @@ from server.schema import output_schema
 from server.settings import Settings
 from tools.errors import ProcessMcpError
 from tools.instances import Instances
+from tools.redact import registered_secrets, scrub
 
 if TYPE_CHECKING:
     import httpx
@@ -131,7 +132,10 @@ def _unstring(arguments: dict[str, Any], schema: Mapping[str, Any]) -> dict[str,
 
 
 def _error(text: str) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+    # Defence in depth: errors can quote arguments and vendor text, so no registered
+    # secret (tokens, the HTTP token) leaves the server even if one was pasted into a call.
+    safe = scrub(text, registered_secrets())
+    return CallToolResult(content=[TextContent(type="text", text=safe)], is_error=True)
 
 
 def build_tool(definition: ToolDef, shared: SharedInstances) -> Tool:

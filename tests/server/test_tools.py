@@ -10,7 +10,6 @@ from mcp import Client
 from server.app import build_server
 from server.settings import Settings
 from tests.server.conftest import NAME, text
-from tools.backends.tallyfy.data import TallyfyData
 from tools.errors import ConfigError
 from tools.sim import Fault, SimulatorCore
 
@@ -185,16 +184,18 @@ async def test_backend_outage_is_an_error_naming_backend_and_status(
     assert "HTML page" in message
 
 
-async def test_secrets_never_appear_in_answers(client: Client, tallyfy_data: TallyfyData) -> None:
+async def test_secrets_never_appear_in_answers_even_when_pasted_into_a_call(
+    client: Client,
+) -> None:
     for tool, args in [
         ("list_backends", {}),
         ("list_processes", {"backend": NAME, "limit": 3, "detail": "full"}),
         ("list_processes", {"backend": NAME, "owner": "sandbox-tallyfy-token"}),
+        ("get_process", {"backend": NAME, "id": "sandbox-tallyfy-token"}),
     ]:
         result = await client.call_tool(tool, args)
-        assert "sandbox-tallyfy-token" not in text(result).replace(
-            "no user 'sandbox-tallyfy-token'", ""
-        )
+        assert "sandbox-tallyfy-token" not in text(result), (tool, args)
+        assert "sandbox-tallyfy-token" not in str(result.structured_content)
 
 
 async def test_an_instance_missing_its_token_is_listed_as_unusable_with_the_fix() -> None:
