@@ -202,9 +202,6 @@ def build_server(
         instructions=INSTRUCTIONS,
         tools=[build_tool(d, shared) for d in TOOLS],
         lifespan=lifespan,
-        log_level=settings.log_level if settings.log_level in _LEVELS else "INFO",  # type: ignore[arg-type]
+        log_level=settings.log_level,
         **server_kwargs,
     )
-
-
-_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -18,8 +18,6 @@ from tools.errors import ConfigError
 if TYPE_CHECKING:
     from server.settings import Settings
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

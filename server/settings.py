@@ -25,7 +25,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 import platformdirs
 from pydantic import SecretStr, ValidationError
@@ -36,6 +36,7 @@ from tools.errors import ConfigError
 from tools.redact import register_secret
 
 APP = "process-mcp"
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -54,7 +55,18 @@ class Settings:
     problems: dict[str, ConfigError] = field(default_factory=dict)
     config_path: Path | None = None
     http_token: SecretStr | None = None
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
+
+
+def _log_level(value: str, where: str) -> LogLevel:
+    level = value.strip().upper()
+    if level not in get_args(LogLevel):
+        source = "PROCESS_MCP_LOG_LEVEL" if where == "env" else "[server] log_level"
+        raise ConfigError(
+            f"{source} is {value!r}, not a log level",
+            hint="use one of: " + ", ".join(get_args(LogLevel)),
+        )
+    return cast(LogLevel, level)
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -155,7 +167,7 @@ def load_settings(
     config_path = path or (
         Path(env["PROCESS_MCP_CONFIG"]) if env.get("PROCESS_MCP_CONFIG") else default_config_path()
     )
-    settings = Settings(log_level=env.get("PROCESS_MCP_LOG_LEVEL", "INFO").upper())
+    settings = Settings(log_level=_log_level(env.get("PROCESS_MCP_LOG_LEVEL", "INFO"), "env"))
     if env.get("PROCESS_MCP_HTTP_TOKEN"):
         settings.http_token = SecretStr(env["PROCESS_MCP_HTTP_TOKEN"])
         register_secret(env["PROCESS_MCP_HTTP_TOKEN"])
@@ -178,7 +190,7 @@ def load_settings(
         )
     server = data.get("server") or {}
     if "log_level" in server:
-        settings.log_level = str(server["log_level"]).upper()
+        settings.log_level = _log_level(str(server["log_level"]), "file")
     secrets = _secrets_file(config_path, env)
     for name, table in (data.get("instances") or {}).items():
         try:

@@ -108,3 +108,10 @@ def test_no_config_at_the_default_place_means_no_instances(tmp_path: Path) -> No
 def test_env_var_names_are_derived_from_instance_names() -> None:
     assert env_var("acme-runs", "token") == "PROCESS_MCP_ACME_RUNS_TOKEN"
     assert env_var("eu.crm_2", "token") == "PROCESS_MCP_EU_CRM_2_TOKEN"
+
+
+def test_an_unknown_log_level_is_a_config_error_naming_where_it_came_from(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PROCESS_MCP_LOG_LEVEL is 'chatty'"):
+        load_settings(None, {"PROCESS_MCP_LOG_LEVEL": "chatty", "XDG_CONFIG_HOME": str(tmp_path)})
+    with pytest.raises(ConfigError, match=r"\[server\] log_level is 'loud'"):
+        load_settings(write(tmp_path, '[server]\nlog_level = "loud"\n'), {})
