@@ -195,9 +195,7 @@ class Backend(ABC):
 
     def refuse(self, info: CollectionInfo, field_name: str, reason: str | None = None) -> None:
         """Raise the standard refusal for a filter this collection cannot apply."""
-        usable = [
-            f for f, s in info.fields.items() if s.mode != "unsupported" and f not in ("sort",)
-        ]
+        usable = [f for f, s in info.fields.items() if s.mode != "unsupported"]
         raise UnsupportedQueryError(
             f"{self.name} ({self.kind}, {info.name}) cannot filter by {field_name}"
             + (f": {reason}" if reason else ""),
