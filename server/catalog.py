@@ -93,8 +93,10 @@ LIST_PROCESSES_SCHEMA = _object(
         "tags": _strings("Tag names; a process must carry all of them."),
         "where": {
             "type": "object",
-            "description": "Attribute filters where the backend has them: "
-            '{"attr": value | [any of] | {">=": value}}; operators = != > >= < <=.',
+            "description": "Attribute filters where the backend has them (list_backends shows "
+            'each collection\'s attributes): {"attr": value | [any of] | {">=": value}}; '
+            'operators = != > >= < <=; keys of one object all hold; '
+            '{"or": [{...}, {...}]} and {"and": [...]} nest up to 3 levels.',
         },
         "sort": _string("Order of results.", enum=list(SORT_KEYS), default="-created_at"),
         "limit": {

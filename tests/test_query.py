@@ -80,6 +80,49 @@ def test_where_operators_lists_and_maps() -> None:
     assert not where_matches({"amount": {">": "a string"}}, attrs)  # incomparable: no match
 
 
+def test_where_or_needs_any_member_and_and_needs_every_member() -> None:
+    attrs = {"amount": 120, "stage": "won", "city": "Pune"}
+    assert where_matches({"or": [{"stage": "lost"}, {"city": "Pune"}]}, attrs)
+    assert not where_matches({"or": [{"stage": "lost"}, {"city": "Oslo"}]}, attrs)
+    assert where_matches({"and": [{"stage": "won"}, {"amount": {">": 100}}]}, attrs)
+    assert not where_matches({"and": [{"stage": "won"}, {"amount": {">": 200}}]}, attrs)
+    nested = {"city": "Pune", "or": [{"stage": "lost"}, {"and": [{"amount": 120}]}]}
+    assert where_matches(nested, attrs)
+    assert not where_matches({**nested, "city": "Oslo"}, attrs)
+
+
+def test_where_nesting_up_to_three_groups_is_accepted() -> None:
+    three = {"or": [{"and": [{"or": [{"a": 1}, {"b": 2}]}]}]}
+    assert parse_query({"where": three}).where == three
+
+
+@pytest.mark.parametrize(
+    ("where", "message", "hint"),
+    [
+        ({"a": {"~": 1}}, "unknown operator '~'", "operators are =, !=, >, >=, <, <="),
+        (
+            {"or": [{"and": [{"or": [{"and": [{"a": 1}]}]}]}]},
+            "nest deeper than 3 levels",
+            "at most 3",
+        ),
+        ({"or": {"a": 1}}, "where.or must be a non-empty list", '{"or": [{"a": 1}'),
+        ({"or": []}, "where.or must be a non-empty list", "or"),
+        ({}, "where: empty object", "leave where out"),
+        ({"a": {"x": 1}}, "unknown operator 'x'", "any-of pass a list"),
+        ({"a": {">": [1, 2]}}, "is not a string or number", "compare"),
+        ({"a": {"b": 1}, "or": [{"c": 1}]}, "unknown operator 'b'", "operators"),
+        ({"a": []}, "a list must hold at least one", "any of several"),
+    ],
+)
+def test_bad_where_is_refused_with_an_actionable_hint(
+    where: dict[str, object], message: str, hint: str
+) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        parse_query({"where": where})
+    assert message in str(caught.value)
+    assert hint in (caught.value.hint or "")
+
+
 def test_past_bound_only_on_the_sorted_date_and_in_its_direction() -> None:
     q = parse_query({"created_after": "2025-06-01", "created_before": "2025-09-01"})
     early = row(created_at=datetime(2025, 5, 1, tzinfo=UTC))

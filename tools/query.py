@@ -194,23 +194,96 @@ def _check_ranges(query: ProcessQuery) -> None:
         validate_where(query.where)
 
 
-def validate_where(where: Mapping[str, Any]) -> None:
-    """Shape check shared by every backend: {attr: value | [values] | {op: value}}."""
+WHERE_GROUPS = ("and", "or")
+# Nesting bound for and/or groups: deep enough for any real question, shallow enough that a
+# backend's query language (Chakra's is recursive) never sees a pathological tree.
+WHERE_MAX_DEPTH = 3
+
+
+def validate_where(where: Mapping[str, Any], *, depth: int = 1) -> None:
+    """Shape check shared by every backend.
+
+    where := {attr: value | [any of] | {op: value, ...}, "and": [where, ...], "or": [where, ...]}
+    Keys of one object all hold (AND); "or" holds when any of its members holds.
+    """
+    if not isinstance(where, Mapping):
+        raise InvalidArgumentError(
+            f"where must be an object, got {type(where).__name__}",
+            field="where",
+            hint='pass an object like {"city": "Pune"} or {"or": [{"a": 1}, {"b": 2}]}',
+        )
+    if not where:
+        raise InvalidArgumentError(
+            "where: empty object",
+            field="where",
+            hint="give at least one attribute condition, or leave where out",
+        )
     for key, rhs in where.items():
-        if isinstance(rhs, dict):
+        if key in WHERE_GROUPS:
+            _validate_group(key, rhs, depth)
+        elif isinstance(rhs, dict):
             if not rhs:
                 raise InvalidArgumentError(
                     f"where.{key}: empty operator map",
                     field="where",
                     hint="give at least one operator, e.g. {'>=': 100}",
                 )
-            for op in rhs:
+            for op, value in rhs.items():
                 if op not in WHERE_OPERATORS:
                     raise InvalidArgumentError(
                         f"where.{key}: unknown operator {op!r}",
                         field="where",
-                        hint="operators are " + ", ".join(WHERE_OPERATORS),
+                        hint="operators are "
+                        + ", ".join(WHERE_OPERATORS)
+                        + '; for any-of pass a list, e.g. {"'
+                        + key
+                        + '": ["a", "b"]}',
                     )
+                _validate_value(key, value, allow_list=op in ("=", "!="))
+        else:
+            _validate_value(key, rhs, allow_list=True)
+
+
+def _validate_group(key: str, members: Any, depth: int) -> None:
+    # `depth` counts this group: the outermost and/or is level 1.
+    if depth > WHERE_MAX_DEPTH:
+        raise InvalidArgumentError(
+            f"where: and/or groups nest deeper than {WHERE_MAX_DEPTH} levels",
+            field="where",
+            hint=f"flatten the filter to at most {WHERE_MAX_DEPTH} nested and/or groups",
+        )
+    if not isinstance(members, list) or not members:
+        raise InvalidArgumentError(
+            f"where.{key} must be a non-empty list of conditions",
+            field="where",
+            hint=f'write {{"{key}": [{{"a": 1}}, {{"b": 2}}]}}',
+        )
+    for member in members:
+        validate_where(member, depth=depth + 1)
+
+
+def _validate_value(key: str, value: Any, *, allow_list: bool) -> None:
+    scalar = (str, int, float, bool)
+    if isinstance(value, list) and allow_list:
+        if not value or not all(isinstance(v, scalar) for v in value):
+            raise InvalidArgumentError(
+                f"where.{key}: a list must hold at least one string or number",
+                field="where",
+                hint=f'write {{"{key}": ["a", "b"]}} for any of several values',
+            )
+        return
+    if not isinstance(value, scalar):
+        raise InvalidArgumentError(
+            f"where.{key}: {value!r} is not a string or number",
+            field="where",
+            hint="compare attributes with strings, numbers or booleans",
+        )
+
+
+def where_groups(where: Mapping[str, Any]) -> int:
+    """How deep the and/or groups of `where` nest (0: a flat map)."""
+    inner = [where_groups(m) for k, ms in where.items() if k in WHERE_GROUPS for m in ms]
+    return 1 + max(inner) if inner else 0
 
 
 # -- evaluation ---------------------------------------------------------------------------
@@ -246,8 +319,17 @@ def _compare(op: str, actual: Any, expected: Any) -> bool:
 
 
 def where_matches(where: Mapping[str, Any], attributes: Mapping[str, Any]) -> bool:
-    """All keys must hold; a list means any-of; an operator map means all its operators."""
+    """All keys must hold; a list means any-of; an operator map means all its operators;
+    "and" needs every member, "or" any member."""
     for key, rhs in where.items():
+        if key == "and":
+            if not all(where_matches(m, attributes) for m in rhs):
+                return False
+            continue
+        if key == "or":
+            if not any(where_matches(m, attributes) for m in rhs):
+                return False
+            continue
         actual = attributes.get(key)
         if isinstance(rhs, dict):
             if not all(_compare(op, actual, value) for op, value in rhs.items()):

@@ -1,13 +1,19 @@
-"""Every simulator on 127.0.0.1 with seeded data: for --sandbox, the demo and the tests."""
+"""Every simulator on 127.0.0.1 with seeded data: for --sandbox, the demo and the tests.
+
+Each backend folder has a `sandbox.py` with `NAME` and `open_sandbox(seed, strict=...)`;
+adding a backend to the sandbox is one line in SANDBOXES.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from types import TracebackType
+from dataclasses import dataclass, field
+from types import ModuleType, TracebackType
 
 from tools.backends.base import InstanceSettings
 from tools.backends.tallyfy import sandbox as tallyfy
-from tools.sim import SimServer, SimulatorCore
+from tools.sim import SandboxParts, SimServer, SimulatorCore
+
+SANDBOXES: tuple[ModuleType, ...] = (tallyfy,)
 
 
 @dataclass
@@ -15,14 +21,11 @@ class SandboxInstance:
     settings: InstanceSettings
     core: SimulatorCore
     server: SimServer
+    details: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> dict[str, str]:
         """What a person needs to call the simulator by hand (sandbox tokens are public)."""
-        out = {"token": "sandbox-" + self.settings.kind + "-token"}
-        org = getattr(self.settings, "org", None)
-        if org:
-            out["org"] = str(org)
-        return out
+        return dict(self.details)
 
 
 class Sandbox:
@@ -35,9 +38,12 @@ class Sandbox:
 
     def __enter__(self) -> Sandbox:
         try:
-            core, org = tallyfy.build(self.seed, strict=self.strict)
-            server = SimServer(core).start()
-            self.instances.append(SandboxInstance(tallyfy.settings(server.url, org), core, server))
+            for module in SANDBOXES:
+                parts: SandboxParts = module.open_sandbox(self.seed, strict=self.strict)
+                server = SimServer(parts.core).start()
+                self.instances.append(
+                    SandboxInstance(parts.settings(server.url), parts.core, server, parts.describe)
+                )
         except BaseException:
             self.stop()
             raise

@@ -18,38 +18,54 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.server.conftest import NAME, text
+from tools.sandbox import SANDBOXES
 
 pytestmark = pytest.mark.anyio
 TOKEN = "test-http-token-0123456789"
 SERVE = [sys.executable, "-m", "server", "serve", "--sandbox"]
 
 
-async def must_show(session: Any) -> None:
-    """The foundation issue's check: three tools; a page of 5 with a cursor; the next 5
+async def must_show(session: Any, name: str = NAME) -> None:
+    """The foundation issue's check for one instance: a page of 5 with a cursor; the next 5
     with no overlap and no gap; get_process on a listed id."""
     tools = await session.list_tools()
-    assert sorted(t.name for t in tools.tools) == ["get_process", "list_backends", "list_processes"]
-    first = await session.call_tool("list_processes", {"backend": NAME, "limit": 5})
+    assert {"get_process", "list_backends", "list_processes"} <= {t.name for t in tools.tools}
+    first = await session.call_tool("list_processes", {"backend": name, "limit": 5})
+    assert not first.is_error, text(first)
     rows = first.structured_content["processes"]
-    assert len(rows) == 5
+    assert len(rows) == 5, name
     cursor = first.structured_content["next_cursor"]
-    assert cursor
+    assert cursor, name
     second = await session.call_tool(
-        "list_processes", {"backend": NAME, "limit": 5, "cursor": cursor}
+        "list_processes", {"backend": name, "limit": 5, "cursor": cursor}
     )
-    ten = await session.call_tool("list_processes", {"backend": NAME, "limit": 10})
+    assert not second.is_error, text(second)
+    ten = await session.call_tool("list_processes", {"backend": name, "limit": 10})
     paged = [r["id"] for r in rows + second.structured_content["processes"]]
-    assert paged == [r["id"] for r in ten.structured_content["processes"]]
-    detail = await session.call_tool("get_process", {"backend": NAME, "id": rows[0]["id"]})
-    assert not detail.is_error
+    assert paged == [r["id"] for r in ten.structured_content["processes"]], name
+    assert len(set(paged)) == 10, name
+    detail = await session.call_tool("get_process", {"backend": name, "id": rows[0]["id"]})
+    assert not detail.is_error, text(detail)
     assert detail.structured_content["id"] == rows[0]["id"]
-    assert "tasks (" in text(detail)
 
 
-async def test_stdio_subprocess_answers_the_foundation_check() -> None:
+async def test_stdio_subprocess_answers_the_foundation_check_for_every_sandbox_backend() -> None:
     params = StdioServerParameters(command=SERVE[0], args=SERVE[1:], env=dict(os.environ))
     async with Client(params) as client:
-        await must_show(client)
+        backends = await client.call_tool("list_backends", {})
+        names = [b["name"] for b in backends.structured_content["backends"]]
+        assert sorted(names) == sorted(m.NAME for m in SANDBOXES)
+        for name in names:
+            await must_show(client, name)
+        tallyfy = await client.call_tool(
+            "get_process", {"backend": NAME, "id": await _first(client)}
+        )
+        assert "tasks (" in text(tallyfy)
+
+
+async def _first(client: Any) -> str:
+    page = await client.call_tool("list_processes", {"backend": NAME, "limit": 1})
+    return str(page.structured_content["processes"][0]["id"])
 
 
 @contextmanager

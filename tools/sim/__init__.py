@@ -3,6 +3,7 @@ a silent loopback server, and deterministic fake data (`tools.sim.fake`)."""
 
 from tools.sim.app import RateLimit, RecordedRequest, SimulatorCore, SlidingWindow
 from tools.sim.faults import ErrorBody, Fault, FaultKind, FaultPlan, json_error_body
+from tools.sim.parts import SandboxParts
 from tools.sim.serve import SimServer, SimServerGroup
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "FaultPlan",
     "RateLimit",
     "RecordedRequest",
+    "SandboxParts",
     "SimServer",
     "SimServerGroup",
     "SimulatorCore",

@@ -7,7 +7,7 @@ from pydantic import SecretStr
 from tools.backends.tallyfy.adapter import TallyfySettings
 from tools.backends.tallyfy.data import generate
 from tools.backends.tallyfy.simulator import create_app
-from tools.sim import SimulatorCore
+from tools.sim import SandboxParts, SimulatorCore
 
 NAME = "tallyfy-sandbox"
 TOKEN = "sandbox-tallyfy-token"
@@ -33,4 +33,14 @@ def settings(
         token=SecretStr(TOKEN),
         description="Simulated Tallyfy organization (sandbox data)",
         rate_limit_per_minute=rate_limit_per_minute,
+    )
+
+
+def open_sandbox(seed: int, *, strict: bool = True) -> SandboxParts:
+    """The sandbox's Tallyfy instance (the common entry point of every backend's sandbox)."""
+    core, org = build(seed, strict=strict)
+    return SandboxParts(
+        core=core,
+        settings=lambda url: settings(url, org),
+        describe={"token": TOKEN, "org": org},
     )
