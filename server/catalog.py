@@ -95,7 +95,7 @@ LIST_PROCESSES_SCHEMA = _object(
             "type": "object",
             "description": "Attribute filters where the backend has them (list_backends shows "
             'each collection\'s attributes): {"attr": value | [any of] | {">=": value}}; '
-            'operators = != > >= < <=; keys of one object all hold; '
+            "operators = != > >= < <=; keys of one object all hold; "
             '{"or": [{...}, {...}]} and {"and": [...]} nest up to 3 levels.',
         },
         "sort": _string("Order of results.", enum=list(SORT_KEYS), default="-created_at"),

@@ -391,9 +391,6 @@ async def run_list(
                 f"the instances behind this cursor changed ({', '.join(changed)})",
                 hint="call list_processes again without cursor to start over",
             )
-        for backend in backends:
-            _check_entry(state[backend.name], backend.capabilities().addressing)
-
     for backend in backends:
         if state is not None and state.get(backend.name, 0) is None:
             finished[backend.name] = None
@@ -405,7 +402,9 @@ async def run_list(
                 raise
             warnings.append(f"{backend.name} skipped: {exc.message}")
             continue
-        caps = backend.capabilities()
+        caps = backend.capabilities().for_collection(plan.collection)
+        if state is not None:
+            _check_entry(state[backend.name], caps.addressing)
         applied.extend(_notes(backend.name, plan))
         warnings.extend(f"{backend.name}: {w}" for w in plan.warnings)
         native_date_sort = plan.sort == query.sort and query.sort.lstrip("-") in (

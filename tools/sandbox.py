@@ -13,7 +13,11 @@ from tools.backends.base import InstanceSettings
 from tools.backends.tallyfy import sandbox as tallyfy
 from tools.sim import SandboxParts, SimServer, SimulatorCore
 
-SANDBOXES: tuple[ModuleType, ...] = (tallyfy,)
+# One line per backend; keep the trailing comma so each entry stays on its own line.
+SANDBOXES: tuple[ModuleType, ...] = (
+    tallyfy,
+    # (next backends here)
+)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -51,6 +51,16 @@ class FieldSupport:
 
 
 @dataclass(frozen=True)
+class Paging:
+    """How one collection pages, when it differs from its backend's default."""
+
+    addressing: Addressing
+    max_page_size: int
+    parallel_pages: int = 1
+    total_known: bool = False
+
+
+@dataclass(frozen=True)
 class CollectionInfo:
     """One collection (runs, leads, a Chakra procedure, ...) and what it supports."""
 
@@ -61,6 +71,9 @@ class CollectionInfo:
     statuses: Mapping[str, Status] = field(default_factory=dict)
     sections: tuple[str, ...] = ()
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # Paging that differs from the backend's (e.g. Frends: page numbers for definitions,
+    # continuation tokens for executions). None: the backend's Capabilities hold.
+    paging: Paging | None = None
 
     def support(self, name: str) -> FieldSupport:
         return self.fields.get(name, FieldSupport("unsupported"))
@@ -80,6 +93,20 @@ class Capabilities:
     def collection(self, name: str | None) -> CollectionInfo | None:
         wanted = name or self.default_collection
         return next((c for c in self.collections if c.name == wanted), None)
+
+    def for_collection(self, name: str | None) -> Capabilities:
+        """These capabilities with the collection's own paging, if it has one."""
+        info = self.collection(name)
+        if info is None or info.paging is None:
+            return self
+        p = info.paging
+        return replace(
+            self,
+            addressing=p.addressing,
+            max_page_size=p.max_page_size,
+            parallel_pages=p.parallel_pages,
+            total_known=p.total_known,
+        )
 
 
 @dataclass
@@ -169,9 +196,8 @@ class Backend(ABC):
         """Reach the backend with the smallest real call; return a short description."""
         query = ProcessQuery(backend=self.name, limit=1)
         plan = await self.plan(query)
-        page = await self.fetch_page(
-            plan, 0 if self.capabilities().addressing != "token" else None, 1
-        )
+        caps = self.capabilities().for_collection(plan.collection)
+        page = await self.fetch_page(plan, 0 if caps.addressing != "token" else None, 1)
         total = f"{page.total} processes" if page.total is not None else "reachable"
         return f"ok, {total} in {plan.collection}"
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, type[Backend]] = {
     TallyfyBackend.kind: TallyfyBackend,
+    # (next backends here, one line each)
 }
 
 
