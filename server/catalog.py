@@ -141,7 +141,7 @@ async def _list_backends(session: Session, args: dict[str, Any]) -> tuple[BaseMo
             f"list_backends takes no parameters (got {', '.join(sorted(args))})",
             hint="call it with no arguments",
         )
-    result: BackendsResult = list_backends(session.instances)
+    result: BackendsResult = await list_backends(session.instances)
     return result, render.backends_text(result)
 
 

@@ -53,6 +53,7 @@ async def get_process(instances: Instances, arguments: Mapping[str, Any]) -> Pro
     args = parse_get(arguments)
     backend = instances.get(args.backend)
     include = frozenset(args.include) if args.include is not None else None
+    await backend.discover()
     return await backend.get(
         args.id.strip(), collection=args.collection, include=include, detail=args.detail
     )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.backends.base import CollectionInfo
+from tools.backends.base import Capabilities, CollectionInfo
+from tools.errors import ProcessMcpError
 from tools.instances import Instances
 from tools.model import FilterMode, Status
 from tools.query import FILTER_FIELDS
@@ -29,6 +31,7 @@ class CollectionView(_Model):
     sorts: list[str]
     sections: list[str] = Field(description="Sections get_process can include.")
     attributes: dict[str, str] | None = None
+    max_page_size: int | None = Field(None, description="Only where it differs from the backend's.")
 
 
 class BackendView(_Model):
@@ -47,7 +50,8 @@ class BackendsResult(_Model):
     server_time: datetime = Field(description="Now, UTC: for relative dates.")
 
 
-def _collection(info: CollectionInfo) -> CollectionView:
+def _collection(info: CollectionInfo, caps: Capabilities) -> CollectionView:
+    own = info.paging.max_page_size if info.paging else None
     return CollectionView(
         name=info.name,
         description=info.description,
@@ -58,13 +62,33 @@ def _collection(info: CollectionInfo) -> CollectionView:
         sorts=list(info.sorts),
         sections=list(info.sections),
         attributes=dict(info.attributes) or None,
+        max_page_size=own if own != caps.max_page_size else None,
     )
 
 
-def list_backends(instances: Instances) -> BackendsResult:
+async def list_backends(instances: Instances) -> BackendsResult:
+    """Every instance, usable or not. Discovery (e.g. Chakra's procedures) runs for all
+    instances at once, so one slow backend costs its own latency, not the sum."""
+    problems: dict[str, str] = {}
+
+    async def discover(name: str) -> None:
+        try:
+            await instances.backends[name].discover()
+        except ProcessMcpError as exc:
+            problems[name] = exc.for_model()
+
+    async with anyio.create_task_group() as tg:
+        for name in instances.names:
+            tg.start_soon(discover, name)
+
     views: list[BackendView] = []
     for name in instances.names:
         backend = instances.backends[name]
+        if name in problems:
+            views.append(
+                BackendView(name=name, kind=backend.kind, usable=False, problem=problems[name])
+            )
+            continue
         caps = backend.capabilities()
         views.append(
             BackendView(
@@ -74,7 +98,7 @@ def list_backends(instances: Instances) -> BackendsResult:
                 description=backend.settings.description,
                 default_collection=caps.default_collection,
                 max_page_size=caps.max_page_size,
-                collections=[_collection(c) for c in caps.collections],
+                collections=[_collection(c, caps) for c in caps.collections],
             )
         )
     for name, problem in sorted(instances.problems.items()):

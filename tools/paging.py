@@ -396,6 +396,7 @@ async def run_list(
             finished[backend.name] = None
             continue
         try:
+            await backend.discover()
             plan = await backend.plan(query)
         except ProcessMcpError as exc:
             if not fan_out:

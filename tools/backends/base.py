@@ -173,6 +173,12 @@ class Backend(ABC):
     def client_headers(cls, settings: InstanceSettings) -> dict[str, str]:
         """Headers for every request, credentials included (never logged)."""
 
+    async def discover(self) -> None:
+        """Load, once per instance, whatever `capabilities()` depends on (for example
+        Chakra's procedures and attributes from its config endpoint). The tools await it
+        before they read capabilities; the default has nothing to load."""
+        return None
+
     @abstractmethod
     def capabilities(self) -> Capabilities: ...
 
@@ -194,6 +200,7 @@ class Backend(ABC):
 
     async def check(self) -> str:
         """Reach the backend with the smallest real call; return a short description."""
+        await self.discover()
         query = ProcessQuery(backend=self.name, limit=1)
         plan = await self.plan(query)
         caps = self.capabilities().for_collection(plan.collection)
