@@ -361,28 +361,39 @@ def _notes(name: str, plan: Plan) -> list[ApplyNote]:
     ]
 
 
-async def run_list(
+@dataclass
+class _Run:
+    """The streams of one list or export operation, and what they reported so far."""
+
+    query: ProcessQuery
+    fan_out: bool
+    streams: list[InstanceStream] = field(default_factory=list)
+    applied: list[ApplyNote] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    finished: dict[str, None] = field(default_factory=dict)
+    failed: dict[str, Any] = field(default_factory=dict)
+    capped: bool = False
+
+    @property
+    def total(self) -> int | None:
+        """Sum of the backends' totals, when every stream knows its own and filters nothing."""
+        if not self.streams or self.failed or any(s.local_fields for s in self.streams):
+            return None
+        totals = [s.total for s in self.streams]
+        if any(t is None for t in totals):
+            return None
+        return sum(t for t in totals if t is not None)
+
+
+async def _open(
     backends: Sequence[Backend],
     query: ProcessQuery,
+    state: CursorState | None,
     *,
-    progress: ProgressFn | None = None,
-) -> ListResult:
-    """Answer a list query over one or more backend instances."""
-    fingerprint = query.fingerprint()
-    state = decode_cursor(query.cursor, fingerprint) if query.cursor else None
-    fan_out = len(backends) > 1
-    warnings: list[str] = []
-    applied: list[ApplyNote] = []
-    streams: list[InstanceStream] = []
-    finished: dict[str, None] = {}
-    scanned_total = 0
-
-    async def report(rows: int) -> None:
-        nonlocal scanned_total
-        scanned_total += rows
-        if progress is not None:
-            await progress(scanned_total, None, f"fetched {scanned_total} rows")
-
+    on_page: Callable[[int], Awaitable[None]] | None,
+    max_scan: int | None = None,
+) -> _Run:
+    run = _Run(query=query, fan_out=len(backends) > 1)
     if state is not None:
         names = {b.name for b in backends}
         if set(state) != names:
@@ -393,75 +404,84 @@ async def run_list(
             )
     for backend in backends:
         if state is not None and state.get(backend.name, 0) is None:
-            finished[backend.name] = None
+            run.finished[backend.name] = None
             continue
         try:
             await backend.discover()
             plan = await backend.plan(query)
         except ProcessMcpError as exc:
-            if not fan_out:
+            if not run.fan_out:
                 raise
-            warnings.append(f"{backend.name} skipped: {exc.message}")
+            run.warnings.append(f"{backend.name} skipped: {exc.message}")
             continue
         caps = backend.capabilities().for_collection(plan.collection)
         if state is not None:
             _check_entry(state[backend.name], caps.addressing)
-        applied.extend(_notes(backend.name, plan))
-        warnings.extend(f"{backend.name}: {w}" for w in plan.warnings)
+        run.applied.extend(_notes(backend.name, plan))
+        run.warnings.extend(f"{backend.name}: {w}" for w in plan.warnings)
         native_date_sort = plan.sort == query.sort and query.sort.lstrip("-") in (
             "created_at",
             "updated_at",
         )
-        streams.append(
+        run.streams.append(
             InstanceStream(
                 backend=backend,
                 caps=caps,
                 plan=plan,
                 query=query,
                 start=None if state is None else state.get(backend.name),
-                max_scan=backend.settings.max_scan,
+                max_scan=backend.settings.max_scan if max_scan is None else max_scan,
                 early_stop=native_date_sort,
-                progress=report,
+                progress=on_page,
             )
         )
+    return run
 
-    rows: list[ProcessSummary] = []
-    failed: dict[str, Any] = {}
-    capped = False
+
+async def _merge(
+    run: _Run, emit: Callable[[ProcessSummary], Awaitable[None]], limit: int | None
+) -> int:
+    """Hand rows to `emit` in query order until `limit` (None: the end); returns the count.
+
+    Prefetches run in a task group that lives exactly as long as the merge; whatever is
+    still in flight at the end is cancelled. Errors travel through the streams, never out
+    of the group itself."""
+    streams, query = run.streams, run.query
     descending = is_descending(query.sort)
     heap: list[tuple[Any, int]] = []
+    count = 0
+    unbounded = 1 << 30  # "the rest": page sizes become the maximum, the window stays full
 
     async def advance(i: int) -> None:
-        nonlocal capped
         stream = streams[i]
         try:
-            row = await stream.peek(query.limit - len(rows))
+            row = await stream.peek(unbounded if limit is None else limit - count)
         except ScanCapReachedError:
-            capped = True
+            run.capped = True
             return
         except BackendError as exc:
-            if not fan_out:
+            if not run.fan_out:
                 raise
-            failed[stream.backend.name] = stream.resume()
-            warnings.append(f"{stream.backend.name} failed: {exc.for_model()}")
+            run.failed[stream.backend.name] = stream.resume()
+            run.warnings.append(f"{stream.backend.name} failed: {exc.for_model()}")
             stream.done = True
             return
         if row is not None:
             heapq.heappush(heap, (_Ordered(sort_key(query.sort, row), descending), i))
 
     async def merge() -> None:
+        nonlocal count
         for i in range(len(streams)):
             await advance(i)
-            if capped:
+            if run.capped:
                 return
-        while heap and len(rows) < query.limit and not capped:
+        while heap and (limit is None or count < limit) and not run.capped:
             _, i = heapq.heappop(heap)
-            rows.append(streams[i].pop())
-            if len(rows) < query.limit:
+            await emit(streams[i].pop())
+            count += 1
+            if limit is None or count < limit:
                 await advance(i)
 
-    # Prefetches run in this group; whatever is still in flight when the page is full is
-    # cancelled. Errors travel through the streams, never out of the group itself.
     error: Exception | None = None
     async with anyio.create_task_group() as tg:
         for stream in streams:
@@ -474,37 +494,112 @@ async def run_list(
             tg.cancel_scope.cancel()
     if error is not None:
         raise error
+    return count
 
-    next_state: CursorState = dict(finished)
-    for stream in streams:
+
+async def run_list(
+    backends: Sequence[Backend],
+    query: ProcessQuery,
+    *,
+    progress: ProgressFn | None = None,
+) -> ListResult:
+    """Answer a list query over one or more backend instances."""
+    fingerprint = query.fingerprint()
+    state = decode_cursor(query.cursor, fingerprint) if query.cursor else None
+    fetched = 0
+
+    async def on_page(rows: int) -> None:
+        nonlocal fetched
+        fetched += rows
+        if progress is not None:
+            await progress(fetched, None, f"fetched {fetched} rows")
+
+    run = await _open(backends, query, state, on_page=on_page)
+    rows: list[ProcessSummary] = []
+
+    async def keep(row: ProcessSummary) -> None:
+        rows.append(row)
+
+    await _merge(run, keep, query.limit)
+
+    next_state: CursorState = dict(run.finished)
+    for stream in run.streams:
         name = stream.backend.name
-        next_state[name] = failed[name] if name in failed else stream.resume()
+        next_state[name] = run.failed[name] if name in run.failed else stream.resume()
     has_more = any(v is not None for v in next_state.values())
     next_cursor = encode_cursor(fingerprint, next_state) if has_more else None
 
-    scanned = sum(s.scanned for s in streams)
-    if capped:
-        limit_hint = min(s.max_scan for s in streams)
-        warnings.append(
+    scanned = sum(s.scanned for s in run.streams)
+    if run.capped:
+        limit_hint = min(s.max_scan for s in run.streams)
+        run.warnings.append(
             f"stopped after examining {scanned} rows (scan cap {limit_hint}) with "
             f"{len(rows)} matches; call again with next_cursor to keep scanning, or add a "
             "filter the backend applies natively (see list_backends)"
         )
-    total = None
-    if not any(s.local_fields for s in streams) and streams and not failed:
-        totals = [s.total for s in streams]
-        if all(t is not None for t in totals):
-            total = sum(t for t in totals if t is not None)
-    any_local = any(s.local_fields for s in streams)
+    any_local = any(s.local_fields for s in run.streams)
     return ListResult(
         processes=rows,
         count=len(rows),
         has_more=has_more,
         next_cursor=next_cursor,
-        total=total,
+        total=run.total,
         scanned=scanned if any_local else None,
-        applied=applied,
-        warnings=warnings,
+        applied=run.applied,
+        warnings=run.warnings,
+    )
+
+
+@dataclass
+class StreamStats:
+    """What a whole-result stream (an export) saw."""
+
+    rows: int
+    scanned: int
+    requests: int
+    total: int | None
+    applied: list[ApplyNote]
+    warnings: list[str]
+
+
+async def stream_rows(
+    backends: Sequence[Backend],
+    query: ProcessQuery,
+    emit: Callable[[ProcessSummary], Awaitable[None]],
+    *,
+    max_rows: int | None = None,
+    progress: ProgressFn | None = None,
+) -> StreamStats:
+    """Every row matching `query`, in order, handed to `emit` as pages arrive.
+
+    The same streams as run_list, without a cursor or scan cap: memory holds at most the
+    window of in-flight pages per instance, whatever the number of rows."""
+    run: _Run | None = None
+    emitted = 0
+
+    async def on_page(_rows: int) -> None:
+        if progress is not None and run is not None:
+            total = run.total
+            if max_rows is not None and total is not None:
+                total = min(total, max_rows)
+            await progress(emitted, total, f"{emitted} rows written")
+
+    async def counted(row: ProcessSummary) -> None:
+        nonlocal emitted
+        await emit(row)
+        emitted += 1
+
+    run = await _open(
+        backends, query.with_changes(cursor=None), None, on_page=on_page, max_scan=1 << 62
+    )
+    count = await _merge(run, counted, max_rows)
+    return StreamStats(
+        rows=count,
+        scanned=sum(s.scanned for s in run.streams),
+        requests=sum(s.requests for s in run.streams),
+        total=run.total,
+        applied=run.applied,
+        warnings=run.warnings,
     )
 
 
