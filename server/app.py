@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
 from pydantic import ConfigDict
 
 from server.catalog import TOOLS, ToolDef
 from server.schema import output_schema
 from server.settings import Settings
 from tools.errors import ProcessMcpError
+from tools.export_process import URI_SCHEME
+from tools.exportfiles import resolve_in
+from tools.exportformats import MIME
 from tools.instances import Instances
 from tools.redact import registered_secrets, scrub
 
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("process_mcp.server")
+
 
 INSTRUCTIONS = (
     "Look up business processes (runs, instances, leads, executions) across several "
@@ -56,6 +62,7 @@ class SharedInstances:
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     ) -> None:
         self._settings = settings
+        self.settings = settings
         self._transports = transports
         self._instances: Instances | None = None
         self._users = 0
@@ -95,6 +102,10 @@ class _CallSession:
     @property
     def instances(self) -> Instances:
         return self._shared.instances
+
+    @property
+    def export_dir(self) -> Path:
+        return self._shared.settings.export_dir
 
     async def progress(self, done: float, total: float | None, message: str) -> None:
         # Advisory only: a client that left, or a call made outside a request, must not
@@ -142,7 +153,7 @@ def build_tool(definition: ToolDef, shared: SharedInstances) -> Tool:
     async def run(arguments: dict[str, Any], ctx: Context[Any, Any]) -> CallToolResult:
         args = _unstring(arguments, definition.input_schema)
         try:
-            model, text = await definition.handler(_CallSession(shared, ctx), args)
+            reply = await definition.handler(_CallSession(shared, ctx), args)
         except ProcessMcpError as exc:
             log.info("%s refused: %s", definition.name, exc.message)
             return _error(exc.for_model())
@@ -152,10 +163,9 @@ def build_tool(definition: ToolDef, shared: SharedInstances) -> Tool:
                 f"{definition.name} failed with an internal error; the details are in the "
                 "server log. Retrying the same call is unlikely to help."
             )
-        structured = model.model_dump(mode="json", exclude_none=True)
-        return CallToolResult(
-            content=[TextContent(type="text", text=text)], structured_content=structured
-        )
+        structured = reply.model.model_dump(mode="json", exclude_none=True)
+        content: list[ContentBlock] = [TextContent(type="text", text=reply.text), *reply.links]
+        return CallToolResult(content=content, structured_content=structured)
 
     return Tool(
         fn=run,
@@ -171,7 +181,7 @@ def build_tool(definition: ToolDef, shared: SharedInstances) -> Tool:
         annotations=ToolAnnotations(
             title=definition.title,
             read_only_hint=definition.read_only,
-            destructive_hint=False,
+            destructive_hint=definition.destructive,
             idempotent_hint=definition.idempotent,
             open_world_hint=definition.open_world,
         ),
@@ -195,7 +205,7 @@ def build_server(
         async with shared.open():
             yield {}
 
-    return MCPServer(
+    server: MCPServer[Any] = MCPServer(
         "process-mcp",
         title="process-mcp",
         version=__version__,
@@ -205,3 +215,32 @@ def build_server(
         log_level=settings.log_level,
         **server_kwargs,
     )
+    register_exports(server, settings.export_dir)
+    return server
+
+
+def register_exports(server: MCPServer[Any], directory: Path) -> None:
+    """resources/read for exported files: one template per file type, so each read
+    answers with the right MIME type. Names are checked to stay inside the directory."""
+    for extension, mime in MIME.items():
+        server.resource(
+            f"{URI_SCHEME}://{extension}/{{name}}",
+            name=f"export-{extension}",
+            title=f"Exported {extension} file",
+            description=f"A .{extension} file written by export_process.",
+            mime_type=mime,
+        )(_reader(directory, extension))
+
+
+def _reader(directory: Path, extension: str) -> Callable[[str], str]:
+    def read(name: str) -> str:
+        if not name.endswith("." + extension):
+            raise ResourceError(f"{name!r} is not a .{extension} export")
+        try:
+            path = resolve_in(directory, name)
+        except ProcessMcpError as exc:
+            raise ResourceError(exc.for_model()) from None
+        # Bytes decoded as they are: read_text would turn the CSV line ends into "\n".
+        return path.read_bytes().decode("utf-8")
+
+    return read

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
+from mcp.types import ResourceLink
 from pydantic import BaseModel
 
 from server import render
 from tools.errors import InvalidArgumentError
+from tools.export_process import FORMATS, MAX_ROWS, ExportResult, export_process
+from tools.exportformats import DEFAULT_COLUMNS
 from tools.get_process import SECTIONS, get_process
 from tools.instances import Instances
 from tools.list_backends import BackendsResult, list_backends
@@ -28,10 +32,22 @@ class Session(Protocol):
     @property
     def instances(self) -> Instances: ...
 
+    @property
+    def export_dir(self) -> Path: ...
+
     async def progress(self, done: float, total: float | None, message: str) -> None: ...
 
 
-Handler = Callable[[Session, dict[str, Any]], Awaitable[tuple[BaseModel, str]]]
+@dataclass(frozen=True)
+class Reply:
+    """A handler's answer: the typed result, the text for the model, and resource links."""
+
+    model: BaseModel
+    text: str
+    links: tuple[ResourceLink, ...] = ()
+
+
+Handler = Callable[[Session, dict[str, Any]], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,7 @@ class ToolDef:
     output_model: type[BaseModel]
     handler: Handler
     read_only: bool = True
+    destructive: bool = False
     idempotent: bool = True
     # Backends are external systems whose content changes under us.
     open_world: bool = True
@@ -132,28 +149,83 @@ GET_PROCESS_SCHEMA = _object(
     required=("backend", "id"),
 )
 
+# The list filters again, typed the same but described once (in list_processes).
+_FILTERS = {
+    k: {**v, "description": "As in list_processes."}
+    for k, v in LIST_PROCESSES_SCHEMA["properties"].items()
+    if k not in ("limit", "cursor", "detail", "backend", "collection")
+}
+EXPORT_PROCESS_SCHEMA = _object(
+    {
+        "backend": _string('Instance name; "all" is allowed for list exports (without id).'),
+        "id": _string("Export this one process in full. Leave out to export a list query."),
+        "collection": COLLECTION,
+        "format": _string(
+            "With id: json (default), markdown, or native (the vendor's own form, e.g. "
+            "Frends BPMN; list_backends shows which backends have one). Without id: csv "
+            "(default) or jsonl.",
+            enum=list(FORMATS),
+        ),
+        "columns": _strings(
+            "csv columns, in order (default: "
+            + ", ".join(DEFAULT_COLUMNS)
+            + "). Any list row field, or extra.KEY for a backend-specific one."
+        ),
+        "file_name": _string(
+            "Plain file name inside the export directory (no folders); default: generated."
+        ),
+        "overwrite": {
+            "type": "boolean",
+            "default": False,
+            "description": "Replace an existing file of the same name (default: refuse).",
+        },
+        "max_rows": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_ROWS,
+            "description": "Stop after this many rows (list exports). Default: every match.",
+        },
+        **_FILTERS,
+    },
+    required=("backend",),
+)
+
 LIST_BACKENDS_SCHEMA = _object({})
 
 
-async def _list_backends(session: Session, args: dict[str, Any]) -> tuple[BaseModel, str]:
+async def _list_backends(session: Session, args: dict[str, Any]) -> Reply:
     if args:
         raise InvalidArgumentError(
             f"list_backends takes no parameters (got {', '.join(sorted(args))})",
             hint="call it with no arguments",
         )
     result: BackendsResult = await list_backends(session.instances)
-    return result, render.backends_text(result)
+    return Reply(result, render.backends_text(result))
 
 
-async def _list_processes(session: Session, args: dict[str, Any]) -> tuple[BaseModel, str]:
+async def _list_processes(session: Session, args: dict[str, Any]) -> Reply:
     progress: ProgressFn = session.progress
     result: ListResult = await list_processes(session.instances, args, progress=progress)
-    return result, render.list_text(result)
+    return Reply(result, render.list_text(result))
 
 
-async def _get_process(session: Session, args: dict[str, Any]) -> tuple[BaseModel, str]:
+async def _get_process(session: Session, args: dict[str, Any]) -> Reply:
     detail: ProcessDetail = await get_process(session.instances, args)
-    return detail, render.detail_text(detail)
+    return Reply(detail, render.detail_text(detail))
+
+
+async def _export_process(session: Session, args: dict[str, Any]) -> Reply:
+    result: ExportResult = await export_process(
+        session.instances, args, directory=session.export_dir, progress=session.progress
+    )
+    link = ResourceLink(
+        name=result.file_name,
+        uri=result.uri,
+        mime_type=result.mime_type,
+        size=result.size_bytes,
+        description=f"process-mcp export ({result.format})",
+    )
+    return Reply(result, render.export_text(result), (link,))
 
 
 TOOLS: tuple[ToolDef, ...] = (
@@ -195,5 +267,21 @@ TOOLS: tuple[ToolDef, ...] = (
         input_schema=GET_PROCESS_SCHEMA,
         output_model=ProcessDetail,
         handler=_get_process,
+    ),
+    ToolDef(
+        name="export_process",
+        title="Export processes to a file",
+        description=(
+            "Write processes to a file instead of the conversation. With id: one process in "
+            "full (json, markdown, or the backend's native form). Without id: every process "
+            "matching the list_processes filters (csv or jsonl), streamed page by page with "
+            "progress. Answers with a resource link (read it with resources/read), the path, "
+            "row count, size, sha256 and a preview. Never overwrites unless overwrite=true."
+        ),
+        input_schema=EXPORT_PROCESS_SCHEMA,
+        output_model=ExportResult,
+        handler=_export_process,
+        read_only=False,
+        idempotent=False,
     ),
 )

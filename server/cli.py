@@ -1,4 +1,4 @@
-"""The `process-mcp` command: serve, sandbox, demo, check.
+"""The `process-mcp` command: serve, sandbox, demo, check, export.
 
 Heavy imports (the SDK, simulators) happen inside the subcommands so that `--help` and
 `check` start fast and `serve` loads only what it uses.
@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate the configuration and reach every instance")
     _common(check)
+
+    from server.export_cli import add_parser
+
+    _common(add_parser(sub))
     return parser
 
 
@@ -93,6 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             with _settings(args.config, args.sandbox, args.seed) as settings:
                 return check(settings)
+        if args.command == "export":
+            from server.export_cli import run_export
+            from server.logs import setup_logging
+
+            with _settings(args.config, args.sandbox, args.seed) as settings:
+                setup_logging("WARNING")
+                return run_export(settings, args)
         if args.command == "sandbox":
             from server.serve import run_sandbox
 

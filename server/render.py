@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from tools.export_process import ExportResult
 from tools.list_backends import BackendsResult
 from tools.model import ListResult, ProcessDetail, ProcessSummary
 
@@ -138,4 +139,33 @@ def backends_text(result: BackendsResult) -> str:
                     "    where attributes: "
                     + ", ".join(f"{k} ({v})" for k, v in c.attributes.items())
                 )
+    return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if n < 1024 or unit == "MB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n = n / 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def export_text(result: ExportResult) -> str:
+    what = f"{result.rows} rows" if result.rows is not None else "1 process"
+    lines = [
+        f"Exported {what} as {result.format} to {result.path} "
+        f"({_size(result.size_bytes)}, sha256 {result.sha256[:16]}...)",
+        f"Read it back: resources/read {result.uri}",
+    ]
+    if result.total is not None and result.rows is not None:
+        lines.append(f"matching rows reported by the backend: {result.total}")
+    if result.duplicates_removed:
+        lines.append(
+            f"{result.duplicates_removed} rows seen twice while data moved were written once"
+        )
+    local = [a for a in result.applied if a.mode in ("narrowed", "local")]
+    if local:
+        lines.append("checked here: " + ", ".join(f"{a.field} ({a.backend})" for a in local))
+    lines += [f"warning: {w}" for w in result.warnings]
+    lines += ["preview:", result.preview]
     return "\n".join(lines)

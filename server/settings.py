@@ -56,6 +56,12 @@ class Settings:
     config_path: Path | None = None
     http_token: SecretStr | None = None
     log_level: LogLevel = "INFO"
+    # Where export_process writes; nothing is ever written anywhere else.
+    export_dir: Path = field(default_factory=lambda: default_export_dir())
+
+
+def default_export_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP)) / "exports"
 
 
 def _log_level(value: str, where: str) -> LogLevel:
@@ -168,6 +174,8 @@ def load_settings(
         Path(env["PROCESS_MCP_CONFIG"]) if env.get("PROCESS_MCP_CONFIG") else default_config_path()
     )
     settings = Settings(log_level=_log_level(env.get("PROCESS_MCP_LOG_LEVEL", "INFO"), "env"))
+    if env.get("PROCESS_MCP_EXPORT_DIR"):
+        settings.export_dir = Path(env["PROCESS_MCP_EXPORT_DIR"]).expanduser()
     if env.get("PROCESS_MCP_HTTP_TOKEN"):
         settings.http_token = SecretStr(env["PROCESS_MCP_HTTP_TOKEN"])
         register_secret(env["PROCESS_MCP_HTTP_TOKEN"])
@@ -189,8 +197,21 @@ def load_settings(
             hint="top-level sections are [server] and [instances.NAME]",
         )
     server = data.get("server") or {}
+    unknown_keys = set(server) - {"log_level", "export_dir"}
+    if unknown_keys:
+        raise ConfigError(
+            f"config file {config_path}: unknown [server] key(s) "
+            + ", ".join(sorted(unknown_keys)),
+            hint="[server] takes log_level and export_dir",
+        )
     if "log_level" in server:
         settings.log_level = _log_level(str(server["log_level"]), "file")
+    if "export_dir" in server and not env.get("PROCESS_MCP_EXPORT_DIR"):
+        # Relative paths are read from the config file's folder, not the current one.
+        configured = Path(str(server["export_dir"])).expanduser()
+        settings.export_dir = (
+            configured if configured.is_absolute() else config_path.parent / configured
+        )
     secrets = _secrets_file(config_path, env)
     for name, table in (data.get("instances") or {}).items():
         try:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,11 +30,11 @@ def tallyfy_sim(tallyfy_data: TallyfyData) -> SimulatorCore:
 
 
 @pytest.fixture
-def server_settings(tallyfy_data: TallyfyData) -> Settings:
+def server_settings(tallyfy_data: TallyfyData, tmp_path: Path) -> Settings:
     inst = sandbox.settings(
         "http://tallyfy.test", tallyfy_data.org_id, rate_limit_per_minute=UNTHROTTLED
     )
-    return Settings(instances=[inst])
+    return Settings(instances=[inst], export_dir=tmp_path / "exports")
 
 
 @pytest.fixture

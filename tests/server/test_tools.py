@@ -20,10 +20,14 @@ async def call(client: Client, tool: str, **args: Any) -> Any:
     return await client.call_tool(tool, args)
 
 
-async def test_tools_list_has_the_three_read_only_tools(client: Client) -> None:
+async def test_tools_list_has_three_read_only_tools_and_the_file_writing_export(
+    client: Client,
+) -> None:
     tools = (await client.list_tools()).tools
-    assert [t.name for t in tools] == ["list_backends", "list_processes", "get_process"]
-    assert all(t.annotations and t.annotations.read_only_hint for t in tools)
+    names = [t.name for t in tools]
+    assert names == ["list_backends", "list_processes", "get_process", "export_process"]
+    read_only = {t.name for t in tools if t.annotations and t.annotations.read_only_hint}
+    assert read_only == {"list_backends", "list_processes", "get_process"}
 
 
 async def test_list_backends_reports_instance_collections_and_filter_modes(client: Client) -> None:

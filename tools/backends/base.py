@@ -198,6 +198,16 @@ class Backend(ABC):
         detail: Detail,
     ) -> ProcessDetail: ...
 
+    # Extension of the backend's own export form (Frends: "bpmn"); None when it has none.
+    native_format: ClassVar[str | None] = None
+
+    async def native_export(
+        self, process_id: str, *, collection: str | None
+    ) -> tuple[str, bytes] | None:
+        """The process whole, in the vendor's own form: (file extension, content), secrets
+        redacted. None where the backend has no such form (the default)."""
+        return None
+
     async def check(self) -> str:
         """Reach the backend with the smallest real call; return a short description."""
         await self.discover()

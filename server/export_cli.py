@@ -1,0 +1,129 @@
+"""`process-mcp export`: the export_process tool for people, with a progress bar on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import IO, TYPE_CHECKING, Any
+
+from tools.errors import ProcessMcpError
+
+if TYPE_CHECKING:
+    from server.settings import Settings
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "export",
+        help="export one process or a whole list query to a file",
+        description="Same as the export_process tool. Without --id, every process matching "
+        "the filters goes to a csv or jsonl file; with --id, one process in full.",
+    )
+    p.add_argument("--backend", required=True, help='instance name (or "all" for lists)')
+    p.add_argument("--id", help="export this one process (json, markdown or native)")
+    p.add_argument("--collection")
+    p.add_argument("--format", choices=("csv", "jsonl", "json", "markdown", "native"))
+    p.add_argument("--columns", help="csv columns, comma-separated")
+    p.add_argument("--file-name", help="file name inside the export directory")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--max-rows", type=int)
+    p.add_argument("--status", action="append", help="unified status (repeatable)")
+    p.add_argument("--native-status", action="append", help="backend status (repeatable)")
+    p.add_argument("--tag", dest="tags", action="append", help="tag (repeatable, all-of)")
+    for name in ("text", "owner", "template", "sort"):
+        p.add_argument(f"--{name}")
+    for name in ("created-after", "created-before", "updated-after", "updated-before"):
+        p.add_argument(f"--{name}", metavar="ISO8601")
+    p.add_argument("--where", help='attribute filter as JSON, e.g. \'{"city": "Pune"}\'')
+    p.add_argument("--export-dir", help="write here instead of the configured directory")
+    return p
+
+
+def arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The tool's arguments from the command line (only what was given)."""
+    out: dict[str, Any] = {"backend": args.backend}
+    simple = (
+        "id", "collection", "format", "file_name", "max_rows", "status", "native_status",
+        "tags", "text", "owner", "template", "sort",
+        "created_after", "created_before", "updated_after", "updated_before",
+    )  # fmt: skip
+    for name in simple:
+        value = getattr(args, name)
+        if value is not None:
+            out[name] = value
+    if args.overwrite:
+        out["overwrite"] = True
+    if args.columns:
+        out["columns"] = [c.strip() for c in args.columns.split(",") if c.strip()]
+    if args.where:
+        try:
+            out["where"] = json.loads(args.where)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"process-mcp: --where is not valid JSON ({exc.msg})") from None
+    return out
+
+
+class ProgressBar:
+    """A one-line bar on a terminal; on a pipe, nothing until the final line."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last = 0.0
+
+    async def __call__(self, done: float, total: float | None, message: str) -> None:
+        now = time.monotonic()
+        if not self.tty or now - self._last < 0.1:
+            return
+        self._last = now
+        if total:
+            width = 30
+            filled = int(width * min(done / total, 1.0))
+            bar = "#" * filled + "." * (width - filled)
+            line = f"[{bar}] {int(done)}/{int(total)} rows"
+        else:
+            line = f"{int(done)} rows"
+        self.stream.write("\r" + line.ljust(60))
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def run_export(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import anyio
+
+    from tools.export_process import export_process
+    from tools.instances import Instances
+
+    directory = Path(args.export_dir).expanduser() if args.export_dir else settings.export_dir
+    bar = ProgressBar(sys.stderr)
+
+    async def go() -> int:
+        instances = Instances.from_settings(settings.instances, settings.problems)
+        try:
+            result = await export_process(
+                instances, arguments(args), directory=directory, progress=bar
+            )
+        except ProcessMcpError as exc:
+            bar.finish()
+            print(f"process-mcp: {exc.for_model()}", file=sys.stderr)
+            return 1
+        finally:
+            await instances.aclose()
+        bar.finish()
+        rows = f"{result.rows} rows" if result.rows is not None else "1 process"
+        print(f"{rows} -> {result.path} ({result.size_bytes} bytes, sha256 {result.sha256})")
+        if result.duplicates_removed:
+            print(f"{result.duplicates_removed} duplicate rows dropped (data moved while paging)")
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return 0
+
+    return anyio.run(go)

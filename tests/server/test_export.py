@@ -1,0 +1,132 @@
+"""export_process through the real server in memory, for every sandbox backend: each
+format read back through resources/read and from the file, progress, refusals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+
+from server.app import build_server
+from server.settings import Settings
+from tests.export.conftest import Sim, names, open_sim
+from tests.server.conftest import text
+from tools.sandbox import SANDBOXES
+
+pytestmark = pytest.mark.anyio
+SIMS = [open_sim(m, seed=9) for m in SANDBOXES]
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[Client]:
+    settings = Settings(instances=[s.settings for s in SIMS], export_dir=tmp_path)
+    transports = {s.settings.name: httpx.ASGITransport(app=s.core) for s in SIMS}
+    async with Client(build_server(settings, transports=transports)) as c:
+        yield c
+
+
+async def read_back(client: Client, result: Any, tmp_path: Path) -> str:
+    """The file's text via resources/read, checked against the file itself."""
+    links = [c for c in result.content if c.type == "resource_link"]
+    assert len(links) == 1
+    link = links[0]
+    assert link.uri == result.structured_content["uri"]
+    read = await client.read_resource(link.uri)
+    content = read.contents[0]
+    assert content.mime_type == link.mime_type == result.structured_content["mime_type"]
+    on_disk = (tmp_path / result.structured_content["file_name"]).read_bytes()
+    assert content.text.encode() == on_disk
+    assert link.size == len(on_disk) == result.structured_content["size_bytes"]
+    return str(content.text)
+
+
+@pytest.mark.parametrize("sim", SIMS, ids=lambda s: s.settings.name)
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+async def test_list_exports_read_back_through_resources_read(
+    client: Client, tmp_path: Path, sim: Sim, fmt: str
+) -> None:
+    progress: list[tuple[float, float | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total))
+
+    result = await client.call_tool(
+        "export_process",
+        {"backend": sim.settings.name, "format": fmt, "max_rows": 150},
+        progress_callback=on_progress,
+    )
+    assert not result.is_error, text(result)
+    body = await read_back(client, result, tmp_path)
+    rows = result.structured_content["rows"]
+    lines = body.strip("\r\n").splitlines()
+    assert len(lines) == rows + (1 if fmt == "csv" else 0)
+    assert progress, "an export reports progress"
+    assert progress[-1][0] == rows
+    assert f"Exported {rows} rows as {fmt}" in text(result)
+
+
+@pytest.mark.parametrize("sim", SIMS, ids=lambda s: s.settings.name)
+async def test_one_process_exports_as_json_markdown_and_native_where_it_exists(
+    client: Client, tmp_path: Path, sim: Sim
+) -> None:
+    name = sim.settings.name
+    page = await client.call_tool("list_processes", {"backend": name, "limit": 1})
+    first = page.structured_content["processes"][0]["id"]
+    as_json = await client.call_tool("export_process", {"backend": name, "id": first})
+    assert json.loads(await read_back(client, as_json, tmp_path))["id"] == first
+    as_md = await client.call_tool(
+        "export_process", {"backend": name, "id": first, "format": "markdown"}
+    )
+    assert (await read_back(client, as_md, tmp_path)).startswith("# ")
+    native = await client.call_tool(
+        "export_process", {"backend": name, "id": first, "format": "native"}
+    )
+    if native.is_error:
+        assert "has no native export format" in text(native)
+    else:
+        assert (await read_back(client, native, tmp_path)).lstrip().startswith("<")
+
+
+async def test_a_file_name_that_leaves_the_directory_is_an_error_result(
+    client: Client, tmp_path: Path
+) -> None:
+    name = SIMS[0].settings.name
+    result = await client.call_tool(
+        "export_process", {"backend": name, "file_name": "../../etc/cron.d/x"}
+    )
+    assert result.is_error
+    assert "tries to leave the export directory" in text(result)
+    assert names(tmp_path) == []
+
+
+async def test_reading_a_resource_outside_the_export_directory_fails(client: Client) -> None:
+    with pytest.raises(Exception, match=r"not|invalid|export"):
+        await client.read_resource("export://csv/..%2F..%2Fsecrets.csv")
+    with pytest.raises(Exception, match="no export named"):
+        await client.read_resource("export://csv/never-written.csv")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"format": "markdown"}, "is for exporting one process"),
+        ({"id": "x", "format": "csv"}, "is for list exports"),
+        ({"id": "x", "status": ["open"]}, "only apply to list exports"),
+        ({"format": "jsonl", "columns": ["id"]}, "columns only apply to csv"),
+        ({"columns": ["id", "colour"]}, "unknown column(s): colour"),
+        ({"limit": 5}, "unknown parameter 'limit'"),
+        ({"format": "xlsx"}, "format"),
+    ],
+)
+async def test_bad_export_arguments_are_refused_with_a_fix(
+    client: Client, args: dict[str, Any], message: str
+) -> None:
+    result = await client.call_tool("export_process", {"backend": SIMS[0].settings.name, **args})
+    assert result.is_error
+    assert message in text(result)
+    assert "How to fix" in text(result)

@@ -1,0 +1,288 @@
+"""export_process: one process in full, or every process matching a list query, to a file.
+
+Two modes, chosen by `id`:
+- with `id`: the process with every section its backend has, as `json`, `markdown`, or
+  `native` (the vendor's own form where one exists, such as Frends BPMN);
+- without: the rows of a list query (the list_processes filters) as `csv` or `jsonl`,
+  streamed to the file as pages arrive through the shared paging driver.
+
+Rows that come back twice because data moved between page requests (offset paging
+shifts when rows are inserted) are dropped by (backend, id) and counted. The memory for
+that is bounded: the last DEDUPE_WINDOW keys, which covers any shift smaller than the
+window, so memory stays flat however many rows are exported.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tools.errors import InvalidArgumentError, UnsupportedQueryError
+from tools.exportfiles import AtomicExport, safe_name
+from tools.exportformats import (
+    DETAIL_FORMATS,
+    EXTENSION,
+    LIST_FORMATS,
+    MIME,
+    CsvRows,
+    JsonlRows,
+    check_columns,
+    detail_json,
+    detail_markdown,
+)
+from tools.instances import ALL, Instances
+from tools.model import ApplyNote, ProcessSummary
+from tools.paging import ProgressFn, stream_rows
+from tools.query import FILTER_FIELDS, parse_query
+
+DEDUPE_WINDOW = 50_000
+MAX_ROWS = 1_000_000
+PREVIEW_LINES = 6
+PREVIEW_CHARS = 1500
+URI_SCHEME = "export"
+Format = Literal["csv", "jsonl", "json", "markdown", "native"]
+FORMATS: tuple[str, ...] = (*LIST_FORMATS, *DETAIL_FORMATS)
+# Parameters of export_process itself; the rest are list_processes filters.
+OWN = ("backend", "collection", "id", "format", "columns", "file_name", "overwrite", "max_rows")
+LIST_ONLY = (*FILTER_FIELDS, "sort")
+
+
+class ExportArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str = Field(min_length=1)
+    collection: str | None = None
+    id: str | None = Field(None, min_length=1, max_length=300)
+    format: Format | None = None
+    columns: list[str] | None = None
+    file_name: str | None = Field(None, max_length=300)
+    overwrite: bool = False
+    max_rows: int | None = Field(None, ge=1, le=MAX_ROWS)
+
+
+class ExportResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uri: str = Field(description="Read the file back with resources/read on this URI.")
+    path: str
+    file_name: str
+    format: str
+    mime_type: str
+    size_bytes: int
+    sha256: str
+    rows: int | None = Field(None, description="Rows written (list exports).")
+    total: int | None = Field(None, description="Matching rows, when the backend knows it.")
+    duplicates_removed: int | None = Field(
+        None, description="Rows seen twice because data moved while paging, dropped by id."
+    )
+    preview: str = Field(description="The first lines of the file.")
+    applied: list[ApplyNote] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+def export_uri(name: str) -> str:
+    return f"{URI_SCHEME}://{name.rsplit('.', 1)[-1]}/{name}"
+
+
+def parse_export(arguments: Mapping[str, Any]) -> tuple[ExportArgs, dict[str, Any]]:
+    """Split arguments into export_process's own and the list filters; validate both."""
+    own = {k: v for k, v in arguments.items() if k in OWN}
+    filters = {k: v for k, v in arguments.items() if k not in OWN}
+    unknown = [k for k in filters if k not in LIST_ONLY]
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown parameter {unknown[0]!r}",
+            field=unknown[0],
+            hint="valid parameters are: " + ", ".join((*OWN, *LIST_ONLY)),
+        )
+    try:
+        args = ExportArgs.model_validate(own)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "arguments"
+        hint = {
+            "format": "use one of: " + ", ".join(FORMATS),
+            "max_rows": f"pass a number from 1 to {MAX_ROWS}",
+        }.get(name, f"fix {name} and call again")
+        raise InvalidArgumentError(
+            f"{name}: {err['msg']} (got {err.get('input')!r})", field=name, hint=hint
+        ) from None
+    if args.id is not None:
+        stray = [k for k in (*filters, "columns", "max_rows") if k in arguments]
+        if stray:
+            raise InvalidArgumentError(
+                f"{', '.join(stray)} only apply to list exports (without id)",
+                field=stray[0],
+                hint="drop them to export the one process, or drop id to export a list",
+            )
+        fmt = args.format or "json"
+        if fmt not in DETAIL_FORMATS:
+            raise InvalidArgumentError(
+                f"format {fmt!r} is for list exports",
+                field="format",
+                hint="with id use one of: " + ", ".join(DETAIL_FORMATS),
+            )
+    else:
+        fmt = args.format or "csv"
+        if fmt not in LIST_FORMATS:
+            raise InvalidArgumentError(
+                f"format {fmt!r} is for exporting one process",
+                field="format",
+                hint="pass id for that; list exports use one of: " + ", ".join(LIST_FORMATS),
+            )
+        if args.columns is not None and fmt != "csv":
+            raise InvalidArgumentError(
+                "columns only apply to csv", field="columns", hint="drop columns, or use csv"
+            )
+        check_columns(args.columns)
+    return args.model_copy(update={"format": fmt}), filters
+
+
+async def export_process(
+    instances: Instances,
+    arguments: Mapping[str, Any],
+    *,
+    directory: Path,
+    progress: ProgressFn | None = None,
+) -> ExportResult:
+    args, filters = parse_export(arguments)
+    if args.id is not None:
+        return await _export_one(instances, args, directory)
+    return await _export_list(instances, args, filters, directory, progress)
+
+
+def _target(directory: Path, args: ExportArgs, default: str, extension: str) -> tuple[str, bool]:
+    """The file name, and whether it was chosen by the caller (only then can it clash)."""
+    if args.file_name:
+        return safe_name(args.file_name, extension), True
+    base = safe_name(default, extension)
+    name, n = base, 2
+    while (directory / name).exists():
+        stem = base.removesuffix("." + extension)
+        name, n = f"{stem}-{n}.{extension}", n + 1
+    return name, False
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+async def _export_one(instances: Instances, args: ExportArgs, directory: Path) -> ExportResult:
+    if args.backend == ALL:
+        raise InvalidArgumentError(
+            "exporting one process needs its instance, not 'all'",
+            field="backend",
+            hint="pass the backend the process came from (the row's backend field)",
+        )
+    backend = instances.get(args.backend)
+    await backend.discover()
+    process_id = args.id or ""
+    if args.format == "native":
+        native = await backend.native_export(process_id, collection=args.collection)
+        if native is None:
+            raise UnsupportedQueryError(
+                f"{backend.name} ({backend.kind}) has no native export format",
+                backend=backend.name,
+                field="format",
+                hint="use format json or markdown",
+            )
+        extension, content = native
+    else:
+        info = backend.collection_info(args.collection)
+        detail = await backend.get(
+            process_id,
+            collection=args.collection,
+            include=frozenset(info.sections),
+            detail="full",
+        )
+        extension = EXTENSION[args.format or "json"]
+        content = detail_json(detail) if args.format == "json" else detail_markdown(detail)
+    name, _ = _target(directory, args, f"{backend.name}-{process_id}", extension)
+    with AtomicExport(directory, name, overwrite=args.overwrite) as out:
+        out.write(content)
+        out.commit()
+    return _result(out, args.format or "json", extension, _preview(content))
+
+
+async def _export_list(
+    instances: Instances,
+    args: ExportArgs,
+    filters: dict[str, Any],
+    directory: Path,
+    progress: ProgressFn | None,
+) -> ExportResult:
+    query = parse_query(
+        {**filters, "backend": args.backend, "collection": args.collection, "detail": "full"}
+    )
+    backends = instances.select(query.backend)
+    fmt = args.format or "csv"
+    encoder = CsvRows(check_columns(args.columns)) if fmt == "csv" else JsonlRows()
+    scope = args.collection or "processes"
+    name, _ = _target(directory, args, f"{args.backend}-{scope}-{_stamp()}", fmt)
+    seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+    duplicates = 0
+    head: list[bytes] = []
+
+    with AtomicExport(directory, name, overwrite=args.overwrite) as out:
+        header = encoder.header()
+        if header:
+            out.write(header)
+            head.append(header)
+
+        async def write(row: ProcessSummary) -> None:
+            nonlocal duplicates
+            key = (row.backend, row.id)
+            if key in seen:
+                duplicates += 1
+                return
+            seen[key] = None
+            if len(seen) > DEDUPE_WINDOW:
+                seen.popitem(last=False)
+            line = encoder.row(row)
+            out.write(line)
+            if len(head) < PREVIEW_LINES:
+                head.append(line)
+
+        stats = await stream_rows(backends, query, write, max_rows=args.max_rows, progress=progress)
+        out.commit()
+    written = stats.rows - duplicates
+    warnings = list(stats.warnings)
+    if args.max_rows is not None and stats.rows >= args.max_rows:
+        warnings.append(f"stopped at max_rows={args.max_rows}; more rows may match")
+    if progress is not None:
+        await progress(written, written, f"{written} rows written to {name}")
+    result = _result(out, fmt, fmt, _preview(b"".join(head)))
+    return result.model_copy(
+        update={
+            "rows": written,
+            "total": stats.total,
+            "duplicates_removed": duplicates,
+            "applied": stats.applied,
+            "warnings": warnings,
+        }
+    )
+
+
+def _preview(content: bytes) -> str:
+    text = content[: PREVIEW_CHARS * 4].decode("utf-8", errors="replace")
+    lines = text.splitlines()[:PREVIEW_LINES]
+    preview = "\n".join(lines)
+    return preview if len(preview) <= PREVIEW_CHARS else preview[:PREVIEW_CHARS] + "..."
+
+
+def _result(out: AtomicExport, fmt: str, extension: str, preview: str) -> ExportResult:
+    return ExportResult(
+        uri=export_uri(out.path.name),
+        path=str(out.path),
+        file_name=out.path.name,
+        format=fmt,
+        mime_type=MIME.get(extension, "application/octet-stream"),
+        size_bytes=out.size,
+        sha256=out.sha256,
+        preview=preview,
+    )

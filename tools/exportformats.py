@@ -1,0 +1,188 @@
+"""File formats of export_process: rows as CSV or JSON Lines, one process as JSON or Markdown.
+
+Rows are encoded one at a time (the export streams), and nothing in a file depends on
+when it was written: the same data gives byte-identical files, which is what lets a test
+compare a run with injected faults against a clean one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from tools.errors import InvalidArgumentError
+from tools.model import ProcessDetail, ProcessSummary
+
+LIST_FORMATS = ("csv", "jsonl")
+DETAIL_FORMATS = ("json", "markdown", "native")
+# By file extension: each gets its own resource template, so reads carry the right type.
+MIME = {
+    "csv": "text/csv",
+    "jsonl": "application/jsonl",
+    "json": "application/json",
+    "md": "text/markdown",
+    "bpmn": "application/xml",
+    "xml": "application/xml",
+}
+EXTENSION = {"csv": "csv", "jsonl": "jsonl", "json": "json", "markdown": "md"}
+
+# Every summary field but `extra`, whose keys differ per backend (ask for `extra.KEY`).
+ROW_FIELDS: tuple[str, ...] = tuple(f for f in ProcessSummary.model_fields if f != "extra")
+DEFAULT_COLUMNS: tuple[str, ...] = (
+    "backend",
+    "collection",
+    "id",
+    "name",
+    "status",
+    "native_status",
+    "template",
+    "owner",
+    "created_at",
+    "updated_at",
+    "due_at",
+    "progress",
+    "url",
+)
+
+
+def check_columns(columns: Sequence[str] | None) -> tuple[str, ...]:
+    if columns is None:
+        return DEFAULT_COLUMNS
+    if not columns:
+        raise InvalidArgumentError(
+            "columns is empty", field="columns", hint="leave columns out for the default set"
+        )
+    bad = [c for c in columns if c not in ROW_FIELDS and not _is_extra(c)]
+    if bad:
+        raise InvalidArgumentError(
+            f"unknown column(s): {', '.join(bad)}",
+            field="columns",
+            hint="columns are " + ", ".join(ROW_FIELDS) + ", or extra.KEY for a backend field",
+        )
+    if len(set(columns)) != len(columns):
+        raise InvalidArgumentError(
+            "columns lists a column twice", field="columns", hint="name each column once"
+        )
+    return tuple(columns)
+
+
+def _is_extra(column: str) -> bool:
+    return column.startswith("extra.") and len(column) > len("extra.")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return ";".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class CsvRows:
+    """CSV with a header row; spreadsheet-friendly (RFC 4180 line ends, UTF-8)."""
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = tuple(columns)
+
+    def header(self) -> bytes:
+        return self._line(self.columns)
+
+    def row(self, row: ProcessSummary) -> bytes:
+        extra = row.extra or {}
+        values = [
+            _cell(extra.get(c.removeprefix("extra.")) if _is_extra(c) else getattr(row, c))
+            for c in self.columns
+        ]
+        return self._line(values)
+
+    @staticmethod
+    def _line(values: Sequence[str]) -> bytes:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(values)
+        return buffer.getvalue().encode()
+
+
+class JsonlRows:
+    """One JSON object per line, empty fields left out, backend extras included."""
+
+    def header(self) -> bytes:
+        return b""
+
+    def row(self, row: ProcessSummary) -> bytes:
+        data = row.model_dump(mode="json", exclude_none=True)
+        return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def detail_json(detail: ProcessDetail) -> bytes:
+    data = detail.model_dump(mode="json", exclude_none=True)
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def detail_markdown(detail: ProcessDetail) -> bytes:
+    """A readable document: the facts first, then tasks, fields and other sections."""
+    d = detail
+    out: list[str] = [f"# {_md(d.name)}", ""]
+    facts: list[tuple[str, Any]] = [
+        ("Backend", f"{d.backend} ({d.collection})"),
+        ("Id", d.id),
+        ("Status", " / ".join(str(v) for v in (d.status, d.native_status) if v)),
+        ("Template", d.template),
+        ("Owner", d.owner),
+        ("Created", d.created_at),
+        ("Updated", d.updated_at),
+        ("Started", d.started_at),
+        ("Completed", d.completed_at),
+        ("Due", d.due_at),
+        ("Progress", d.progress),
+        ("Tags", ", ".join(d.tags) if d.tags else None),
+        ("Link", d.url),
+    ]
+    out += ["| | |", "|---|---|"]
+    out += [f"| {k} | {_md(_cell(v))} |" for k, v in facts if v not in (None, "")]
+    if d.description:
+        out += ["", "## Description", "", d.description.strip()]
+    if d.tasks:
+        out += ["", f"## Tasks ({len(d.tasks)})", "", "| # | Task | Status | Owner | Due | Done |"]
+        out.append("|---|---|---|---|---|---|")
+        for i, t in enumerate(d.tasks, 1):
+            status = (t.status or "") + (" (OVERDUE)" if t.overdue else "")
+            cells = [t.position or i, t.name, status, t.owner, t.due_at, t.completed_at]
+            out.append("| " + " | ".join(_md(_cell(c)) for c in cells) + " |")
+    if d.fields:
+        out += ["", "## Fields", "", "| Field | Value |", "|---|---|"]
+        out += [f"| {_md(k)} | {_md(_cell(v))} |" for k, v in d.fields.items()]
+    for name, value in (d.sections or {}).items():
+        out += ["", f"## {name.capitalize()}", ""]
+        out += _section(value)
+    if d.extra:
+        out += ["", "## Backend fields", "", "| Field | Value |", "|---|---|"]
+        out += [f"| {_md(k)} | {_md(_cell(v))} |" for k, v in d.extra.items()]
+    if d.notes:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in d.notes]
+    return ("\n".join(out) + "\n").encode()
+
+
+def _section(value: Any) -> list[str]:
+    if isinstance(value, str):
+        fence = "xml" if value.lstrip().startswith("<") else ""
+        return [f"```{fence}", value.rstrip(), "```"]
+    if isinstance(value, Mapping) and all(not isinstance(v, dict | list) for v in value.values()):
+        return ["| Key | Value |", "|---|---|"] + [
+            f"| {_md(str(k))} | {_md(_cell(v))} |" for k, v in value.items()
+        ]
+    return ["```json", json.dumps(value, ensure_ascii=False, indent=2, default=str), "```"]
+
+
+def _md(text: str) -> str:
+    """Table cells: pipes escaped, line breaks flattened."""
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
