@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -49,8 +50,11 @@ async def must_show(session: Any, name: str = NAME) -> None:
     assert detail.structured_content["id"] == rows[0]["id"]
 
 
-async def test_stdio_subprocess_answers_the_foundation_check_for_every_sandbox_backend() -> None:
-    params = StdioServerParameters(command=SERVE[0], args=SERVE[1:], env=dict(os.environ))
+async def test_stdio_subprocess_answers_the_foundation_check_for_every_sandbox_backend(
+    tmp_path: Path,
+) -> None:
+    env = dict(os.environ, PROCESS_MCP_EXPORT_DIR=str(tmp_path))
+    params = StdioServerParameters(command=SERVE[0], args=SERVE[1:], env=env)
     async with Client(params) as client:
         backends = await client.call_tool("list_backends", {})
         names = [b["name"] for b in backends.structured_content["backends"]]
@@ -61,6 +65,14 @@ async def test_stdio_subprocess_answers_the_foundation_check_for_every_sandbox_b
             "get_process", {"backend": NAME, "id": await _first(client)}
         )
         assert "tasks (" in text(tallyfy)
+        exported = await client.call_tool(
+            "export_process", {"backend": "all", "format": "jsonl", "max_rows": 50}
+        )
+        assert not exported.is_error, text(exported)
+        read = await client.read_resource(exported.structured_content["uri"])
+        on_disk = (tmp_path / exported.structured_content["file_name"]).read_text()
+        assert read.contents[0].text == on_disk
+        assert len(on_disk.splitlines()) == 50
 
 
 async def _first(client: Any) -> str:
