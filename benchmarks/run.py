@@ -70,7 +70,7 @@ def simulator_process(latency: float) -> Iterator[str]:
     """The simulator in its own process: in ours it would compete for the GIL."""
     script = Path(__file__).with_name("simproc.py")
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(ROWS), str(latency)],
+        [sys.executable, str(script), "tallyfy", str(ROWS), str(latency)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

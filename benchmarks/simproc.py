@@ -1,21 +1,28 @@
-"""Serve the Tallyfy simulator in its own process, so a benchmark's client does not share
-the GIL with the server it measures. Prints the URL, serves until stdin closes."""
+"""Serve one sandbox backend's simulator in its own process, so a benchmark's client does
+not share the GIL with the server it measures.
+
+    python benchmarks/simproc.py KIND ROWS LATENCY_SECONDS
+
+Prints the URL, serves until stdin closes. The data comes from the backend's
+`open_sandbox(seed=7, size=ROWS)`, so the parent can build the same settings."""
 
 from __future__ import annotations
 
 import sys
 
-from tools.backends.tallyfy import sandbox
-from tools.backends.tallyfy.data import generate
-from tools.backends.tallyfy.simulator import create_app
+from tools.sandbox import SANDBOXES
 from tools.sim import SimServer
+
+SEED = 7
 
 
 def main() -> None:
-    runs, latency = int(sys.argv[1]), float(sys.argv[2])
-    sim = create_app(generate(seed=7, runs=runs), token=sandbox.TOKEN, rate_limit=None)
-    sim.latency = latency
-    with SimServer(sim) as server:
+    kind, rows, latency = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    module = next(m for m in SANDBOXES if m.NAME.split("-")[0] == kind)
+    parts = module.open_sandbox(SEED, strict=True, size=rows)
+    parts.core.rate_limit = None  # the client's limiter is what is measured, if anything
+    parts.core.latency = latency
+    with SimServer(parts.core) as server:
         print(server.url, flush=True)
         sys.stdin.read()
 

@@ -7,9 +7,10 @@ Two modes, chosen by `id`:
   streamed to the file as pages arrive through the shared paging driver.
 
 Rows that come back twice because data moved between page requests (offset paging
-shifts when rows are inserted) are dropped by (backend, id) and counted. The memory for
-that is bounded: the last DEDUPE_WINDOW keys, which covers any shift smaller than the
-window, so memory stays flat however many rows are exported.
+shifts when rows are inserted ahead of the position reached) are dropped by id and
+counted. A shift repeats rows that were just written, so remembering the last
+DEDUPE_WINDOW ids per instance catches any shift smaller than that, and memory stays flat
+however many rows are exported (a full id set would grow with every row).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from tools.model import ApplyNote, ProcessSummary
 from tools.paging import ProgressFn, stream_rows
 from tools.query import FILTER_FIELDS, parse_query
 
-DEDUPE_WINDOW = 50_000
+DEDUPE_WINDOW = 1_000
 MAX_ROWS = 1_000_000
 PREVIEW_LINES = 6
 PREVIEW_CHARS = 1500
@@ -224,8 +225,7 @@ async def _export_list(
     encoder = CsvRows(check_columns(args.columns)) if fmt == "csv" else JsonlRows()
     scope = args.collection or "processes"
     name, _ = _target(directory, args, f"{args.backend}-{scope}-{_stamp()}", fmt)
-    seen: OrderedDict[tuple[str, str], None] = OrderedDict()
-    duplicates = 0
+    dedupe = _RecentIds(DEDUPE_WINDOW)
     head: list[bytes] = []
 
     with AtomicExport(directory, name, overwrite=args.overwrite) as out:
@@ -235,14 +235,8 @@ async def _export_list(
             head.append(header)
 
         async def write(row: ProcessSummary) -> None:
-            nonlocal duplicates
-            key = (row.backend, row.id)
-            if key in seen:
-                duplicates += 1
+            if dedupe.seen(row.backend, row.id):
                 return
-            seen[key] = None
-            if len(seen) > DEDUPE_WINDOW:
-                seen.popitem(last=False)
             line = encoder.row(row)
             out.write(line)
             if len(head) < PREVIEW_LINES:
@@ -250,6 +244,7 @@ async def _export_list(
 
         stats = await stream_rows(backends, query, write, max_rows=args.max_rows, progress=progress)
         out.commit()
+    duplicates = dedupe.duplicates
     written = stats.rows - duplicates
     warnings = list(stats.warnings)
     if args.max_rows is not None and stats.rows >= args.max_rows:
@@ -266,6 +261,25 @@ async def _export_list(
             "warnings": warnings,
         }
     )
+
+
+class _RecentIds:
+    """The last `window` ids of each instance, oldest forgotten first."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.duplicates = 0
+        self._recent: dict[str, OrderedDict[str, None]] = {}
+
+    def seen(self, backend: str, process_id: str) -> bool:
+        recent = self._recent.setdefault(backend, OrderedDict())
+        if process_id in recent:
+            self.duplicates += 1
+            return True
+        recent[process_id] = None
+        if len(recent) > self.window:
+            recent.popitem(last=False)
+        return False
 
 
 def _preview(content: bytes) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from tools.errors import InvalidArgumentError
@@ -77,39 +78,50 @@ def _is_extra(column: str) -> bool:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if type(value) is str:  # the common case first: this runs for every cell of every row
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list | tuple):
         return ";".join(_cell(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if isinstance(value, bool):
-        return "true" if value else "false"
     return str(value)
 
 
 class CsvRows:
-    """CSV with a header row; spreadsheet-friendly (RFC 4180 line ends, UTF-8)."""
+    """CSV with a header row; spreadsheet-friendly (RFC 4180 line ends, UTF-8).
+
+    One writer and buffer serve every row, and each column's reader is chosen once:
+    at 10,000 rows these per-row costs are most of an export's CPU."""
 
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = tuple(columns)
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer)
+        self._readers = [_reader(c) for c in self.columns]
 
     def header(self) -> bytes:
         return self._line(self.columns)
 
     def row(self, row: ProcessSummary) -> bytes:
-        extra = row.extra or {}
-        values = [
-            _cell(extra.get(c.removeprefix("extra.")) if _is_extra(c) else getattr(row, c))
-            for c in self.columns
-        ]
-        return self._line(values)
+        return self._line([_cell(read(row)) for read in self._readers])
 
-    @staticmethod
-    def _line(values: Sequence[str]) -> bytes:
-        buffer = io.StringIO()
-        csv.writer(buffer).writerow(values)
-        return buffer.getvalue().encode()
+    def _line(self, values: Sequence[str]) -> bytes:
+        self._writer.writerow(values)
+        line = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return line.encode()
+
+
+def _reader(column: str) -> Callable[[ProcessSummary], Any]:
+    if _is_extra(column):
+        key = column.removeprefix("extra.")
+        return lambda row: (row.extra or {}).get(key)
+    return attrgetter(column)
 
 
 class JsonlRows:

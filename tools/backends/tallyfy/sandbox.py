@@ -36,9 +36,10 @@ def settings(
     )
 
 
-def open_sandbox(seed: int, *, strict: bool = True) -> SandboxParts:
-    """The sandbox's Tallyfy instance (the common entry point of every backend's sandbox)."""
-    core, org = build(seed, strict=strict)
+def open_sandbox(seed: int, *, strict: bool = True, size: int | None = None) -> SandboxParts:
+    """The sandbox's Tallyfy instance (the common entry point of every backend's sandbox);
+    `size` asks for that many runs (benchmarks), None for the sandbox's default."""
+    core, org = build(seed, strict=strict, **({"runs": size} if size else {}))
     return SandboxParts(
         core=core,
         settings=lambda url: settings(url, org),

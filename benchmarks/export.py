@@ -1,0 +1,161 @@
+"""Export benchmark (design.md section 9): N rows per sandbox backend, 20 ms per request.
+
+    uv run python benchmarks/export.py [ROWS]      # prints a Markdown table for the README
+
+For each backend: wall time of a whole csv export against the ideal (pages divided by the
+pages allowed in flight, times the latency), requests made against ceil(N / max page
+size), and peak Python memory at N/5 and N rows (flat = streaming works). The client's
+rate limiter is lifted for the timing, so the figure measures our paging, not the
+vendor's quota; the vendor-quota floor (requests / published rate) is shown beside it.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import anyio
+import httpx
+
+from server.logs import setup_logging
+from tools.backends.base import Backend
+from tools.backends.registry import KINDS, create_backend
+from tools.export_process import export_process
+from tools.instances import Instances
+from tools.sandbox import SANDBOXES
+
+LATENCY = 0.020
+REPEAT = 3
+SEED = 7
+UNTHROTTLED = 1_000_000
+
+
+def kind_of(module: ModuleType) -> str:
+    return str(module.NAME).split("-")[0]
+
+
+@contextmanager
+def simulator_process(kind: str, rows: int, latency: float) -> Iterator[str]:
+    script = Path(__file__).with_name("simproc.py")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), kind, str(rows), str(latency)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin
+    assert proc.stdout
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.stdin.close()
+        proc.wait()
+
+
+async def export_once(backend: Backend, directory: Path) -> dict[str, Any]:
+    before = backend.http.stats.requests
+    start = time.perf_counter()
+    result = await export_process(
+        Instances([backend]),
+        {"backend": backend.name, "format": "csv", "overwrite": True, "file_name": "bench"},
+        directory=directory,
+    )
+    return {
+        "wall": time.perf_counter() - start,
+        "requests": backend.http.stats.requests - before,
+        "rows": result.rows,
+    }
+
+
+async def timing(module: ModuleType, rows: int, directory: Path) -> dict[str, Any]:
+    kind = kind_of(module)
+    parts = module.open_sandbox(SEED, strict=True, size=rows)
+    with simulator_process(kind, rows, LATENCY) as url:
+        settings = parts.settings(url).model_copy(update={"rate_limit_per_minute": UNTHROTTLED})
+        backend = create_backend(settings)
+        await backend.discover()
+        # Warm caches that a long-running server has warm (users, pipelines, config).
+        await export_process(
+            Instances([backend]),
+            {"backend": backend.name, "max_rows": 1, "overwrite": True, "file_name": "warm"},
+            directory=directory,
+        )
+        runs = [await export_once(backend, directory) for _ in range(REPEAT)]
+        await backend.aclose()
+    caps = backend.capabilities().for_collection(None)
+    pages = math.ceil(rows / caps.max_page_size)
+    ideal = math.ceil(pages / caps.parallel_pages) * LATENCY
+    wall = statistics.median(r["wall"] for r in runs)
+    limit = KINDS[kind].default_rate_limit
+    floor = None
+    if limit is not None:
+        floor = (runs[0]["requests"] - limit.max_requests) / limit.max_requests * limit.per_seconds
+    return {
+        "kind": kind,
+        "rows": runs[0]["rows"],
+        "requests": runs[0]["requests"],
+        "ideal_requests": pages,
+        "page": caps.max_page_size,
+        "parallel": caps.parallel_pages,
+        "wall": wall,
+        "ideal": ideal,
+        "quota_floor": max(0.0, floor) if floor is not None else None,
+    }
+
+
+async def peak_memory(module: ModuleType, rows: int, directory: Path) -> float:
+    """Peak traced allocation of one export (simulator in process, no latency), in MB."""
+    parts = module.open_sandbox(SEED, strict=True, size=rows)
+    parts.core.rate_limit = None
+    settings = parts.settings(f"http://{kind_of(module)}.bench").model_copy(
+        update={"rate_limit_per_minute": UNTHROTTLED}
+    )
+    backend = create_backend(settings, transport=httpx.ASGITransport(app=parts.core))
+    await backend.discover()
+    gc.collect()
+    tracemalloc.start()
+    await export_once(backend, directory)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    await backend.aclose()
+    return peak / 1e6
+
+
+async def main() -> None:
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    setup_logging("ERROR")
+    print(f"Export of {rows} rows, {LATENCY * 1000:.0f} ms simulated latency per request\n")
+    print(
+        "| backend | rows | requests (ideal) | pages in flight | wall | ideal | ratio "
+        "| vendor quota floor | peak MB at N/5 | peak MB at N |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        for module in SANDBOXES:
+            t = await timing(module, rows, directory)
+            small = await peak_memory(module, rows // 5, directory)
+            large = await peak_memory(module, rows, directory)
+            floor = f"{t['quota_floor']:.1f} s" if t["quota_floor"] else "-"
+            print(
+                f"| {t['kind']} | {t['rows']} | {t['requests']} ({t['ideal_requests']}) "
+                f"| {t['parallel']} x {t['page']} | {t['wall'] * 1000:.0f} ms "
+                f"| {t['ideal'] * 1000:.0f} ms | {t['wall'] / t['ideal']:.2f}x | {floor} "
+                f"| {small:.1f} | {large:.1f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    anyio.run(main)
