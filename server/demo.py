@@ -4,7 +4,9 @@ asking what a person would ask. Everything printed comes back through the protoc
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import tempfile
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,59 +31,88 @@ def _show(title: str, args: dict[str, Any], result: Any) -> None:
 async def _run(seed: int) -> int:
     from mcp import ClientSession, StdioServerParameters, stdio_client
 
+    exports = tempfile.mkdtemp(prefix="process-mcp-demo-")
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "server", "serve", "--sandbox", "--seed", str(seed)],
-        env={"PROCESS_MCP_LOG_LEVEL": "WARNING"},
+        env={"PROCESS_MCP_LOG_LEVEL": "WARNING", "PROCESS_MCP_EXPORT_DIR": exports},
     )
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
-        init = await session.initialize()
-        tools = await session.list_tools()
-        print(f"connected to {init.server_info.name} {init.server_info.version} over stdio")
-        print("tools: " + ", ".join(t.name for t in tools.tools))
-
-        async def call(title: str, name: str, args: dict[str, Any]) -> Any:
-            result = await session.call_tool(name, args)
-            _show(title, {"tool": name, **args}, result)
-            return result
-
-        backends = await call("What can I search?", "list_backends", {})
-        now = datetime.fromisoformat(backends.structured_content["server_time"])
-        name = "tallyfy-sandbox"
-        first = await call(
-            "The five newest open runs",
-            "list_processes",
-            {"backend": name, "status": ["open"], "limit": 5},
-        )
-        cursor = first.structured_content.get("next_cursor")
-        if cursor:
-            await call(
-                "...and the next five (cursor)",
-                "list_processes",
-                {"backend": name, "status": ["open"], "limit": 5, "cursor": cursor},
-            )
-        stale = (now - timedelta(days=30)).date().isoformat()
-        stuck = await call(
-            "Which onboarding runs are stuck? (open, no change in 30 days)",
-            "list_processes",
-            {"backend": "all", "text": "onboarding", "status": ["open"], "updated_before": stale},
-        )
-        rows = stuck.structured_content.get("processes") or first.structured_content["processes"]
-        if rows:
-            row = rows[0]
-            await call(
-                "Why is the first one stuck? (tasks)",
-                "get_process",
-                {"backend": row["backend"], "id": row["id"]},
-            )
-        await call(
-            "Bad input gets an actionable error",
-            "list_processes",
-            {"backend": name, "limit": 5000},
-        )
+    try:
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await _conversation(session)
+    finally:
+        shutil.rmtree(exports, ignore_errors=True)
     print("\n" + "=" * WIDTH)
     print("Next: `uv run process-mcp serve --sandbox` behind Claude Desktop (see README).")
     return 0
+
+
+async def _conversation(session: Any) -> None:
+    init = await session.initialize()
+    tools = await session.list_tools()
+    print(f"connected to {init.server_info.name} {init.server_info.version} over stdio")
+    print("tools: " + ", ".join(t.name for t in tools.tools))
+
+    async def call(title: str, name: str, args: dict[str, Any]) -> Any:
+        result = await session.call_tool(name, args)
+        _show(title, {"tool": name, **args}, result)
+        return result
+
+    backends = await call("What can I search?", "list_backends", {})
+    now = datetime.fromisoformat(backends.structured_content["server_time"])
+    name = "tallyfy-sandbox"
+    first = await call(
+        "The five newest open runs",
+        "list_processes",
+        {"backend": name, "status": ["open"], "limit": 5},
+    )
+    cursor = first.structured_content.get("next_cursor")
+    if cursor:
+        await call(
+            "...and the next five (cursor)",
+            "list_processes",
+            {"backend": name, "status": ["open"], "limit": 5, "cursor": cursor},
+        )
+    stale = (now - timedelta(days=30)).date().isoformat()
+    stuck = await call(
+        "Which onboarding runs are stuck? (open, no change in 30 days)",
+        "list_processes",
+        {"backend": "all", "text": "onboarding", "status": ["open"], "updated_before": stale},
+    )
+    rows = stuck.structured_content.get("processes") or first.structured_content["processes"]
+    if rows:
+        row = rows[0]
+        await call(
+            "Why is the first one stuck? (tasks)",
+            "get_process",
+            {"backend": row["backend"], "id": row["id"]},
+        )
+    for backend in backends.structured_content["backends"]:
+        if backend["name"] == name or not backend.get("usable"):
+            continue
+        await call(
+            f"Three newest in {backend['name']} ({backend['kind']})",
+            "list_processes",
+            {"backend": backend["name"], "limit": 3},
+        )
+    await call(
+        "Bad input gets an actionable error",
+        "list_processes",
+        {"backend": name, "limit": 5000},
+    )
+    progress: list[float] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(done)
+
+    args = {"backend": name, "status": ["open"], "format": "csv"}
+    exported = await session.call_tool("export_process", args, progress_callback=on_progress)
+    _show("Export every open run to a CSV file", {"tool": "export_process", **args}, exported)
+    if not exported.is_error:
+        uri = exported.structured_content["uri"]
+        read = await session.read_resource(uri)
+        body = read.contents[0].text
+        print(f"  resources/read {uri}: {len(body)} characters, {len(progress)} progress notes")
 
 
 def demo(seed: int = 7) -> int:
