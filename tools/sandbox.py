@@ -10,12 +10,16 @@ from dataclasses import dataclass, field
 from types import ModuleType, TracebackType
 
 from tools.backends.base import InstanceSettings
+from tools.backends.chakra import sandbox as chakra
 from tools.backends.tallyfy import sandbox as tallyfy
+from tools.backends.yuuvis import sandbox as yuuvis
 from tools.sim import SandboxParts, SimServer, SimulatorCore
 
 # One line per backend; keep the trailing comma so each entry stays on its own line.
 SANDBOXES: tuple[ModuleType, ...] = (
     tallyfy,
+    chakra,
+    yuuvis,
     # (next backends here)
 )
 

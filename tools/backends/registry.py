@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tools.backends.base import Backend, InstanceSettings
+from tools.backends.chakra.adapter import ChakraBackend
 from tools.backends.tallyfy.adapter import TallyfyBackend
+from tools.backends.yuuvis.adapter import YuuvisBackend
 from tools.limits import RateLimit
 
 if TYPE_CHECKING:
@@ -13,6 +15,8 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, type[Backend]] = {
     TallyfyBackend.kind: TallyfyBackend,
+    ChakraBackend.kind: ChakraBackend,
+    YuuvisBackend.kind: YuuvisBackend,
     # (next backends here, one line each)
 }
 

@@ -1,0 +1,1 @@
+"""ChakraHQ: procedures (lead, ticket, ...) and their processes, queried with `where`."""

@@ -1,0 +1,435 @@
+"""Deterministic Chakra sandbox data: a team with users, pods, three procedures (lead,
+ticket, fieldvisit) with their attributes and states, and the processes of each.
+
+Objects are kept in their wire form (what the external API returns), with the quirks of
+reference part A.5: `assignedTo`, `createdBy`, `procedure` and `state` are uuids, and
+`createdAt`/`updatedAt`/`nextActionAt` are epoch-millisecond integers. Attribute values
+live in `data`, keyed by attribute short id; an attribute without a value is absent.
+
+The config (`GET /v1/ext/config`) lists procedures, attributes and states as flat lists
+linked by the procedure's uuid ("maps uuids to schema", A20). Two details the docs do not
+show are our assumptions, both read by the adapter tolerantly:
+- an attribute carries `primaryKey: true` when it is its procedure's primary key (A16
+  shows such a key, `lead_id`, but not how the config marks it);
+- a state carries `status`, the process status (OPEN/COMPLETED/CANCELLED) it stands for.
+  Chakra stores status and state separately (both are set by Update); the sandbox keeps
+  them consistent, so the state -> status map the adapter shows is true here.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from tools.sim import fake
+
+Json = dict[str, Any]
+
+DEFAULT_NOW = datetime(2026, 11, 15, 12, 0, 0, tzinfo=UTC)
+SPAN = timedelta(days=730)
+STATUSES = ("OPEN", "COMPLETED", "CANCELLED")
+
+
+@dataclass(frozen=True)
+class AttrSpec:
+    short_id: str
+    name: str
+    type: str
+    options: tuple[str, ...] = ()
+    primary_key: bool = False
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    short_id: str
+    name: str
+    status: str  # OPEN / COMPLETED / CANCELLED
+    weight: int
+
+
+@dataclass(frozen=True)
+class ProcedureSpec:
+    short_id: str
+    name: str
+    description: str
+    attributes: tuple[AttrSpec, ...]
+    states: tuple[StateSpec, ...]
+
+
+SOURCES = ("website", "referral", "whatsapp", "trade_show", "cold_call")
+PRIORITIES = ("low", "medium", "high", "urgent")
+CATEGORIES = ("billing", "technical", "account", "delivery")
+CHANNELS = ("email", "whatsapp", "phone", "web")
+PURPOSES = ("installation", "maintenance", "inspection", "repair")
+
+PROCEDURES = (
+    ProcedureSpec(
+        "lead",
+        "Lead",
+        "Sales leads from first contact to won or lost.",
+        (
+            AttrSpec("lead_id", "Lead ID", "text", primary_key=True),
+            AttrSpec("name", "Contact name", "text"),
+            AttrSpec("company", "Company", "text"),
+            AttrSpec("email", "Email", "email"),
+            AttrSpec("phone_number", "Phone number", "phone"),
+            AttrSpec("source", "Source", "select", SOURCES),
+            AttrSpec("city", "City", "text"),
+            AttrSpec("budget", "Budget", "number"),
+            AttrSpec("score", "Lead score", "number"),
+            AttrSpec("expected_close", "Expected close", "datetime"),
+        ),
+        (
+            StateSpec("NEW", "New", "OPEN", 10),
+            StateSpec("CONTACTED", "Contacted", "OPEN", 12),
+            StateSpec("QUALIFIED", "Qualified", "OPEN", 9),
+            StateSpec("PROPOSAL_SENT", "Proposal sent", "OPEN", 7),
+            StateSpec("WON", "Won", "COMPLETED", 27),
+            StateSpec("LOST", "Lost", "CANCELLED", 35),
+        ),
+    ),
+    ProcedureSpec(
+        "ticket",
+        "Ticket",
+        "Customer support tickets.",
+        (
+            AttrSpec("ticket_id", "Ticket ID", "text", primary_key=True),
+            AttrSpec("subject", "Subject", "text"),
+            AttrSpec("customer_email", "Customer email", "email"),
+            AttrSpec("priority", "Priority", "select", PRIORITIES),
+            AttrSpec("category", "Category", "select", CATEGORIES),
+            AttrSpec("channel", "Channel", "select", CHANNELS),
+            AttrSpec("reopened", "Reopened", "boolean"),
+            AttrSpec("sla_hours", "SLA (hours)", "number"),
+        ),
+        (
+            StateSpec("NEW", "New", "OPEN", 8),
+            StateSpec("IN_PROGRESS", "In progress", "OPEN", 12),
+            StateSpec("WAITING_ON_CUSTOMER", "Waiting on customer", "OPEN", 8),
+            StateSpec("RESOLVED", "Resolved", "COMPLETED", 60),
+            StateSpec("DUPLICATE", "Duplicate", "CANCELLED", 12),
+        ),
+    ),
+    ProcedureSpec(
+        "fieldvisit",
+        "Field Visit",
+        "Technician visits to customer sites.",
+        (
+            AttrSpec("visit_id", "Visit ID", "text", primary_key=True),
+            AttrSpec("site_name", "Site name", "text"),
+            AttrSpec("city", "City", "text"),
+            AttrSpec("purpose", "Purpose", "select", PURPOSES),
+            AttrSpec("visit_date", "Visit date", "datetimeISO8601"),
+            AttrSpec("duration_minutes", "Duration (minutes)", "number"),
+            AttrSpec("outcome", "Outcome", "text"),
+        ),
+        (
+            StateSpec("SCHEDULED", "Scheduled", "OPEN", 14),
+            StateSpec("EN_ROUTE", "En route", "OPEN", 4),
+            StateSpec("ON_SITE", "On site", "OPEN", 4),
+            StateSpec("DONE", "Done", "COMPLETED", 63),
+            # A state whose short id is also a status value: filters must keep them apart.
+            StateSpec("CANCELLED", "Cancelled", "CANCELLED", 15),
+        ),
+    ),
+)
+
+_SUBJECTS = (
+    "Cannot log in to the portal",
+    "Invoice {month} shows the wrong amount",
+    "Order {number} not delivered",
+    "Refund for order {number}",
+    "App crashes when uploading photos",
+    "Change the billing address",
+    "WhatsApp notifications stopped",
+    "Password reset email never arrives",
+    "Add a second admin to our account",
+    "Export to Excel is empty",
+)
+_SITES = ("warehouse", "head office", "factory", "showroom", "clinic", "depot")
+_OUTCOMES = (
+    "Installed and tested",
+    "Replaced the faulty unit",
+    "Customer trained on the new setup",
+    "Inspection passed",
+    "Follow-up visit needed",
+)
+IST = timezone(timedelta(hours=5, minutes=30))
+
+
+@dataclass(frozen=True)
+class ChakraData:
+    seed: int
+    now: datetime
+    team_id: str
+    users: list[Json]
+    pods: list[Json]
+    procedures: list[Json]  # config order
+    attributes: list[Json]  # every procedure's, each with "procedure": uuid
+    states: list[Json]
+    processes: dict[str, list[Json]]  # procedure short id -> processes, oldest first
+
+    def config(self) -> Json:
+        """The body of GET /v1/ext/config (inside `_data`)."""
+        return {
+            "team": {"id": self.team_id, "name": "Acme Field Services"},
+            "procedures": self.procedures,
+            "attributes": self.attributes,
+            "states": self.states,
+            "stateTasks": [],
+            "roles": [{"id": _uuid_of("role-admin"), "name": "Admin"}],
+            "pods": self.pods,
+        }
+
+    def procedure(self, short_id: str) -> Json:
+        return next(p for p in self.procedures if p["shortId"] == short_id)
+
+    def states_of(self, short_id: str) -> list[Json]:
+        pid = self.procedure(short_id)["id"]
+        return [s for s in self.states if s["procedure"] == pid]
+
+    def attributes_of(self, short_id: str) -> list[Json]:
+        pid = self.procedure(short_id)["id"]
+        return [a for a in self.attributes if a["procedure"] == pid]
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def _uuid_of(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"chakra.sandbox/{name}"))
+
+
+def generate(
+    seed: int = 7,
+    leads: int = 160,
+    tickets: int = 100,
+    visits: int = 60,
+    now: datetime = DEFAULT_NOW,
+) -> ChakraData:
+    """A team's data. `leads` is the default procedure's size: a benchmark that wants N
+    rows in the default collection passes leads=N (10,000 take well under a second)."""
+    return _Generator(random.Random(seed), now).build(
+        seed, {"lead": leads, "ticket": tickets, "fieldvisit": visits}
+    )
+
+
+class _Generator:
+    def __init__(self, rng: random.Random, now: datetime) -> None:
+        self.rng = rng
+        self.now = now.astimezone(UTC).replace(microsecond=0)
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def build(self, seed: int, counts: dict[str, int]) -> ChakraData:
+        team_id = self.uuid()
+        self.users = self._users()
+        self.user_ids = [u["id"] for u in self.users]
+        self.pods = [{"id": self.uuid(), "name": name} for name in ("North", "South", "West")]
+        procedures: list[Json] = []
+        attributes: list[Json] = []
+        states: list[Json] = []
+        processes: dict[str, list[Json]] = {}
+        for spec in PROCEDURES:
+            pid = self.uuid()
+            procedures.append(
+                {
+                    "id": pid,
+                    "shortId": spec.short_id,
+                    "name": spec.name,
+                    "description": spec.description,
+                }
+            )
+            attributes += [
+                {
+                    "id": self.uuid(),
+                    "shortId": a.short_id,
+                    "name": a.name,
+                    "type": a.type,
+                    "procedure": pid,
+                    "primaryKey": a.primary_key,
+                    **({"options": list(a.options)} if a.options else {}),
+                }
+                for a in spec.attributes
+            ]
+            own_states = [
+                {
+                    "id": self.uuid(),
+                    "shortId": s.short_id,
+                    "name": s.name,
+                    "procedure": pid,
+                    "status": s.status,
+                    "sequence": i,
+                }
+                for i, s in enumerate(spec.states, start=1)
+            ]
+            states += own_states
+            processes[spec.short_id] = self._processes(
+                spec, pid, team_id, own_states, counts.get(spec.short_id, 0)
+            )
+        return ChakraData(
+            seed=seed,
+            now=self.now,
+            team_id=team_id,
+            users=self.users,
+            pods=self.pods,
+            procedures=procedures,
+            attributes=attributes,
+            states=states,
+            processes=processes,
+        )
+
+    def _users(self) -> list[Json]:
+        rng = self.rng
+        users: list[Json] = []
+        for i, person in enumerate(fake.people(rng, 10)):
+            created = fake.datetime_between(rng, self.now - 2 * SPAN, self.now - SPAN)
+            users.append(
+                {
+                    "id": self.uuid(),
+                    "username": fake.slug(person.full_name),
+                    "name": person.full_name,
+                    "email": fake.email(person, "acme-field.test"),
+                    "role": "admin" if i < 2 else "agent",
+                    "createdAt": ms(created),
+                }
+            )
+        return users
+
+    def _processes(
+        self, spec: ProcedureSpec, pid: str, team_id: str, states: list[Json], n: int
+    ) -> list[Json]:
+        rng = self.rng
+        by_short = {s["shortId"]: s for s in states}
+        mix = _state_mix(rng, spec.states, n)
+        stamps = self._creation_times(spec, mix)
+        out: list[Json] = []
+        for index, (state_spec, created) in enumerate(zip(mix, stamps, strict=True)):
+            state = by_short[state_spec.short_id]
+            is_open = state_spec.status == "OPEN"
+            closed_after = timedelta(days=rng.randint(1, 90), minutes=rng.randint(0, 600))
+            touched = from_ms(created) + (
+                timedelta(days=rng.randint(0, 20), minutes=rng.randint(0, 900))
+                if is_open
+                else closed_after
+            )
+            latest = self.now - timedelta(minutes=rng.randint(5, 3000))
+            updated = max(created, min(ms(latest), ms(touched))) + rng.randint(0, 999)
+            creator = rng.choice(self.user_ids)
+            assignee = None if rng.random() < 0.08 else rng.choice(self.user_ids)
+            next_action = (
+                ms(self.now + timedelta(days=rng.randint(-5, 20), hours=rng.randint(0, 23)))
+                if is_open
+                else None
+            )
+            values = self._values(spec.short_id, index + 1, state_spec, created)
+            out.append(
+                {
+                    "id": self.uuid(),
+                    "team": team_id,
+                    "procedure": pid,
+                    "createdBy": creator,
+                    "assignedTo": assignee,
+                    "belongsTo": rng.choice(self.pods)["id"],
+                    "entity": None,
+                    "record": None,
+                    "status": state_spec.status,
+                    "state": state["id"],
+                    "data": values,
+                    "derivedData": {},
+                    "nextActionAt": next_action,
+                    "createdAt": created,
+                    "updatedAt": updated,
+                }
+            )
+        return out
+
+    def _creation_times(self, spec: ProcedureSpec, mix: list[StateSpec]) -> list[int]:
+        """Epoch ms per process, distinct within the procedure; open ones are recent.
+        The list is then sorted oldest first, so keys like LEAD-0001 follow creation."""
+        rng = self.rng
+        seen: set[int] = set()
+        out: list[tuple[int, int]] = []
+        hi_ms = ms(self.now - timedelta(hours=2))
+        for i, state in enumerate(mix):
+            days = 150 if state.status == "OPEN" else SPAN.days
+            lo_ms = ms(self.now - timedelta(days=days))
+            stamp = rng.randint(lo_ms, hi_ms)
+            while stamp in seen:
+                stamp = rng.randint(lo_ms, hi_ms)
+            seen.add(stamp)
+            out.append((stamp, i))
+        out.sort()
+        # Re-pair: the state of the k-th oldest is the state drawn for it.
+        order = [i for _, i in out]
+        mix[:] = [mix[i] for i in order]
+        return [stamp for stamp, _ in out]
+
+    def _values(self, procedure: str, number: int, state: StateSpec, created: int) -> Json:
+        rng = self.rng
+        person = fake.person(rng)
+        org = fake.company(rng)
+        where = fake.city(rng)
+        values: Json
+        if procedure == "lead":
+            values = {
+                "lead_id": f"LEAD-{number:04d}",
+                "name": person.full_name,
+                "company": org,
+                "email": fake.email(person, fake.domain(org)),
+                "phone_number": f"{rng.choice('6789')}{rng.randint(0, 999_999_999):09d}",
+                "source": rng.choice(SOURCES),
+                "city": where,
+                "budget": rng.randint(5, 500) * 1000,
+                "score": rng.randint(0, 100),
+                "expected_close": created + rng.randint(7, 120) * 86_400_000,
+            }
+            for key, chance in (("phone_number", 0.15), ("budget", 0.12), ("expected_close", 0.3)):
+                if rng.random() < chance:
+                    del values[key]
+        elif procedure == "ticket":
+            subject = rng.choice(_SUBJECTS).format(
+                month=from_ms(created).strftime("%B"), number=rng.randint(10_000, 99_999)
+            )
+            values = {
+                "ticket_id": f"TKT-{number:05d}",
+                "subject": subject,
+                "customer_email": fake.email(person, fake.domain(org)),
+                "priority": rng.choices(PRIORITIES, (30, 40, 20, 10))[0],
+                "category": rng.choice(CATEGORIES),
+                "channel": rng.choice(CHANNELS),
+                "reopened": rng.random() < 0.15,
+                "sla_hours": rng.choice((4, 8, 24, 48)),
+            }
+        else:
+            visit = from_ms(created) + timedelta(days=rng.randint(1, 14), hours=rng.randint(0, 8))
+            values = {
+                "visit_id": f"FV-{number:04d}",
+                "site_name": f"{org} {rng.choice(_SITES)}",
+                "city": where,
+                "purpose": rng.choice(PURPOSES),
+                # datetimeISO8601 attributes are strings; the team works in IST.
+                "visit_date": visit.astimezone(IST).replace(microsecond=0).isoformat(),
+            }
+            if state.status == "COMPLETED":
+                values["duration_minutes"] = rng.randint(2, 32) * 15
+                values["outcome"] = rng.choice(_OUTCOMES)
+        return values
+
+
+def _state_mix(rng: random.Random, states: tuple[StateSpec, ...], n: int) -> list[StateSpec]:
+    """Exactly the target shares (rounded down, the rest open-first), in random order."""
+    total = sum(s.weight for s in states)
+    mix = [s for s in states for _ in range(n * s.weight // total)]
+    mix += [states[0]] * (n - len(mix))
+    rng.shuffle(mix)
+    return mix

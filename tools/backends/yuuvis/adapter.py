@@ -1,0 +1,582 @@
+"""yuuvis Momentum BPM process instances: the unified query to `GET /bpm-engine/api/processes`
+and back (facts: shared/reference/frends-and-yuuvis.md part D, vendor page seed 003).
+
+Translation choices:
+- paging: `page` is 0-based and `size` is bounded at 100 (undocumented: the stricter
+  reading); the driver's page-aligned offsets become `page = offset // size`.
+- status: `isCompleted` and `suspended` (see translate.plan_status); `isCompleted=true` also
+  returns deleted instances, so completed and cancelled alone are narrowed.
+- text: `nameLikeIgnoreCase=%text%` with typed wildcards made harmless; names re-checked.
+- dates: `startedAfter` / `startedBefore`, widened by a millisecond because the docs do not
+  say whether the bounds are inclusive; re-checked. Updated times do not exist: refused.
+- owner: `startedBy`, a user id. An ordinary user sees only their own processes and gets 400
+  for startedBy naming anybody else, so the adapter never sends that: for a non-admin it
+  sends startedBy only for the caller's own id, refuses another id with an explanation, and
+  when the caller's id is not configured checks the owner locally (nothing is sent).
+  `involvedUser` (starter OR task assignee) is wider than "owner", so it is not used for
+  owner; it is offered as a `where` key instead.
+- template: `processDefinitionKey`; a definition name is resolved through
+  `/process-definitions` (cached per instance).
+- where: businessKey, name, definition id/key/version natively; local checks on other row
+  fields; parameter-only keys (businessKeyLike, nameLike, involvedUser, ...) at top level.
+- sub-processes (call activities) are left out by default (`excludeSubprocesses=true`): a
+  list of processes means the processes people started; `where` can ask for them.
+- sort: `sort=asc|desc` orders by start time (the field is not documented; start time is
+  the plausible one); created_at / -created_at only, other keys are refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import anyio
+from pydantic import model_validator
+
+from tools.backends.base import (
+    Backend,
+    Capabilities,
+    CollectionInfo,
+    FieldSupport,
+    InstanceSettings,
+    PageResult,
+    Plan,
+    Position,
+)
+from tools.backends.yuuvis import translate
+from tools.backends.yuuvis.translate import NATIVE_STATUS, WHERE_KEYS, row_state
+from tools.errors import (
+    BackendNotFoundError,
+    BackendResponseError,
+    InvalidArgumentError,
+    UnsupportedQueryError,
+)
+from tools.model import Detail, ProcessDetail, ProcessSummary, TaskInfo
+from tools.query import ProcessQuery
+
+if TYPE_CHECKING:
+    import httpx
+
+API = "/bpm-engine/api"
+MAX_PAGE_SIZE = 100
+SORTS = {"created_at": "asc", "-created_at": "desc"}
+SECTIONS = ("variables", "tasks")
+MAX_VALUE_CHARS = 300
+MAX_VARIABLES = 60
+TENANT_HEADER = "X-ID-TENANT-NAME"
+_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
+class YuuvisSettings(InstanceSettings):
+    """`token` (the one secret) is the bearer token, or with `auth = "basic"` the password."""
+
+    kind: str = "yuuvis"
+    tenant: str
+    auth: Literal["bearer", "basic"] = "bearer"
+    username: str | None = None
+    # The caller's user id as the engine records it (startUserId), and whether the account
+    # is a tenant admin: both decide what startedBy may name (see the module docstring).
+    user_id: str | None = None
+    is_admin: bool = False
+
+    @model_validator(mode="after")
+    def _basic_needs_username(self) -> YuuvisSettings:
+        if self.auth == "basic" and not self.username:
+            raise ValueError("auth = 'basic' needs username (the password is the token secret)")
+        return self
+
+
+def human_duration(millis: int) -> str:
+    """`3d 4h`, `2h 5m`, `4m 10s`: the two largest units, enough to compare at a glance."""
+    seconds = max(0, millis) // 1000
+    parts = [
+        (seconds // 86400, "d"),
+        (seconds % 86400 // 3600, "h"),
+        (seconds % 3600 // 60, "m"),
+        (seconds % 60, "s"),
+    ]
+    first = next((i for i, (n, _) in enumerate(parts) if n), len(parts) - 1)
+    shown = [f"{n}{unit}" for n, unit in parts[first : first + 2] if n]
+    return " ".join(shown) or "0s"
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """Both wire forms: `…363Z` (lists) and `…902+0000` (the single example)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def yuuvis_error_message(response: httpx.Response) -> str | None:
+    """The yuuvis core error JSON: `message` plus any `validationErrors`; 401s from the
+    gateway may come without a body, so say what to check."""
+    from tools.http import default_error_message
+
+    body: Any = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    message: str | None = None
+    if isinstance(body, dict):
+        message = body.get("message") if isinstance(body.get("message"), str) else None
+        details = [
+            str(e.get("message"))
+            for e in body.get("validationErrors") or []
+            if isinstance(e, dict) and e.get("message")
+        ]
+        if details:
+            message = f"{message or 'validation failed'} ({'; '.join(details)})"
+    if message is None:
+        message = default_error_message(response)
+    if response.status_code == 401:
+        check = "check the credentials and the tenant (sent as X-ID-TENANT-NAME)"
+        message = f"{message}; {check}" if message else f"unauthorized: {check}"
+    elif response.status_code == 400 and message and "startedBy" in message:
+        message += "; this account is not a tenant admin (check is_admin in the configuration)"
+    return message[:300] if message else None
+
+
+def _instances_info(settings: YuuvisSettings) -> CollectionInfo:
+    if settings.is_admin:
+        owner = FieldSupport("native", "startedBy (a user id)")
+    elif settings.user_id:
+        owner = FieldSupport(
+            "native", f"only this account's own id ({settings.user_id}): it is not an admin"
+        )
+    else:
+        owner = FieldSupport("local", "not an admin and user_id not configured: checked locally")
+    narrowed_dates = "startedAfter/startedBefore, re-checked (bound inclusiveness undocumented)"
+    return CollectionInfo(
+        name="instances",
+        description=(
+            "Process instances of the BPM engine (Flowable) that this account may see: an "
+            "ordinary user sees only the instances they started, a tenant admin all (should "
+            "an admin see only their own, owner lists another user's). Sub-processes are "
+            "left out unless where asks for them. updated = end time of ended instances."
+        ),
+        fields={
+            "status": FieldSupport("native", "isCompleted/suspended; completed alone narrowed"),
+            "native_status": FieldSupport("native", "running, suspended, completed, deleted"),
+            "text": FieldSupport("narrowed", "nameLikeIgnoreCase=%text%; names re-checked"),
+            "created_after": FieldSupport("narrowed", narrowed_dates),
+            "created_before": FieldSupport("narrowed", narrowed_dates),
+            "owner": owner,
+            "template": FieldSupport("native", "processDefinitionKey; a name is resolved"),
+            "where": FieldSupport(
+                "native",
+                "documented parameters natively, other row keys locally (see attributes)",
+            ),
+        },
+        sorts=tuple(SORTS),
+        statuses=NATIVE_STATUS,
+        sections=SECTIONS,
+        attributes=WHERE_KEYS,
+    )
+
+
+class YuuvisBackend(Backend):
+    kind: ClassVar[str] = "yuuvis"
+    settings_model: ClassVar[type[InstanceSettings]] = YuuvisSettings
+    error_message: ClassVar[Callable[[httpx.Response], str | None] | None] = staticmethod(
+        yuuvis_error_message
+    )
+
+    settings: YuuvisSettings
+
+    def __init__(self, settings: InstanceSettings, http: Any) -> None:
+        super().__init__(settings, http)
+        self._info = _instances_info(self.settings)
+        self._definitions: list[dict[str, Any]] | None = None
+        self._lock = anyio.Lock()
+
+    @classmethod
+    def client_headers(cls, settings: InstanceSettings) -> dict[str, str]:
+        assert isinstance(settings, YuuvisSettings)
+        secret = settings.token.get_secret_value() if settings.token else ""
+        if settings.auth == "basic":
+            pair = f"{settings.username}:{secret}".encode()
+            authorization = "Basic " + base64.b64encode(pair).decode()
+        else:
+            authorization = f"Bearer {secret}"
+        return {
+            "Authorization": authorization,
+            TENANT_HEADER: settings.tenant,
+            "Accept": "application/json",
+            # The docs list it even for GETs.
+            "Content-Type": "application/json",
+        }
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            kind=self.kind,
+            collections=(self._info,),
+            default_collection="instances",
+            max_page_size=MAX_PAGE_SIZE,
+            addressing="page",
+            parallel_pages=4,
+            total_known=True,
+        )
+
+    # -- plan -------------------------------------------------------------------------------
+
+    async def plan(self, query: ProcessQuery) -> Plan:
+        info = self.collection_info(query.collection)
+        params: list[tuple[str, str]] = []
+        applied: dict[str, FieldSupport] = {}
+        warnings: list[str] = []
+        stamp: dict[str, Any] = {}
+
+        for name in ("updated_after", "updated_before", "tags"):
+            if getattr(query, name) is not None:
+                reason = (
+                    "the engine reports no update time (ended instances show their end time)"
+                    if name != "tags"
+                    else "process instances have no tags"
+                )
+                self.refuse(info, name, reason)
+        if query.sort not in SORTS:
+            raise UnsupportedQueryError(
+                f"{self.name} (yuuvis) cannot sort by {query.sort}",
+                backend=self.name,
+                field="sort",
+                hint="use created_at or -created_at (the engine sorts only by start time)",
+            )
+
+        status_params, mode, status_warnings = translate.plan_status(
+            query.status, query.native_status, self.name
+        )
+        params += status_params
+        warnings += status_warnings
+        for f in ("status", "native_status"):
+            if getattr(query, f) is not None and mode is not None:
+                applied[f] = mode
+        if query.text is not None:
+            params.append(("nameLikeIgnoreCase", translate.name_pattern(query.text)))
+            applied["text"] = info.support("text")
+        if query.owner is not None:
+            applied["owner"] = self._plan_owner(query.owner, params, warnings)
+        if query.template is not None:
+            applied["template"] = await self._plan_template(query.template, params)
+        if query.where is not None:
+            applied["where"] = self._plan_where(info, query.where, params, stamp)
+        if query.created_after is not None or query.created_before is not None:
+            date_params, support = translate.plan_dates(query.created_after, query.created_before)
+            params += date_params
+            for f in ("created_after", "created_before"):
+                if getattr(query, f) is not None:
+                    applied[f] = support
+        if not translate.wants_subprocesses(query.where) and "excludeSubprocesses" not in (
+            query.where or {}
+        ):
+            params.append(("excludeSubprocesses", "true"))
+        params.append(("sort", SORTS[query.sort]))
+        return Plan(
+            collection=info.name,
+            native={"params": params, "stamp": stamp},
+            applied=applied,
+            sort=query.sort,
+            warnings=warnings,
+        )
+
+    def _plan_owner(
+        self, owner: str, params: list[tuple[str, str]], warnings: list[str]
+    ) -> FieldSupport:
+        """Never sends startedBy naming another user from a non-admin account (400)."""
+        s = self.settings
+        wanted = owner.strip()
+        # startedBy is compared exactly; user ids from the identity provider (Keycloak) are
+        # lower-case UUIDs, while our owner filter ignores case.
+        if _UUID.fullmatch(wanted):
+            wanted = wanted.lower()
+        if s.is_admin:
+            params.append(("startedBy", wanted))
+            return FieldSupport("native", "startedBy")
+        if s.user_id:
+            if wanted.casefold() == s.user_id.casefold():
+                params.append(("startedBy", s.user_id))
+                return FieldSupport("native", "startedBy (this account's own id)")
+            told = f"{wanted!r}" + (
+                " is this account's login name; owners are user ids here"
+                if s.username and wanted.casefold() == s.username.casefold()
+                else " is another user"
+            )
+            raise UnsupportedQueryError(
+                f"{self.name} signs in as user {s.user_id} without tenant-admin rights: the "
+                f"engine lists only that user's own processes and refuses startedBy for "
+                f"anybody else ({told})",
+                backend=self.name,
+                field="owner",
+                hint=f"drop owner (every process listed here was started by {s.user_id}), "
+                f"use owner={s.user_id}, or configure a tenant-admin account "
+                "(is_admin = true) to see other users' processes",
+            )
+        warnings.append(
+            "this account is not a tenant admin, so the engine lists only its own processes: "
+            "the owner filter matches only if it names this account's user id (set user_id "
+            "in the configuration to have it sent, or is_admin for an admin account)"
+        )
+        return FieldSupport("local", "startedBy not sent (caller's id unknown); checked locally")
+
+    async def _plan_template(self, template: str, params: list[tuple[str, str]]) -> FieldSupport:
+        definitions = await self._load_definitions()
+        wanted = template.strip().casefold()
+        keys = sorted(
+            {
+                str(d.get("key"))
+                for d in definitions
+                if wanted in (str(d.get("key", "")).casefold(), str(d.get("name", "")).casefold())
+            }
+        )
+        if not keys:
+            names = sorted({f"{d.get('name')} ({d.get('key')})" for d in definitions})
+            raise InvalidArgumentError(
+                f"{self.name}: no process definition {template!r}",
+                field="template",
+                hint="use a definition key or name: " + ", ".join(names),
+            )
+        if len(keys) == 1:
+            params.append(("processDefinitionKey", keys[0]))
+            return FieldSupport("native", "processDefinitionKey")
+        return FieldSupport("local", f"{len(keys)} definitions match; checked locally")
+
+    def _plan_where(
+        self,
+        info: CollectionInfo,
+        where: Mapping[str, Any],
+        params: list[tuple[str, str]],
+        stamp: dict[str, Any],
+    ) -> FieldSupport:
+        try:
+            planned = translate.plan_where(where)
+        except translate.WhereError as exc:
+            raise UnsupportedQueryError(
+                f"{self.name} (yuuvis, {info.name}) cannot filter where: {exc.reason}",
+                backend=self.name,
+                field="where",
+                hint="keys that work here: " + ", ".join(WHERE_KEYS),
+            ) from None
+        params += planned.params
+        stamp.update(planned.stamp)
+        return planned.support()
+
+    async def _load_definitions(self) -> list[dict[str, Any]]:
+        """Every process definition (all versions), fetched once per instance."""
+        async with self._lock:
+            if self._definitions is None:
+                out: list[dict[str, Any]] = []
+                for page in range(1000):
+                    body = await self.http.get_json(
+                        f"{API}/process-definitions",
+                        params=[("page", str(page)), ("size", str(MAX_PAGE_SIZE))],
+                    )
+                    rows, _, more = self._envelope(body, "process definition")
+                    out.extend(rows)
+                    if not more or not rows:
+                        break
+                self._definitions = out
+            return self._definitions
+
+    # -- fetch ------------------------------------------------------------------------------
+
+    async def fetch_page(self, plan: Plan, at: Position, size: int) -> PageResult:
+        offset = int(at or 0)
+        if offset % size:
+            raise AssertionError("page addressing needs page-aligned offsets")
+        params = [*plan.native["params"], ("page", str(offset // size)), ("size", str(size))]
+        body = await self.http.get_json(f"{API}/processes", params=params)
+        rows, total, more = self._envelope(body, "process")
+        stamp = plan.native["stamp"]
+        summaries = [self.to_summary(r, stamp) for r in rows]
+        end = offset + len(rows)
+        return PageResult(rows=summaries, next=end if more and rows else None, total=total)
+
+    def _envelope(self, body: Any, what: str) -> tuple[list[dict[str, Any]], int | None, bool]:
+        if not isinstance(body, dict) or not isinstance(body.get("objects"), list):
+            raise BackendResponseError(
+                f"unexpected {what} list shape (no objects array)", backend=self.name
+            )
+        total = body.get("totalNumItems")
+        return (
+            body["objects"],
+            total if isinstance(total, int) else None,
+            bool(body.get("hasMoreItems")),
+        )
+
+    def to_summary(
+        self, raw: Mapping[str, Any], stamp: Mapping[str, Any] | None = None
+    ) -> ProcessSummary:
+        state = row_state(raw)
+        definition_id = str(raw.get("processDefinitionId") or "")
+        key, _, rest = definition_id.partition(":")
+        version_text = rest.partition(":")[0]
+        version = int(version_text) if version_text.isdigit() else None
+        start = _parse_time(raw.get("startTime"))
+        end = _parse_time(raw.get("endTime"))
+        duration = raw.get("durationInMillis")
+        starter = raw.get("startUserId")
+        extra = {
+            "business_key": raw.get("businessKey"),
+            "duration": human_duration(duration) if isinstance(duration, int) else None,
+            "ended_at": translate.wire_time(end) if end else None,
+            "delete_reason": raw.get("deleteReason"),
+            "definition_id": definition_id or None,
+            "definition_version": version,
+            "duration_ms": duration,
+            "end_activity": raw.get("endActivityId"),
+        }
+        summary = ProcessSummary(
+            backend=self.name,
+            collection="instances",
+            id=str(raw.get("id")),
+            # A nameless instance stays nameless: nameLikeIgnoreCase never matches it either.
+            name=str(raw.get("name") or ""),
+            status=NATIVE_STATUS[state],
+            native_status=state,
+            template=raw.get("processDefinitionName") or key or None,
+            template_id=key or None,
+            owner=str(starter) if starter else None,
+            owner_id=str(starter) if starter else None,
+            created_at=start,
+            # The engine has no update time; an ended instance last changed when it ended.
+            updated_at=end,
+            extra={k: v for k, v in extra.items() if v not in (None, "")},
+        )
+        attributes: dict[str, Any] = {
+            "businessKey": raw.get("businessKey"),
+            "name": raw.get("name"),
+            "processDefinitionId": definition_id or None,
+            "processDefinitionKey": key or None,
+            "processDefinitionVersion": version,
+            "startActivityId": raw.get("startActivityId"),
+            "endActivityId": raw.get("endActivityId"),
+            "deleteReason": raw.get("deleteReason"),
+            "durationInMillis": duration,
+            **(stamp or {}),
+        }
+        return summary.with_attributes(attributes)
+
+    # -- get --------------------------------------------------------------------------------
+
+    async def get(
+        self,
+        process_id: str,
+        *,
+        collection: str | None,
+        include: frozenset[str] | None,
+        detail: Detail,
+    ) -> ProcessDetail:
+        self.collection_info(collection)
+        sections = self._sections(include, detail)
+        params = [("includeProcessVariables", "true")] if "variables" in sections else []
+        path = f"{API}/processes/{process_id}"
+        raw = await self._get_or_explain(path, params, process_id)
+        if not isinstance(raw, dict) or "id" not in raw:
+            raise BackendResponseError("unexpected process shape (no id)", backend=self.name)
+        summary = self.to_summary(raw)
+        notes: list[str] = []
+        extra = summary.extra or {}
+        if detail != "full":
+            keep = ("business_key", "duration", "ended_at", "delete_reason")
+            extra = {k: v for k, v in extra.items() if k in keep}
+        result = ProcessDetail(
+            **summary.model_dump(exclude={"extra"}),
+            extra=extra or None,
+            description=raw.get("processDefinitionDescription") if detail == "full" else None,
+            started_at=summary.created_at,
+            completed_at=summary.updated_at if summary.status == "completed" else None,
+        )
+        if "variables" in sections:
+            result.fields = self._variables(raw.get("variables"), notes)
+        if "tasks" in sections:
+            history = await self._get_or_explain(f"{path}/history", [], process_id)
+            result.tasks = self._tasks(history)
+        result.notes = notes or None
+        return result
+
+    async def _get_or_explain(self, path: str, params: list[tuple[str, str]], pid: str) -> Any:
+        try:
+            return await self.http.get_json(path, params=params)
+        except BackendNotFoundError as exc:
+            scope = "" if self.settings.is_admin else " (this account sees only its own processes)"
+            raise BackendNotFoundError(
+                f"no process instance {pid!r}{scope}",
+                backend=self.name,
+                request=exc.request,
+                status=exc.status,
+                vendor_message=exc.vendor_message,
+                hint=f"check the id; list_processes with backend={self.name} shows valid ids",
+            ) from None
+
+    def _sections(self, include: frozenset[str] | None, detail: Detail) -> frozenset[str]:
+        if include is None:
+            return frozenset(SECTIONS) if detail == "full" else frozenset({"variables"})
+        unknown = include - set(SECTIONS)
+        if unknown:
+            raise InvalidArgumentError(
+                f"{self.name}: yuuvis process instances have no section "
+                + ", ".join(sorted(unknown)),
+                field="include",
+                hint="sections here: " + ", ".join(SECTIONS),
+            )
+        return include
+
+    def _variables(self, raw: Any, notes: list[str]) -> dict[str, Any]:
+        """Name -> value, compact: binary values are named, not shown; long values cut."""
+        variables = [v for v in raw or [] if isinstance(v, dict) and v.get("name")]
+        if not variables and not self.settings.is_admin:
+            notes.append(
+                "no variables returned; the engine may show variables to tenant admins only"
+            )
+        out: dict[str, Any] = {}
+        for var in variables[:MAX_VARIABLES]:
+            name, value, kind = str(var["name"]), var.get("value"), var.get("type")
+            if value is None and var.get("valueUrl"):
+                value = f"<{kind or 'binary'} value, not shown>"
+            elif isinstance(value, dict | list):
+                text = json.dumps(value, separators=(",", ":"), default=str)
+                if len(text) > MAX_VALUE_CHARS:
+                    notes.append(f"variable {name} ({kind}) cut from {len(text)} characters")
+                    value = text[:MAX_VALUE_CHARS] + "…"
+            elif isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+                notes.append(f"variable {name} cut from {len(value)} characters")
+                value = value[:MAX_VALUE_CHARS] + "…"
+            out[name] = value
+        if len(variables) > MAX_VARIABLES:
+            notes.append(f"{len(variables) - MAX_VARIABLES} more variables not shown")
+        return out
+
+    def _tasks(self, history: Any) -> list[TaskInfo]:
+        raw_tasks = history.get("tasks") if isinstance(history, dict) else None
+        tasks: list[TaskInfo] = []
+        for pos, t in enumerate(raw_tasks or [], start=1):
+            if not isinstance(t, dict):
+                continue
+            ended = _parse_time(t.get("endTime"))
+            tasks.append(
+                TaskInfo(
+                    id=str(t.get("id")),
+                    name=str(t.get("name") or ""),
+                    status="completed" if ended else "active",
+                    owner=t.get("assignee"),
+                    position=pos,
+                    completed_at=ended,
+                )
+            )
+        return tasks
+
+    async def check(self) -> str:
+        s = self.settings
+        body = await self.http.get_json(f"{API}/processes", params=[("page", "0"), ("size", "1")])
+        _, total, _ = self._envelope(body, "process")
+        who = s.username or s.user_id or "the token's user"
+        scope = "tenant admin" if s.is_admin else "own processes only"
+        return f"ok: tenant {s.tenant} as {who} ({scope}), {total} process instances"
