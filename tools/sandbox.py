@@ -11,6 +11,7 @@ from types import ModuleType, TracebackType
 
 from tools.backends.base import InstanceSettings
 from tools.backends.chakra import sandbox as chakra
+from tools.backends.kommo import sandbox as kommo
 from tools.backends.tallyfy import sandbox as tallyfy
 from tools.backends.yuuvis import sandbox as yuuvis
 from tools.sim import SandboxParts, SimServer, SimulatorCore
@@ -20,6 +21,7 @@ SANDBOXES: tuple[ModuleType, ...] = (
     tallyfy,
     chakra,
     yuuvis,
+    kommo,
     # (next backends here)
 )
 

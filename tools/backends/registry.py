@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from tools.backends.base import Backend, InstanceSettings
 from tools.backends.chakra.adapter import ChakraBackend
+from tools.backends.kommo.adapter import KommoBackend
 from tools.backends.tallyfy.adapter import TallyfyBackend
 from tools.backends.yuuvis.adapter import YuuvisBackend
 from tools.limits import RateLimit
@@ -17,6 +18,7 @@ KINDS: dict[str, type[Backend]] = {
     TallyfyBackend.kind: TallyfyBackend,
     ChakraBackend.kind: ChakraBackend,
     YuuvisBackend.kind: YuuvisBackend,
+    KommoBackend.kind: KommoBackend,
     # (next backends here, one line each)
 }
 

@@ -216,3 +216,17 @@ def test_random_queries_survive_a_503_at_any_request(query: ProcessQuery, after:
         return None
 
     check(query, sim=sim, sleep=sleep)
+
+
+def test_a_where_key_that_collides_with_the_template_parameter_is_checked_locally() -> None:
+    """template and where.processDefinitionKey both map to processDefinitionKey=; sending
+    it twice lets the engine pick one, so the where side must be checked locally."""
+    definition = DATA.definitions[0]
+    other = next(d for d in DATA.definitions if d["key"] != definition["key"])
+    query = ProcessQuery(
+        backend="yuuvis-sandbox",
+        limit=20,
+        template=definition["name"],
+        where={"processDefinitionKey": other["key"]},
+    )
+    assert check(query) == []

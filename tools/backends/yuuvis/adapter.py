@@ -356,7 +356,7 @@ class YuuvisBackend(Backend):
         stamp: dict[str, Any],
     ) -> FieldSupport:
         try:
-            planned = translate.plan_where(where)
+            planned = translate.plan_where(where, taken={k for k, _ in params})
         except translate.WhereError as exc:
             raise UnsupportedQueryError(
                 f"{self.name} (yuuvis, {info.name}) cannot filter where: {exc.reason}",

@@ -253,8 +253,12 @@ def _is_type(value: Any, wanted: type) -> bool:
     return isinstance(value, wanted)
 
 
-def plan_where(where: Mapping[str, Any]) -> WherePlan:
+def plan_where(where: Mapping[str, Any], taken: Iterable[str] = ()) -> WherePlan:
+    """`taken`: parameters other filters already send. A query string with one parameter
+    twice means whatever the engine picks, so a row key that collides is checked locally
+    and a parameter-only key that collides is refused."""
     out = WherePlan()
+    used = set(taken)
     for key, rhs in where.items():
         if key in WHERE_GROUPS:
             _forbid_param_only(rhs)
@@ -267,12 +271,14 @@ def plan_where(where: Mapping[str, Any]) -> WherePlan:
                     f"{key} takes {kind} and nothing else: the engine applies it and the "
                     "rows do not carry it, so it cannot be checked locally"
                 )
+            if key in used:
+                raise WhereError(f"{key} is already set by another filter of this query")
             out.params.append((key, _wire_value(rhs)))
             out.stamp[key] = rhs
             out.sent.append(key)
         elif key in ROW_KEYS:
             param, wanted = ROW_KEYS[key]
-            if param is not None and _is_type(rhs, wanted):
+            if param is not None and param not in used and _is_type(rhs, wanted):
                 out.params.append((param, _wire_value(rhs)))
                 out.sent.append(key)
             else:

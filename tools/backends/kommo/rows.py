@@ -1,0 +1,247 @@
+"""Kommo objects -> canonical rows, and the vendor-specific readers of error responses.
+
+Row choices:
+- leads: `status` from the status id (142 completed, 143 cancelled, else open);
+  `native_status` is the stage NAME, looked up by (pipeline_id, status_id) because stage
+  ids 142/143 repeat in every pipeline; `template` is the pipeline name;
+- customers: no unified status (Kommo gives them no won/lost); `native_status` is the
+  customer status id (our reference documents no endpoint that names them);
+- contacts, companies: no status at all;
+- owner is the responsible user's email (their name when there is no email);
+- `due_at`: the closest task's date (customers: the expected next purchase date);
+- `where` attributes: each custom field by name AND by id (plus `price` on leads); select
+  fields give their option text, checkboxes booleans, numeric fields numbers (Kommo sends
+  them as strings), multitext (phones, emails) the first value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tools.backends.kommo.directory import Pipeline, Stage, User, unified_status
+from tools.model import ProcessSummary
+
+if TYPE_CHECKING:
+    import httpx
+
+Json = dict[str, Any]
+NUMBER_TYPES = frozenset({"numeric", "date", "date_time", "birthday", "monetary"})
+MAX_VALUE_CHARS = 500
+BLOCK_MARK = "Kommo API block page"
+
+
+class Lookups:
+    """What converting rows needs from the account: stages by (pipeline, id), users."""
+
+    def __init__(self, pipelines: tuple[Pipeline, ...], users: tuple[User, ...]) -> None:
+        self.pipelines = {p.id: p for p in pipelines}
+        self.stages: dict[tuple[int, int], Stage] = {
+            (p.id, s.id): s for p in pipelines for s in p.stages
+        }
+        self.users = {u.id: u for u in users}
+
+
+def when(value: Any) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return datetime.fromtimestamp(int(value), tz=UTC)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    try:
+        number = float(str(value))
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() else number
+
+
+def field_value(cf: Mapping[str, Any], *, every: bool = False) -> Any:
+    """One custom field's value for `where` (the first value), or every value (detail)."""
+    items = [v.get("value") for v in cf.get("values") or () if isinstance(v, dict)]
+    if not items:
+        return None
+    kind = cf.get("field_type")
+    if kind == "checkbox":
+        flag = items[0]
+        return flag in (True, 1, "1", "true") if not isinstance(flag, bool) else flag
+    if kind in NUMBER_TYPES:
+        items = [_number(v) for v in items]
+    if kind == "multiselect" or (every and len(items) > 1):
+        return items
+    return items[0]
+
+
+def custom_fields(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    values = raw.get("custom_fields_values")
+    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+
+
+def attributes(entity: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for cf in custom_fields(raw):
+        value = field_value(cf)
+        if value is None:
+            continue
+        if cf.get("field_name") is not None:
+            out.setdefault(str(cf["field_name"]), value)
+        if cf.get("field_id") is not None:
+            out[str(cf["field_id"])] = value
+    if entity == "leads" and raw.get("price") is not None:
+        out["price"] = _number(raw["price"])
+    return out
+
+
+def _embedded(raw: Mapping[str, Any], key: str) -> list[Json]:
+    items = (raw.get("_embedded") or {}).get(key)
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def to_summary(
+    backend: str, entity: str, raw: Mapping[str, Any], look: Lookups, *, full: bool = True
+) -> ProcessSummary:
+    """One row. `full=False` skips the extras, which only detail="full" shows."""
+    owner_id = _int(raw.get("responsible_user_id"))
+    owner = look.users.get(owner_id) if owner_id is not None else None
+    tags = [str(t.get("name")) for t in _embedded(raw, "tags") if t.get("name")]
+    status = native = template = template_id = None
+    extra: dict[str, Any] = {
+        "created_by": raw.get("created_by"),
+        "updated_by": raw.get("updated_by"),
+    }
+    due = when(raw.get("closest_task_at"))
+    if entity == "leads":
+        status_id, pipeline_id = _int(raw.get("status_id")), _int(raw.get("pipeline_id"))
+        status = unified_status(status_id)
+        stage = look.stages.get((pipeline_id or 0, status_id or 0))
+        native = stage.name if stage else (str(status_id) if status_id is not None else None)
+        pipeline = look.pipelines.get(pipeline_id or 0)
+        template = pipeline.name if pipeline else None
+        template_id = str(pipeline_id) if pipeline_id is not None else None
+        extra |= {
+            "price": raw.get("price"),
+            "status_id": status_id,
+            "closed_at": _iso(raw.get("closed_at")),
+            "loss_reason_id": raw.get("loss_reason_id"),
+            "score": raw.get("score"),
+        }
+    elif entity == "customers":
+        status_id = _int(raw.get("status_id"))
+        native = str(status_id) if status_id is not None else None
+        due = when(raw.get("next_date"))
+        extra |= {
+            "next_price": raw.get("next_price"),
+            "ltv": raw.get("ltv"),
+            "purchases_count": raw.get("purchases_count"),
+            "periodicity": raw.get("periodicity"),
+        }
+    if full:
+        if entity in ("leads", "contacts"):
+            extra["companies"] = [c.get("id") for c in _embedded(raw, "companies")] or None
+        extra["custom_fields"] = {
+            str(cf.get("field_name")): _short(field_value(cf, every=True))
+            for cf in custom_fields(raw)
+        }
+    row = ProcessSummary(
+        backend=backend,
+        collection=entity,
+        id=str(raw.get("id")),
+        name=str(raw.get("name") or ""),
+        status=status,
+        native_status=native,
+        template=template,
+        template_id=template_id,
+        owner=owner.label if owner else None,
+        owner_id=str(owner_id) if owner_id is not None else None,
+        tags=tags or None,
+        created_at=when(raw.get("created_at")),
+        updated_at=when(raw.get("updated_at")),
+        due_at=due,
+        extra={k: v for k, v in extra.items() if v not in (None, "", [], {})} if full else None,
+    )
+    return row.with_attributes(attributes(entity, raw))
+
+
+def _iso(value: Any) -> str | None:
+    moment = when(value)
+    return moment.isoformat() if moment else None
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        return value[:MAX_VALUE_CHARS] + "…"
+    return value
+
+
+# -- error responses -------------------------------------------------------------------------
+
+
+def kommo_error_message(response: httpx.Response) -> str | None:
+    """problem+json `title`/`detail`/`validation-errors` (the shared reader knows them),
+    the legacy `{"response": {"error", "error_code"}}` shape, the 429's `retry_after`, and
+    the API block: an HTML 403 page instead of JSON."""
+    from tools.http import default_error_message
+
+    if response.status_code == 403 and _looks_html(response):
+        title = default_error_message(response) or "HTML page"
+        return f"{BLOCK_MARK} ({title.removeprefix('HTML page: ')})"
+    body = _json(response)
+    if isinstance(body, dict):
+        legacy = body.get("response")
+        if isinstance(legacy, dict) and legacy.get("error"):
+            code = legacy.get("error_code")
+            return f"{legacy['error']}" + (f" (code {code})" if code is not None else "")
+        message = default_error_message(response)
+        wait = body.get("retry_after")
+        if response.status_code == 429 and wait is not None:
+            return f"{message or 'Too Many Requests'} (retry after {wait} s)"
+        return message
+    return default_error_message(response)
+
+
+def kommo_retry_after(response: httpx.Response) -> float | None:
+    """Kommo puts the wait in the 429 body (`retry_after`); a `Retry-After` header, which
+    Kommo does not document, wins when present."""
+    from tools.http import header_retry_after
+
+    header = header_retry_after(response)
+    if header is not None:
+        return header
+    body = _json(response)
+    if isinstance(body, dict):
+        value = body.get("retry_after")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content) if response.content.strip() else None
+    except ValueError:
+        return None
+
+
+def _looks_html(response: httpx.Response) -> bool:
+    if "html" in response.headers.get("content-type", "").lower():
+        return True
+    return response.content.lstrip()[:15].lower().startswith((b"<html", b"<!doctype html"))
