@@ -11,6 +11,7 @@ from types import ModuleType, TracebackType
 
 from tools.backends.base import InstanceSettings
 from tools.backends.chakra import sandbox as chakra
+from tools.backends.frends import sandbox as frends
 from tools.backends.kommo import sandbox as kommo
 from tools.backends.tallyfy import sandbox as tallyfy
 from tools.backends.yuuvis import sandbox as yuuvis
@@ -19,6 +20,7 @@ from tools.sim import SandboxParts, SimServer, SimulatorCore
 # One line per backend; keep the trailing comma so each entry stays on its own line.
 SANDBOXES: tuple[ModuleType, ...] = (
     tallyfy,
+    frends,
     chakra,
     yuuvis,
     kommo,

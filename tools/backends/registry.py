@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from tools.backends.base import Backend, InstanceSettings
 from tools.backends.chakra.adapter import ChakraBackend
+from tools.backends.frends.adapter import FrendsBackend
 from tools.backends.kommo.adapter import KommoBackend
 from tools.backends.tallyfy.adapter import TallyfyBackend
 from tools.backends.yuuvis.adapter import YuuvisBackend
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, type[Backend]] = {
     TallyfyBackend.kind: TallyfyBackend,
+    FrendsBackend.kind: FrendsBackend,
     ChakraBackend.kind: ChakraBackend,
     YuuvisBackend.kind: YuuvisBackend,
     KommoBackend.kind: KommoBackend,

@@ -32,10 +32,11 @@ def settings(
     )
 
 
-def open_sandbox(seed: int, *, strict: bool = True) -> SandboxParts:
-    """The sandbox's Kommo instance (the common entry point of every backend's sandbox)."""
+def open_sandbox(seed: int, *, strict: bool = True, size: int | None = None) -> SandboxParts:
+    """The sandbox's Kommo instance (the common entry point of every backend's sandbox);
+    `size` asks for that many leads, the default collection (benchmarks)."""
     return SandboxParts(
-        core=build(seed, strict=strict),
+        core=build(seed, strict=strict, **({"leads": size} if size else {})),
         settings=lambda url: settings(url),
         describe={"token": TOKEN, "api": "/api/v4/leads"},
     )

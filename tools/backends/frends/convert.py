@@ -1,0 +1,247 @@
+"""Frends objects to canonical rows, secret scrubbing, and Problem Details to messages.
+
+Secrets. Frends does not say whether the API masks `isSecret` process variables, and its own
+docs warn the values are not masked downstream, so every value of a secret variable is
+treated as leaked wherever it may show up: it is replaced by `SECRET_MASK` in the variable
+itself and scrubbed out of every other string we pass on (names, descriptions, change notes,
+BPMN, task parameters, exception texts). Values long enough to be recognisable are also
+registered with `tools.redact`, so no log line or error text can carry them either.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tools import redact
+from tools.model import ProcessSummary, Status
+
+if TYPE_CHECKING:
+    import httpx
+
+SECRET_MASK = "[secret]"
+# Shorter secret values ("true", "1234") are masked in their variable but not hunted for in
+# other text: they would mangle ordinary words while protecting nothing.
+MIN_SCRUB = 6
+SUMMARY_TEXT_MAX = 200
+
+# Instance states: "Ok" is the documented example; Running and Failed follow the documented
+# stateFilter values (ShowRunning, ShowSuccessful, ShowFailed).
+NATIVE_STATES: dict[str, Status] = {"Running": "open", "Ok": "completed", "Failed": "failed"}
+# Definition "states": not statuses, but what tells versions apart (filtered locally).
+DEFINITION_STATES = ("latest", "previous", "draft")
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# -- secrets --------------------------------------------------------------------------------
+
+
+def secret_values(raw: Mapping[str, Any]) -> frozenset[str]:
+    """Values of the definition's secret process variables, as text."""
+    found: set[str] = set()
+    for var in raw.get("processVariables") or ():
+        if not isinstance(var, dict) or not var.get("isSecret"):
+            continue
+        value = var.get("value")
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value)
+        if len(text) >= MIN_SCRUB:
+            found.add(text)
+    return frozenset(found)
+
+
+class Scrubber:
+    """Replaces every occurrence of any of `secrets` with SECRET_MASK, in one regex pass."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Longest first: a secret containing another is masked whole.
+        ordered = sorted({s for s in secrets if len(s) >= MIN_SCRUB}, key=lambda s: (-len(s), s))
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub(SECRET_MASK, text) if self._pattern is not None else text
+
+    def deep(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, list):
+            return [self.deep(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.deep(v) for k, v in value.items()}
+        return value
+
+
+class Secrets:
+    """Every secret value learnt so far (plus registered credentials), as one Scrubber."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()
+        self._cache: tuple[frozenset[str], Scrubber] | None = None
+
+    def learn(self, values: Iterable[str]) -> None:
+        for value in values:
+            if value not in self.known:
+                self.known.add(value)
+                redact.register_secret(value)
+
+    def scrubber(self) -> Scrubber:
+        every = frozenset(self.known) | redact.registered_secrets()
+        if self._cache is None or self._cache[0] != every:
+            self._cache = (every, Scrubber(every))
+        return self._cache[1]
+
+
+def masked_variables(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for var in raw.get("processVariables") or ():
+        if isinstance(var, dict):
+            value = SECRET_MASK if var.get("isSecret") else var.get("value")
+            out.append({**var, "value": value})
+    return out
+
+
+def first_line(text: Any, scrub: Scrubber, limit: int = SUMMARY_TEXT_MAX) -> str | None:
+    if not isinstance(text, str) or not text.strip():
+        return None
+    line = scrub(text.strip().splitlines()[0].strip())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def bounded(text: str, limit: int) -> tuple[str, bool]:
+    return (text, False) if len(text) <= limit else (text[:limit] + "…", True)
+
+
+# -- rows -----------------------------------------------------------------------------------
+
+
+def definition_state(raw: Mapping[str, Any]) -> str:
+    if raw.get("isDraft"):
+        return "draft"
+    return "previous" if raw.get("isNotLatestVersion") else "latest"
+
+
+def definition_summary(backend: str, raw: Mapping[str, Any], scrub: Scrubber) -> ProcessSummary:
+    """One version of a process. `modified` is when the version was saved, which for a
+    published (immutable) version is also when it was created: it is `created_at`."""
+    state = definition_state(raw)
+    version = raw.get("version")
+    guid = str(raw.get("uniqueIdentifier") or "") or None
+    extra = {
+        "version": version,
+        "guid": guid,
+        "subprocess": True if raw.get("isSubprocess") else None,
+        "description": first_line(raw.get("description"), scrub),
+        "change": first_line(raw.get("changeDescription"), scrub),
+        "base_version_id": raw.get("idOfBaseProcessForDraft"),
+    }
+    row = ProcessSummary(
+        backend=backend,
+        collection="processes",
+        id=str(raw.get("id")),
+        name=scrub(str(raw.get("name") or "")),
+        native_status=state,
+        template_id=guid,
+        owner=scrub(str(raw["modifier"])) if raw.get("modifier") else None,
+        created_at=parse_time(raw.get("modified")),
+        extra={k: v for k, v in extra.items() if v is not None},
+    )
+    return row.with_attributes(
+        {
+            "version": version,
+            "latest": state == "latest",
+            "draft": state == "draft",
+            "subprocess": bool(raw.get("isSubprocess")),
+            "guid": guid,
+        }
+    )
+
+
+def instance_summary(
+    backend: str,
+    collection: str,
+    raw: Mapping[str, Any],
+    process_name: str | None,
+    scrub: Scrubber,
+) -> ProcessSummary:
+    """One execution, named after its process (the executed version's name)."""
+    state = str(raw.get("state") or "") or None
+    started = parse_time(raw.get("startTimeUtc"))
+    ended = parse_time(raw.get("endTimeUtc"))
+    guid = str(raw.get("processGuid") or "") or None
+    name = scrub(process_name) if process_name else f"process {guid}"
+    extra = {
+        "instance_id": raw.get("id"),
+        "version": raw.get("processVersion"),
+        "trigger": first_line(raw.get("triggerName"), scrub),
+        "agent": raw.get("agentName"),
+        "parent": first_line(raw.get("parentName"), scrub),
+        "ended_at": raw.get("endTimeUtc"),
+        "acknowledged_at": raw.get("acknowledgedUtc"),
+        "error": first_line(raw.get("exception"), scrub),
+    }
+    row = ProcessSummary(
+        backend=backend,
+        collection=collection,
+        id=str(raw.get("executionId")),
+        name=name,
+        status=NATIVE_STATES.get(state or ""),
+        native_status=state,
+        template=name if process_name else None,
+        template_id=guid,
+        owner=scrub(str(raw["userName"])) if raw.get("userName") else None,
+        created_at=started,
+        updated_at=ended or started,
+        extra={k: v for k, v in extra.items() if v is not None},
+    )
+    return row.with_attributes(
+        {
+            "version": raw.get("processVersion"),
+            "child": raw.get("parentId") is not None,
+            "acknowledged": raw.get("acknowledgedUtc") is not None,
+            "trigger": raw.get("triggerName"),
+            "agent": raw.get("agentName"),
+        }
+    )
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def frends_error_message(response: httpx.Response) -> str | None:
+    """Problem Details -> "title: detail (traceId ...)"; validation errors add the first
+    field message. The detail is cut so the trace id survives the 300-character limit."""
+    from tools.http import default_error_message
+
+    try:
+        body = response.json()
+    except ValueError:
+        return default_error_message(response)
+    if not isinstance(body, dict) or not ({"title", "detail"} & set(body)):
+        return default_error_message(response)
+    parts = [str(body.get("title") or f"HTTP {response.status_code}")]
+    detail = body.get("detail")
+    errors = body.get("errors")
+    if isinstance(errors, dict) and errors:
+        name, messages = next(iter(errors.items()))
+        first = messages[0] if isinstance(messages, list) and messages else messages
+        detail = f"{detail + '; ' if detail else ''}{name}: {first}"
+    text = parts[0]
+    if isinstance(detail, str) and detail.strip():
+        text += ": " + bounded(detail.strip(), 200)[0]
+    trace = body.get("traceId")
+    if isinstance(trace, str) and trace:
+        text += f" (traceId {trace})"
+    return text

@@ -1,0 +1,647 @@
+"""Deterministic Frends sandbox data: environments with their agent groups, integration
+processes (every version, drafts, subprocesses, process variables with secrets) and their
+executions (process instances) per agent group.
+
+Definitions are kept as light `Definition` records; their heavy wire parts (BPMN XML,
+element parameters, graph data) are rendered on demand by `tools.backends.frends.wire`,
+so 10,000 versions cost little memory and generate in well under a second. Instances are
+stored in their wire form (what `GET /instances/{agentGroupId}` returns).
+
+`CANARY_SECRET` is the value of one secret process variable. It also sits where careless
+developers put such values in real tenants: a task parameter, the BPMN documentation, a
+version's change description and one execution's exception text. No tool answer, export or
+log line may ever show it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tools.sim import fake
+
+Json = dict[str, Any]
+
+CANARY_SECRET = "frends-canary-Q7xW9zK2vLp4"
+CANARY_PROCESS = "Sync Customers from Salesforce to SAP"
+DEFAULT_NOW = datetime(2026, 11, 15, 12, 0, 0, tzinfo=UTC)
+SPAN = timedelta(days=730)
+FRENDS_VERSION = "6.2.0.4711"
+
+ENTITIES = (
+    "Customers", "Orders", "Invoices", "Products", "Employees", "Shipments", "Payments",
+    "Contacts", "Stock Levels", "Price Lists", "Suppliers", "Purchase Orders", "Timesheets",
+    "Tickets",
+)  # fmt: skip
+SYSTEMS = (
+    "SAP", "Salesforce", "Dynamics 365", "NetSuite", "Workday", "ServiceNow", "HubSpot",
+    "Shopify", "SharePoint", "SFTP", "Azure Blob", "Visma", "Oracle EBS", "Snowflake",
+)  # fmt: skip
+REGIONS = ("EU", "US", "UK", "APAC", "Nordics", "DACH", "LATAM", "Canada")
+CHANGES = (
+    "Added retry on timeout", "Switched to OAuth client credentials",
+    "Increased batch size to 500", "Fixed date mapping for UTC", "Added error notification",
+    "Updated target endpoint", "Moved mapping into a subprocess", "Log fewer fields",
+    "Handle empty result set", "Upgraded HTTP task to 1.4",
+)  # fmt: skip
+EXCEPTIONS = (
+    "System.Net.Http.HttpRequestException: Response status code does not indicate success: "
+    "503 (Service Unavailable).",
+    "System.TimeoutException: The operation has timed out after 00:01:40.",
+    "Microsoft.Data.SqlClient.SqlException (0x80131904): Violation of PRIMARY KEY constraint "
+    "'PK_Staging'. Cannot insert duplicate key.",
+    "Frends.Json.ValidationException: Validation failed: property 'email' is required (row 17).",
+    "System.IO.IOException: The process cannot access the file because it is being used by "
+    "another process.",
+)
+STACK = (
+    "\n   at Frends.Tasks.Runtime.TaskInvoker.InvokeAsync(TaskContext context)"
+    "\n   at Frends.Agent.ProcessExecution.RunElementAsync(Element element)"
+)
+
+# (kind, share of the versions in a data set); subprocesses are called by the others.
+_KINDS = (("sync", 30), ("api", 20), ("import", 12), ("event", 12), ("report", 8), ("sub", 18))
+_VERSION_COUNTS = ((1, 35), (2, 25), (3, 18), (4, 10), (5, 7), (6, 5))
+_STATES = (("Running", 4), ("Ok", 84), ("Failed", 12))
+_GROUP_SHARE = ((3, 60), (2, 25), (1, 15))  # agent group id -> share of executions
+
+
+@dataclass(frozen=True)
+class Step:
+    """One BPMN element of a process; `task` is the Frends task (selectedTypeId)."""
+
+    kind: str  # start | task | code | decision | call | end
+    name: str
+    task: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    value: Any
+    is_secret: bool = False
+    description: str | None = None
+
+
+@dataclass
+class Definition:
+    """One process version (or draft), as `GET /processes` lists it."""
+
+    id: int
+    guid: str
+    version: int
+    name: str
+    kind: str
+    modified: datetime
+    modifier: str
+    description: str | None
+    change: str | None
+    is_subprocess: bool
+    is_draft: bool
+    trigger: str
+    trigger_params: dict[str, str]
+    steps: tuple[Step, ...]
+    variables: tuple[Variable, ...]
+    documentation: str | None = None
+    latest: bool = False
+    draft_id: int | None = None
+    base_id: int | None = None
+
+
+@dataclass(frozen=True)
+class FrendsData:
+    seed: int
+    now: datetime
+    users: list[str]
+    environments: list[Json]
+    agent_groups: list[Json]
+    definitions: list[Definition]  # by id (= by modified time)
+    instances: dict[int, list[Json]] = field(default_factory=dict)  # agent group -> oldest first
+
+    def definition(self, process_id: int) -> Definition | None:
+        i = bisect.bisect_left(self.definitions, process_id, key=lambda d: d.id)
+        if i < len(self.definitions) and self.definitions[i].id == process_id:
+            return self.definitions[i]
+        return None
+
+    def instance_rows(self) -> int:
+        return sum(len(v) for v in self.instances.values())
+
+
+def iso(moment: datetime) -> str:
+    """Frends' form: UTC with milliseconds and a Z (`2025-09-07T10:06:08.662Z`)."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def generate(
+    seed: int = 7,
+    processes: int = 300,
+    instances: int = 600,
+    now: datetime = DEFAULT_NOW,
+) -> FrendsData:
+    """`processes` definition rows (versions and drafts) and `instances` executions."""
+    return _Generator(random.Random(seed), now).build(seed, processes, instances)
+
+
+def _weighted(rng: random.Random, table: tuple[tuple[Any, int], ...]) -> Any:
+    return rng.choices([k for k, _ in table], [w for _, w in table])[0]
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+@functools.cache
+def _slug(text: str) -> str:
+    return fake.slug(text, sep="-")
+
+
+@functools.cache
+def _ident(text: str) -> str:
+    return "".join(w.capitalize() for w in fake.slug(text, sep=" ").split())
+
+
+class _Generator:
+    def __init__(self, rng: random.Random, now: datetime) -> None:
+        self.rng = rng
+        self.now = now.astimezone(UTC).replace(microsecond=0)
+        self.used_times: set[datetime] = set()
+        self.names: set[str] = set()
+
+    def build(self, seed: int, n_definitions: int, n_instances: int) -> FrendsData:
+        rng = self.rng
+        domain = fake.domain(fake.company(rng))
+        self.users = [fake.email(p, domain) for p in fake.people(rng, 14)]
+        environments, groups = _environments()
+        definitions = self._definitions(max(0, n_definitions))
+        data = FrendsData(
+            seed=seed,
+            now=self.now,
+            users=self.users,
+            environments=environments,
+            agent_groups=groups,
+            definitions=definitions,
+        )
+        if definitions:
+            _Executions(rng, self.now, data, self.users).build(max(0, n_instances))
+        return data
+
+    # -- definitions -----------------------------------------------------------------------
+
+    def _unique_time(self, moment: datetime) -> datetime:
+        """Whole seconds never repeat, so every order by time is total without ties."""
+        moment = min(moment, self.now).replace(microsecond=0)
+        while moment in self.used_times:
+            moment -= timedelta(seconds=1)
+        self.used_times.add(moment)
+        return moment
+
+    def _definitions(self, n: int) -> list[Definition]:
+        rng = self.rng
+        rows: list[Definition] = []
+        first = True
+        while len(rows) < n:
+            kind = "sync" if first else _weighted(rng, _KINDS)
+            rows.extend(self._process(kind, n - len(rows), canary=first))
+            first = False
+        rows.sort(key=lambda d: d.modified)
+        by_guid: dict[str, list[Definition]] = {}
+        for i, row in enumerate(rows):
+            row.id = 2001 + i
+            by_guid.setdefault(row.guid, []).append(row)
+        drafts = 0
+        for versions in by_guid.values():
+            published = [v for v in versions if not v.is_draft]
+            if published:
+                published[-1].latest = True
+            for v in versions:
+                if v.is_draft:
+                    drafts += 1
+                    v.draft_id = drafts
+                    v.base_id = published[-1].id if published else None
+        return rows
+
+    def _process(self, kind: str, room: int, *, canary: bool) -> list[Definition]:
+        rng = self.rng
+        name, src, dst, entity = self._name(kind, canary)
+        guid = _uuid(rng)
+        count = (
+            max(3, _weighted(rng, _VERSION_COUNTS)) if canary else _weighted(rng, _VERSION_COUNTS)
+        )
+        has_draft = not canary and rng.random() < 0.15
+        start = fake.datetime_between(rng, self.now - SPAN, self.now - timedelta(days=2))
+        times = [start]
+        for _ in range(count - 1):
+            nxt = times[-1] + timedelta(seconds=rng.randint(3600, 120 * 86400))
+            if nxt > self.now - timedelta(hours=1):
+                break
+            times.append(nxt)
+        versions = [(t, False) for t in times]
+        if has_draft:
+            draft_at = times[-1] + timedelta(seconds=rng.randint(600, 30 * 86400))
+            versions.append((min(draft_at, self.now - timedelta(minutes=5)), True))
+        versions = versions[: max(1, room)]
+        variables = self._variables(kind, src, dst, canary)
+        trigger, trigger_params = _trigger(kind, entity, src)
+        description = self._description(kind, entity, src, dst)
+        out: list[Definition] = []
+        for number, (moment, draft) in enumerate(versions, start=1):
+            if canary and number == 2:
+                change: str | None = f"Rotated SAP password to {CANARY_SECRET}"
+            else:
+                change = "Initial version" if number == 1 else rng.choice(CHANGES)
+            steps = _steps(kind, entity, src, dst, min(number, 3), canary)
+            out.append(
+                Definition(
+                    id=0,
+                    guid=guid,
+                    version=number,
+                    name=name,
+                    kind=kind,
+                    modified=self._unique_time(moment),
+                    modifier=rng.choice(self.users),
+                    description=description,
+                    change=change,
+                    is_subprocess=kind == "sub",
+                    is_draft=draft,
+                    trigger=trigger,
+                    trigger_params=trigger_params,
+                    steps=steps,
+                    variables=variables,
+                    documentation=(
+                        f"Logs on to SAP as SVC_FRENDS (password {CANARY_SECRET} until rotation)."
+                        if canary
+                        else None
+                    ),
+                )
+            )
+        # Keep sub-second parts: _unique_time dropped them to compare whole seconds.
+        for row in out:
+            row.modified = row.modified + timedelta(milliseconds=rng.randint(0, 999))
+        return out
+
+    def _name(self, kind: str, canary: bool) -> tuple[str, str, str, str]:
+        rng = self.rng
+        if canary:
+            self.names.add(CANARY_PROCESS)
+            return CANARY_PROCESS, "Salesforce", "SAP", "Customers"
+        entity = rng.choice(ENTITIES)
+        src, dst = rng.sample(SYSTEMS, 2)
+        base = {
+            "sync": f"Sync {entity} from {src} to {dst}",
+            "api": f"API - {rng.choice(('Get', 'Create', 'Update'))} {entity}",
+            "import": f"Import {entity} CSV from {src}",
+            "event": f"Handle {entity} Events from {src}",
+            "report": f"Daily {entity} Report to {dst}",
+            "sub": rng.choice(
+                (
+                    f"Sub - Validate {entity}",
+                    f"Sub - Map {entity} to Canonical",
+                    f"Sub - Get OAuth Token for {src}",
+                    "Sub - Send Email Notification",
+                    "Sub - Log to Application Insights",
+                )
+            ),
+        }[kind]
+        # Large data sets outgrow the plain names: tenants then add a region, then a number.
+        candidates = [base, *(f"{base} ({r})" for r in REGIONS)]
+        name = next((c for c in candidates if c not in self.names), None)
+        n = 2
+        while name is None:
+            name = f"{base} {n}" if f"{base} {n}" not in self.names else None
+            n += 1
+        self.names.add(name)
+        return name, src, dst, entity
+
+    def _variables(self, kind: str, src: str, dst: str, canary: bool) -> tuple[Variable, ...]:
+        rng = self.rng
+        out = [
+            Variable("BatchSize", rng.choice((100, 250, 500, 1000)), description="Rows per call"),
+            Variable(f"{_ident(src)}BaseUrl", f"https://api.{_slug(src)}.example/v2"),
+        ]
+        if canary:
+            out.append(Variable("SapPassword", CANARY_SECRET, True, "SVC_FRENDS logon"))
+        elif rng.random() < 0.6:
+            value = (
+                f"#env.{_ident(src)}.ClientSecret"
+                if rng.random() < 0.4
+                else "".join(
+                    rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789", k=24)
+                )
+            )
+            out.append(Variable(f"{_ident(src)}ClientSecret", value, True))
+        if kind in ("sync", "report") and rng.random() < 0.5:
+            out.append(Variable("NotifyEmail", f"integrations@{_slug(dst)}.example"))
+        return tuple(out)
+
+    def _description(self, kind: str, entity: str, src: str, dst: str) -> str | None:
+        rng = self.rng
+        if rng.random() < 0.1:
+            return None
+        first = {
+            "sync": f"Keeps {entity.lower()} in {dst} in step with {src}.",
+            "api": f"REST endpoint for {entity.lower()}, backed by {src}.",
+            "import": f"Loads the nightly {entity.lower()} file from {src}.",
+            "event": f"Reacts to {entity.lower()} changes published by {src}.",
+            "report": f"Sends the daily {entity.lower()} summary to {dst}.",
+            "sub": "Shared step called by other processes.",
+        }[kind]
+        team = rng.choice(("Integration Platform", "Finance IT", "Sales Ops", "HR Systems"))
+        return f"{first}\nOwner team: {team}.\nRunbook: https://wiki.example/integrations/{_slug(entity)}"
+
+
+def _environments() -> tuple[list[Json], list[Json]]:
+    """Three environments, one agent group each (ids 1-3), two agents in production."""
+    environments: list[Json] = []
+    groups: list[Json] = []
+    for env_id, name in ((1, "Development"), (2, "Test"), (3, "Production")):
+        agent_count = 2 if name == "Production" else 1
+        agents = [
+            {"id": env_id * 10 + n, "name": f"{name[:4].lower()}-agent-{n:02d}"}
+            for n in range(1, agent_count + 1)
+        ]
+        group = {
+            "id": env_id,
+            "displayName": name,
+            "internalName": name,
+            "isCrossPlatform": True,
+            "agents": agents,
+            "environment": {"id": env_id, "displayName": name, "internalName": name},
+        }
+        groups.append(group)
+        environments.append(
+            {"id": env_id, "displayName": name, "internalName": name, "agentGroups": [group]}
+        )
+    return environments, groups
+
+
+def _trigger(kind: str, entity: str, src: str) -> tuple[str, dict[str, str]]:
+    slug = _slug(entity)
+    if kind == "api":
+        return "Http", {"method": "POST", "path": f"/api/v1/{slug}"}
+    if kind == "import":
+        return "FileWatch", {"path": f"\\\\files\\in\\{slug}", "filter": "*.csv"}
+    if kind == "event":
+        return "ServiceBus", {"queue": f"{slug}-events"}
+    if kind == "sub":
+        return "Callable", {}
+    cron = "0 0 6 * * *" if kind == "report" else "0 */15 * * * *"
+    return "Schedule", {"cron": cron}
+
+
+@functools.cache
+def _steps(
+    kind: str, entity: str, src: str, dst: str, version: int, canary: bool
+) -> tuple[Step, ...]:
+    e = entity.lower()
+    conn = ("ConnectionString", f"#env.{_ident(src)}.ConnectionString")
+    if canary:
+        # A hard-coded credential in a task parameter: exactly what secret scrubbing is for.
+        conn = ("ConnectionString", f"ashost=sap-prod;user=SVC_FRENDS;passwd={CANARY_SECRET}")
+    steps: list[Step] = [Step("start", "Start")]
+    if kind == "sync":
+        steps += [
+            Step("task", f"Get {e} from {src}", f"Frends.{_ident(src)}.Query", (conn,)),
+            Step("code", f"Map to {dst} format"),
+            Step("decision", "Any changes?"),
+            Step("task", f"Upsert {e} in {dst}", f"Frends.{_ident(dst)}.Upsert"),
+        ]
+    elif kind == "api":
+        steps += [
+            Step("code", "Validate request"),
+            Step("task", f"Query {src}", "Frends.HTTP.Request", (("Url", "#var.BaseUrl"),)),
+            Step("code", "Build response"),
+        ]
+    elif kind == "import":
+        steps += [
+            Step("task", "Read file", "Frends.Files.Read"),
+            Step("code", "Parse CSV"),
+            Step("task", f"Insert {e} into {dst}", "Frends.MicrosoftSQL.BulkInsert", (conn,)),
+            Step("task", "Archive file", "Frends.Files.Move"),
+        ]
+    elif kind == "event":
+        steps += [
+            Step("code", "Deserialize message"),
+            Step("decision", "Known event type?"),
+            Step("task", f"Update {e} in {dst}", "Frends.HTTP.Request"),
+        ]
+    elif kind == "report":
+        steps += [
+            Step("task", f"Query {e}", "Frends.MicrosoftSQL.ExecuteQuery", (conn,)),
+            Step("code", "Render HTML table"),
+            Step("task", "Send email", "Frends.Email.SendEmail"),
+        ]
+    else:
+        steps += [Step("code", "Check input"), Step("code", "Build result")]
+    if version >= 2 and kind != "sub":
+        steps.append(
+            Step("call", "Log to Application Insights", "Sub - Log to Application Insights")
+        )
+    if version >= 3:
+        steps.insert(2, Step("code", "Retry policy"))
+    steps.append(Step("end", "Return"))
+    return tuple(steps)
+
+
+class _Executions:
+    """Process instances per agent group, from the definitions that existed at the time."""
+
+    def __init__(
+        self, rng: random.Random, now: datetime, data: FrendsData, users: list[str]
+    ) -> None:
+        self.rng = rng
+        self.now = now
+        self.data = data
+        self.users = users
+        self.used: dict[int, set[datetime]] = {}
+        versions: dict[str, list[Definition]] = {}
+        for d in data.definitions:
+            if not d.is_draft:
+                versions.setdefault(d.guid, []).append(d)
+        self.versions = versions
+        self.main = [g for g, vs in versions.items() if not vs[0].is_subprocess]
+        # Subprocesses by first version, so "those that existed then" is a prefix.
+        self.subs = sorted(
+            (g for g, vs in versions.items() if vs[0].is_subprocess),
+            key=lambda g: versions[g][0].modified,
+        )
+        self.sub_births = [versions[g][0].modified for g in self.subs]
+        self.groups = {g["id"]: g for g in data.agent_groups}
+
+    def build(self, n: int) -> None:
+        rng = self.rng
+        if not self.main:
+            self.main = self.subs
+        per_group: dict[int, list[Json]] = {g: [] for g in self.groups}
+        children = int(n * 0.2) if self.subs and self.main is not self.subs else 0
+        canary = next((g for g in self.main if self.versions[g][0].name == CANARY_PROCESS), None)
+        for i in range(n - children):
+            forced = canary if (i == 0 and canary) else None
+            # The canary's failed execution lands in production, the sandbox's agent group.
+            group = 3 if forced else _weighted(rng, _GROUP_SHARE)
+            per_group[group].append(self._instance(group, forced))
+        for _ in range(children):
+            group = _weighted(rng, _GROUP_SHARE)
+            parents = per_group[group] or next(v for v in per_group.values() if v)
+            parent = rng.choice(parents)
+            per_group[parent["agentGroupId"]].append(self._child(parent))
+        next_id = 90001
+        every = sorted(
+            (r for rows in per_group.values() for r in rows), key=lambda r: r["startTimeUtc"]
+        )
+        for row in every:
+            row["id"] = next_id
+            next_id += 1
+        for group, rows in per_group.items():
+            rows.sort(key=lambda r: r["startTimeUtc"])
+            by_exec = {r["executionId"]: r for r in rows}
+            for row in rows:
+                caller = by_exec.get(row.pop("_parent", ""))
+                if caller is not None:
+                    row["parentId"] = caller["id"]
+            self.data.instances[group] = rows
+        for rows in per_group.values():
+            for row in rows:
+                row.pop("_name", None)
+
+    def _start(self, group: int, lo: datetime, hi: datetime) -> datetime:
+        used = self.used.setdefault(group, set())
+        moment = fake.datetime_between(self.rng, lo, max(lo, hi))
+        while moment in used:
+            moment += timedelta(seconds=1)
+        used.add(moment)
+        return moment + timedelta(milliseconds=self.rng.randint(0, 999))
+
+    def _version_at(self, guid: str, moment: datetime) -> Definition:
+        vs = self.versions[guid]
+        i = bisect.bisect_right(vs, moment, key=lambda v: v.modified)
+        return vs[max(0, i - 1)]
+
+    def _instance(self, group: int, forced: str | None) -> Json:
+        rng = self.rng
+        guid = forced or rng.choice(self.main)
+        first = self.versions[guid][0].modified
+        state = "Failed" if forced else _weighted(rng, _STATES)
+        if state == "Running":
+            lo = max(first, self.now - timedelta(hours=6))
+            start = self._start(group, lo, self.now - timedelta(minutes=1))
+        else:
+            start = self._start(group, first, self.now - timedelta(minutes=20))
+        definition = self._version_at(guid, start)
+        return self._row(group, definition, state, start, forced is not None)
+
+    def _child(self, parent: Json) -> Json:
+        rng = self.rng
+        group = parent["agentGroupId"]
+        start = parse_time(parent["startTimeUtc"])
+        born = bisect.bisect_right(self.sub_births, start)
+        guid = rng.choice(self.subs[:born] or self.subs)
+        moment = self._start(group, start + timedelta(seconds=1), start + timedelta(seconds=20))
+        failed = parent["state"] == "Failed"
+        state = rng.choice(("Ok", "Failed")) if failed else parent["state"]
+        row = self._row(group, self._version_at(guid, moment), state, moment, False)
+        row["parentName"] = parent["_name"]
+        row["rootProcessId"] = parent["processId"]
+        row["_parent"] = parent["executionId"]
+        row["triggerName"] = "Called by parent process"
+        row["userName"] = None
+        return row
+
+    def _row(self, group: int, d: Definition, state: str, start: datetime, canary: bool) -> Json:
+        rng = self.rng
+        info = self.groups[group]
+        env = info["environment"]
+        agent = rng.choice(info["agents"])
+        end: datetime | None = None
+        if state != "Running":
+            end = start + timedelta(milliseconds=rng.randint(300, 600_000))
+        manual = rng.random() < 0.05
+        exception = None
+        acknowledged = None
+        if state == "Failed":
+            if canary:
+                exception = (
+                    "Frends.Sap.SapException: RFC_ERROR_LOGON_FAILURE for SVC_FRENDS using "
+                    f"password '{CANARY_SECRET}'" + STACK
+                )
+            else:
+                exception = rng.choice(EXCEPTIONS) + STACK
+            if end is not None and rng.random() < 0.4:
+                acknowledged = iso(end + timedelta(hours=rng.randint(1, 48)))
+        execution = _uuid(rng)
+        promoted: list[Json] = []
+        if state == "Ok" and d.kind in ("sync", "import"):
+            promoted.append(
+                {
+                    "id": rng.randint(1, 10**9),
+                    "processExecutionId": execution,
+                    "timeStamp": iso(end or start),
+                    "environmentName": env["displayName"],
+                    "promotedVariableName": "RowsProcessed",
+                    "promotedValueJson": str(rng.randint(0, 5000)),
+                }
+            )
+        return {
+            "id": 0,
+            "parentId": None,
+            "processId": d.id,
+            "rootProcessId": None,
+            "processVersion": d.version,
+            "state": state,
+            "startTimeUtc": iso(start),
+            "endTimeUtc": iso(end) if end else None,
+            "utcDate": iso(start.replace(hour=0, minute=0, second=0, microsecond=0)),
+            "utcHour": start.hour,
+            "executionId": execution,
+            "triggerId": d.id * 10 + 1,
+            "agentId": agent["id"],
+            "environmentId": env["id"],
+            "agentGroupId": group,
+            "exception": exception,
+            "userName": rng.choice(self.users) if manual else None,
+            "stepsLoggedToBlobs": False,
+            "hasLoggedSteps": True,
+            "acknowledgedUtc": acknowledged,
+            "commentJson": None,
+            "comment": "Known SAP outage, rerun done"
+            if acknowledged and rng.random() < 0.5
+            else None,
+            "promotedData": promoted,
+            "triggerName": "Manual" if manual else _trigger_name(d),
+            "environmentName": env["displayName"],
+            "agentName": agent["name"],
+            "processGuid": d.guid,
+            "parentName": None,
+            "triggerRequest": None,
+            "triggerResponses": [],
+            "promotedColumns": [
+                {"name": p["promotedVariableName"], "value": p["promotedValueJson"]}
+                for p in promoted
+            ],
+            "_name": d.name,
+        }
+
+
+def _trigger_name(d: Definition) -> str:
+    p = d.trigger_params
+    if d.trigger == "Http":
+        return f"HTTP {p['method']} {p['path']}"
+    if d.trigger == "FileWatch":
+        return f"File watch {p['path']}"
+    if d.trigger == "ServiceBus":
+        return f"Service Bus {p['queue']}"
+    if d.trigger == "Schedule":
+        return "Daily 06:00" if p["cron"].startswith("0 0 6") else "Every 15 minutes"
+    return "Called by parent process"
