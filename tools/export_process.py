@@ -37,6 +37,7 @@ from tools.exportformats import (
     detail_markdown,
 )
 from tools.instances import ALL, Instances
+from tools.list_processes import natural_sort
 from tools.model import ApplyNote, ProcessSummary
 from tools.paging import ProgressFn, stream_rows
 from tools.query import FILTER_FIELDS, parse_query
@@ -229,6 +230,8 @@ async def _export_list(
     head: list[bytes] = []
 
     with AtomicExport(directory, name, overwrite=args.overwrite) as out:
+        # After the name is claimed: a taken name is refused before any backend call.
+        query, note = await natural_sort(backends, query, explicit="sort" in filters)
         header = encoder.header()
         if header:
             out.write(header)
@@ -246,7 +249,7 @@ async def _export_list(
         out.commit()
     duplicates = dedupe.duplicates
     written = stats.rows - duplicates
-    warnings = list(stats.warnings)
+    warnings = ([note] if note else []) + list(stats.warnings)
     if args.max_rows is not None and stats.rows >= args.max_rows:
         warnings.append(f"stopped at max_rows={args.max_rows}; more rows may match")
     if progress is not None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tools.backends.base import Backend
 from tools.instances import Instances
 from tools.model import ListResult, ProcessSummary
 from tools.paging import ProgressFn, run_list
-from tools.query import parse_query
+from tools.query import ProcessQuery, parse_query
 
 _IDS_ONLY = {"backend", "collection", "id", "name"}
 
@@ -21,6 +22,25 @@ def shape(row: ProcessSummary, detail: str) -> ProcessSummary:
     return row
 
 
+async def natural_sort(
+    backends: Sequence[Backend], query: ProcessQuery, *, explicit: bool
+) -> tuple[ProcessQuery, str | None]:
+    """When the caller left `sort` out and the one backend's collection cannot give the
+    default order (Kommo contacts sort by update time only), use that collection's own
+    first order instead of refusing, and say so. An explicit sort is never changed, and a
+    fan-out keeps one order so that its streams can be merged."""
+    if explicit or len(backends) != 1:
+        return query, None
+    backend = backends[0]
+    await backend.discover()
+    info = backend.capabilities().collection(query.collection)
+    if info is None or not info.sorts or query.sort in info.sorts:
+        return query, None
+    chosen = info.sorts[0]
+    note = f"sorted by {chosen}: {backend.name} ({info.name}) cannot sort by {query.sort}"
+    return query.with_changes(sort=chosen), note
+
+
 async def list_processes(
     instances: Instances,
     arguments: Mapping[str, Any],
@@ -28,6 +48,10 @@ async def list_processes(
     progress: ProgressFn | None = None,
 ) -> ListResult:
     query = parse_query(arguments)
-    result = await run_list(instances.select(query.backend), query, progress=progress)
+    backends = instances.select(query.backend)
+    query, note = await natural_sort(backends, query, explicit="sort" in arguments)
+    result = await run_list(backends, query, progress=progress)
     result.processes = [shape(r, query.detail) for r in result.processes]
+    if note:
+        result.warnings.insert(0, note)
     return result

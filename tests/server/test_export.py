@@ -24,10 +24,29 @@ SIMS = [open_sim(m, seed=9) for m in SANDBOXES]
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
+    """The real server in memory with every sandbox backend behind its simulator."""
     settings = Settings(instances=[s.settings for s in SIMS], export_dir=tmp_path)
     transports = {s.settings.name: httpx.ASGITransport(app=s.core) for s in SIMS}
     async with Client(build_server(settings, transports=transports)) as c:
         yield c
+
+
+async def test_a_collection_without_the_default_order_uses_its_own_when_sort_is_omitted(
+    client: Client, tmp_path: Path
+) -> None:
+    args = {"backend": "kommo-sandbox", "collection": "contacts", "limit": 5}
+    listed = await client.call_tool("list_processes", args)
+    assert not listed.is_error, text(listed)
+    assert "sorted by -updated_at" in listed.structured_content["warnings"][0]
+    stamps = [r["updated_at"] for r in listed.structured_content["processes"]]
+    assert stamps == sorted(stamps, reverse=True)
+    explicit = await client.call_tool("list_processes", {**args, "sort": "-created_at"})
+    assert explicit.is_error
+    assert "-updated_at" in text(explicit)
+    export_args = {"backend": "kommo-sandbox", "collection": "contacts", "max_rows": 5}
+    exported = await client.call_tool("export_process", export_args)
+    assert not exported.is_error, text(exported)
+    assert "sorted by -updated_at" in exported.structured_content["warnings"][0]
 
 
 async def read_back(client: Client, result: Any, tmp_path: Path) -> str:
