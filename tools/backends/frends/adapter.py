@@ -427,12 +427,18 @@ class FrendsBackend(Backend):
         return rows, total if isinstance(total, int) else None, bool(paging.get("nextPage"))
 
     def definition_rows(self, rows: list[dict[str, Any]]) -> list[ProcessSummary]:
-        """Summaries of definition rows; their secrets are learnt first, so that each row is
-        scrubbed of every secret seen so far (its own included)."""
-        for raw in rows:
-            self.secrets.learn(convert.secret_values(raw))
-        scrub = self.secrets.scrubber()
-        return [convert.definition_summary(self.name, r, scrub) for r in rows]
+        """Summaries of definition rows, each scrubbed of its own secret values and of every
+        secret already known. Values met while listing are not added to the instance-wide
+        set: an export of 10,000 definitions would otherwise grow one regex (and the
+        process-wide log filter) by thousands of values, making each row cost more than the
+        last. get_process and native exports still learn and register what they see."""
+        known = self.secrets.scrubber()
+        return [
+            convert.definition_summary(
+                self.name, r, convert.Scrubber.chain(convert.secret_values(r), known)
+            )
+            for r in rows
+        ]
 
     async def all_definitions(self) -> list[dict[str, Any]]:
         """Every definition row (the directory); pages after the first in parallel."""

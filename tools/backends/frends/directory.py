@@ -64,7 +64,7 @@ class Directory:
             if isinstance(raw.get("id"), int):
                 by_id[raw["id"]] = (guid, name)
             names.setdefault(guid, set()).add(name)
-            self._backend.secrets.learn(convert.secret_values(raw))
+            self._backend.secrets.learn(convert.secret_values(raw), register=False)
         self.by_id, self.names = by_id, names
         self._loaded_at = time.monotonic()
 
