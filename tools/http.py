@@ -612,6 +612,10 @@ class BackendHttp:
             self._log_attempt(shown, type(exc).__name__, clock() - sent_at, attempt)
             return _Outcome(None, exc, timeout)
         self._log_attempt(shown, str(response.status_code), clock() - sent_at, attempt)
+        # httpx links a response and its body stream both ways, so every response is cyclic
+        # garbage that only the collector frees; list pages of megabytes then pile up for
+        # the length of an export. The body is read already: drop the stream, end the cycle.
+        response.stream = httpx.ByteStream(b"")
         return _Outcome(response, None, timeout)
 
     @staticmethod
