@@ -467,7 +467,9 @@ async def _merge(
             stream.done = True
             return
         if row is not None:
-            heapq.heappush(heap, (_Ordered(sort_key(query.sort, row), descending), i))
+            # One stream needs no ordering key: its rows are already in order.
+            key = _Ordered(sort_key(query.sort, row), descending) if len(streams) > 1 else None
+            heapq.heappush(heap, (key, i))
 
     async def merge() -> None:
         nonlocal count
