@@ -162,6 +162,8 @@ class Backend(ABC):
     default_rate_limit: ClassVar[RateLimit | None] = None
     # Pulls the vendor's own message out of an error response (None: the generic one).
     error_message: ClassVar[Callable[[httpx.Response], str | None] | None] = None
+    # Reads how long a 429/503 asks to wait, in seconds (None: the Retry-After header).
+    retry_after: ClassVar[Callable[[httpx.Response], float | None] | None] = None
 
     def __init__(self, settings: InstanceSettings, http: BackendHttp) -> None:
         self.settings = settings

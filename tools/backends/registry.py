@@ -34,7 +34,13 @@ def create_backend(
     """Build one instance with its own HTTP client, rate limiter and redaction.
     `client_options` go to ClientConfig (tests pass a fake clock and sleep there)."""
     # Imported here: the HTTP stack is not needed until a backend is first used.
-    from tools.http import ClientConfig, Timeouts, create_client, default_error_message
+    from tools.http import (
+        ClientConfig,
+        Timeouts,
+        create_client,
+        default_error_message,
+        header_retry_after,
+    )
 
     cls = KINDS[settings.kind]
     rate = cls.default_rate_limit
@@ -53,6 +59,7 @@ def create_backend(
         timeouts=Timeouts(read=settings.timeout_seconds),
         rate_limit=rate,
         error_message=cls.error_message or default_error_message,
+        retry_after=cls.retry_after or header_retry_after,
         transport=transport,
         **client_options,
     )

@@ -20,7 +20,6 @@ Facts: shared/reference/kommo.md. Translation (details in `translate`):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import model_validator
@@ -107,17 +106,15 @@ class KommoBackend(Backend):
     error_message: ClassVar[Callable[[httpx.Response], str | None] | None] = staticmethod(
         kommo_error_message
     )
+    # Kommo signals the wait of a 429 in the body (`retry_after`), not in a header.
+    retry_after: ClassVar[Callable[[httpx.Response], float | None] | None] = staticmethod(
+        kommo_retry_after
+    )
 
     settings: KommoSettings
 
     def __init__(self, settings: InstanceSettings, http: BackendHttp) -> None:
         super().__init__(settings, http)
-        from tools.http import header_retry_after
-
-        # Kommo signals the wait of a 429 in the body (`retry_after`), not in a header.
-        # The registry has no hook for a backend's retry-after reader, so it is set here.
-        if http.config.retry_after is header_retry_after:
-            http.config = replace(http.config, retry_after=kommo_retry_after)
         self.directory = Directory(self._get)
 
     @classmethod
