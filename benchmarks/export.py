@@ -14,18 +14,16 @@ from __future__ import annotations
 import gc
 import math
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import anyio
+from simproc import simulator_process
 
 from server.logs import setup_logging
 from tools.backends.base import Backend
@@ -42,24 +40,6 @@ UNTHROTTLED = 1_000_000
 
 def kind_of(module: ModuleType) -> str:
     return str(module.NAME).split("-")[0]
-
-
-@contextmanager
-def simulator_process(kind: str, rows: int, latency: float) -> Iterator[str]:
-    script = Path(__file__).with_name("simproc.py")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), kind, str(rows), str(latency)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdin
-    assert proc.stdout
-    try:
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.stdin.close()
-        proc.wait()
 
 
 async def export_once(backend: Backend, directory: Path) -> dict[str, Any]:

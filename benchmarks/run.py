@@ -15,14 +15,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 from mcp import Client
+from simproc import simulator_process
 
 from server.app import build_server
 from server.logs import setup_logging
@@ -65,28 +65,9 @@ async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
     return time.perf_counter() - start
 
 
-@contextmanager
-def simulator_process(latency: float) -> Iterator[str]:
-    """The simulator in its own process: in ours it would compete for the GIL."""
-    script = Path(__file__).with_name("simproc.py")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), "tallyfy", str(ROWS), str(latency)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdin
-    assert proc.stdout
-    try:
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.stdin.close()
-        proc.wait()
-
-
 async def fetch_with_latency() -> dict[str, Any]:
     """N rows, native filters only, over real HTTP with simulated latency per request."""
-    with simulator_process(LATENCY) as url:
+    with simulator_process("tallyfy", ROWS, LATENCY) as url:
         backend = create_backend(instance(url))
         query = ProcessQuery(backend=sandbox.NAME, limit=ROWS)
         await run_list([backend], query)  # warm the directory cache (users)

@@ -4,16 +4,39 @@ not share the GIL with the server it measures.
     python benchmarks/simproc.py KIND ROWS LATENCY_SECONDS
 
 Prints the URL, serves until stdin closes. The data comes from the backend's
-`open_sandbox(seed=7, size=ROWS)`, so the parent can build the same settings."""
+`open_sandbox(seed=7, size=ROWS)`, so the parent can build the same settings.
+Benchmarks start it with `simulator_process(...)`."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from tools.sandbox import SANDBOXES
 from tools.sim import SimServer
 
 SEED = 7
+
+
+@contextmanager
+def simulator_process(kind: str, rows: int, latency: float) -> Iterator[str]:
+    """This script as a subprocess; yields the simulator's base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__)), kind, str(rows), str(latency)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin
+    assert proc.stdout
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.stdin.close()
+        proc.wait()
 
 
 def main() -> None:
