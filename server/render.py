@@ -37,6 +37,7 @@ def process_line(row: ProcessSummary, *, show_backend: bool) -> str:
         ("updated", _day(row.updated_at)),
         ("due", _day(row.due_at)),
         ("progress", row.progress),
+        ("took", row.duration),
         ("tags", ",".join(row.tags) if row.tags else None),
     )
     parts.extend(f"{k}={v}" for k, v in labelled if v)

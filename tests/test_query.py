@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tools.errors import InvalidArgumentError
-from tools.model import ProcessSummary
+from tools.model import ProcessSummary, human_duration
 from tools.query import matches, parse_query, past_bound, where_matches
 
 
@@ -131,3 +131,11 @@ def test_past_bound_only_on_the_sorted_date_and_in_its_direction() -> None:
     assert not past_bound(q, "-created_at", late)
     assert past_bound(q, "created_at", late)
     assert not past_bound(q, "name", early)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0, "0s"), (45, "45s"), (125, "2m 5s"), (3600, "1h"), (5700, "1h 35m"), (90000, "1d 1h")],
+)
+def test_durations_show_the_two_largest_units(seconds: float, shown: str) -> None:
+    assert human_duration(seconds) == shown

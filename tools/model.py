@@ -40,6 +40,7 @@ class ProcessSummary(_Model):
     updated_at: datetime | None = None
     due_at: datetime | None = None
     progress: str | None = Field(None, description="Progress as 'done/total'.")
+    duration: str | None = Field(None, description="How long an ended process ran ('1h 35m').")
     url: str | None = None
     extra: dict[str, Any] | None = Field(
         None, description="Backend-specific fields, only with detail='full'."
@@ -84,6 +85,21 @@ class ProcessDetail(ProcessSummary):
         None, description="Other backend-specific sections that were requested."
     )
     notes: list[str] | None = Field(None, description="What was truncated or left out, and why.")
+
+
+def human_duration(seconds: float) -> str:
+    """'45s', '12m 5s', '3h 20m', '2d 4h': two units at most, for a one-line row."""
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
 
 
 class ApplyNote(_Model):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tools import redact
-from tools.model import ProcessSummary, Status
+from tools.model import ProcessSummary, Status, human_duration
 
 if TYPE_CHECKING:
     import httpx
@@ -226,6 +226,7 @@ def instance_summary(
         owner=scrub(str(raw["userName"])) if raw.get("userName") else None,
         created_at=started,
         updated_at=ended or started,
+        duration=human_duration((ended - started).total_seconds()) if started and ended else None,
         extra={k: v for k, v in extra.items() if v is not None},
     )
     return row.with_attributes(

@@ -42,7 +42,7 @@ from tools.errors import (
     UnsupportedQueryError,
 )
 from tools.limits import RateLimit
-from tools.model import Detail, ProcessDetail, ProcessSummary, Status, TaskInfo
+from tools.model import Detail, ProcessDetail, ProcessSummary, Status, TaskInfo, human_duration
 from tools.query import ProcessQuery
 
 if TYPE_CHECKING:
@@ -104,6 +104,11 @@ def _parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _duration(started: Any, completed: Any) -> str | None:
+    start, end = _parse_time(started), _parse_time(completed)
+    return human_duration((end - start).total_seconds()) if start and end else None
 
 
 def _relation(raw: Mapping[str, Any], name: str) -> Any:
@@ -440,6 +445,7 @@ class TallyfyBackend(Backend):
             updated_at=_parse_time(raw.get("last_updated")),
             due_at=_parse_time(raw.get("due_date")),
             progress=f"{done}/{total}" if done is not None and total else None,
+            duration=_duration(raw.get("started_at"), raw.get("completed_at")),
             extra={k: v for k, v in extra.items() if v not in (None, "", [])},
         )
 

@@ -56,6 +56,7 @@ from tools.errors import (
     UnsupportedQueryError,
 )
 from tools.model import Detail, ProcessDetail, ProcessSummary, TaskInfo
+from tools.model import human_duration as model_duration
 from tools.query import ProcessQuery
 
 if TYPE_CHECKING:
@@ -92,16 +93,7 @@ class YuuvisSettings(InstanceSettings):
 
 def human_duration(millis: int) -> str:
     """`3d 4h`, `2h 5m`, `4m 10s`: the two largest units, enough to compare at a glance."""
-    seconds = max(0, millis) // 1000
-    parts = [
-        (seconds // 86400, "d"),
-        (seconds % 86400 // 3600, "h"),
-        (seconds % 3600 // 60, "m"),
-        (seconds % 60, "s"),
-    ]
-    first = next((i for i, (n, _) in enumerate(parts) if n), len(parts) - 1)
-    shown = [f"{n}{unit}" for n, unit in parts[first : first + 2] if n]
-    return " ".join(shown) or "0s"
+    return model_duration(max(0, millis) / 1000)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -448,6 +440,7 @@ class YuuvisBackend(Backend):
             created_at=start,
             # The engine has no update time; an ended instance last changed when it ended.
             updated_at=end,
+            duration=human_duration(duration) if isinstance(duration, int) and end else None,
             extra={k: v for k, v in extra.items() if v not in (None, "")},
         )
         attributes: dict[str, Any] = {
