@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from tools.export_process import ExportResult
-from tools.list_backends import BackendsResult
+from tools.list_backends import BackendsResult, CollectionView
 from tools.model import ListResult, ProcessDetail, ProcessSummary
 
 
@@ -120,26 +120,36 @@ def backends_text(result: BackendsResult) -> str:
             continue
         desc = f" - {b.description}" if b.description else ""
         lines.append(f"{b.name} (kind {b.kind}){desc}; default collection {b.default_collection}")
+        shown: dict[str, str] = {}  # rendered body -> first collection with it
         for c in b.collections:
             lines.append(f"  collection {c.name}: {c.description}")
-            if c.statuses:
-                lines.append(
-                    "    statuses: " + ", ".join(f"{n}->{u}" for n, u in c.statuses.items())
-                )
-            by_mode: dict[str, list[str]] = {}
-            for field, info in c.filters.items():
-                by_mode.setdefault(info.mode, []).append(field)
-            for mode in ("native", "narrowed", "local", "unsupported"):
-                if mode in by_mode:
-                    lines.append(f"    {mode}: {', '.join(by_mode[mode])}")
-            lines.append(f"    sorts: {', '.join(c.sorts)}")
-            if c.sections:
-                lines.append(f"    get_process include: {', '.join(c.sections)}")
-            if c.attributes:
-                lines.append(
-                    "    where attributes: "
-                    + ", ".join(f"{k} ({v})" for k, v in c.attributes.items())
-                )
+            body = _collection_body(c)
+            # Collections that differ only in name (Frends agent groups) are said once.
+            if body in shown:
+                lines.append(f"    statuses, filters and sorts as {shown[body]}")
+                continue
+            shown[body] = c.name
+            lines.extend(body.splitlines())
+    return "\n".join(lines)
+
+
+def _collection_body(c: CollectionView) -> str:
+    lines: list[str] = []
+    if c.statuses:
+        lines.append("    statuses: " + ", ".join(f"{n}->{u}" for n, u in c.statuses.items()))
+    by_mode: dict[str, list[str]] = {}
+    for field, info in c.filters.items():
+        by_mode.setdefault(info.mode, []).append(field)
+    for mode in ("native", "narrowed", "local", "unsupported"):
+        if mode in by_mode:
+            lines.append(f"    {mode}: {', '.join(by_mode[mode])}")
+    lines.append(f"    sorts: {', '.join(c.sorts)}")
+    if c.sections:
+        lines.append(f"    get_process include: {', '.join(c.sections)}")
+    if c.attributes:
+        lines.append(
+            "    where attributes: " + ", ".join(f"{k} ({v})" for k, v in c.attributes.items())
+        )
     return "\n".join(lines)
 
 
