@@ -6,7 +6,7 @@ field earns its place and empty ones are dropped when rendered (`exclude_none`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -85,6 +85,18 @@ class ProcessDetail(ProcessSummary):
         None, description="Other backend-specific sections that were requested."
     )
     notes: list[str] | None = Field(None, description="What was truncated or left out, and why.")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A vendor's ISO 8601 time (`...Z`, `+00:00`, `+0000`, or none: UTC) as an aware
+    datetime; None for anything else, so one odd field never fails a whole page."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def human_duration(seconds: float) -> str:

@@ -70,7 +70,7 @@ from tools.errors import (
     InvalidArgumentError,
     UnsupportedQueryError,
 )
-from tools.model import Detail, ProcessDetail, ProcessSummary
+from tools.model import Detail, ProcessDetail, ProcessSummary, parse_time
 from tools.query import ProcessQuery
 
 if TYPE_CHECKING:
@@ -117,11 +117,7 @@ def _time(value: Any) -> datetime | None:
         text = value.strip()
         if text.isdigit():
             return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parse_time(text)
     return None
 
 

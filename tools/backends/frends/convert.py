@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tools import redact
-from tools.model import ProcessSummary, Status, human_duration
+from tools.model import ProcessSummary, Status, human_duration, parse_time
 
 if TYPE_CHECKING:
     import httpx
@@ -33,16 +32,6 @@ SUMMARY_TEXT_MAX = 200
 NATIVE_STATES: dict[str, Status] = {"Running": "open", "Ok": "completed", "Failed": "failed"}
 # Definition "states": not statuses, but what tells versions apart (filtered locally).
 DEFINITION_STATES = ("latest", "previous", "draft")
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # -- secrets --------------------------------------------------------------------------------

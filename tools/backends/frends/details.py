@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tools.backends.frends import convert
-from tools.model import Detail, ProcessDetail, TaskInfo
+from tools.model import Detail, ProcessDetail, TaskInfo, parse_time
 
 if TYPE_CHECKING:
     from tools.backends.frends.adapter import FrendsBackend
@@ -91,7 +91,7 @@ class DetailBuilder:
             extra=summary.extra if detail == "full" else None,
             description=description,
             started_at=summary.created_at,
-            completed_at=convert.parse_time(raw.get("endTimeUtc")),
+            completed_at=parse_time(raw.get("endTimeUtc")),
         )
         if "fields" in sections:
             result.fields = _promoted(raw, scrub, notes) or None

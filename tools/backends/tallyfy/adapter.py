@@ -42,7 +42,15 @@ from tools.errors import (
     UnsupportedQueryError,
 )
 from tools.limits import RateLimit
-from tools.model import Detail, ProcessDetail, ProcessSummary, Status, TaskInfo, human_duration
+from tools.model import (
+    Detail,
+    ProcessDetail,
+    ProcessSummary,
+    Status,
+    TaskInfo,
+    human_duration,
+    parse_time,
+)
 from tools.query import ProcessQuery
 
 if TYPE_CHECKING:
@@ -96,18 +104,8 @@ class TallyfySettings(InstanceSettings):
     org: str
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _duration(started: Any, completed: Any) -> str | None:
-    start, end = _parse_time(started), _parse_time(completed)
+    start, end = parse_time(started), parse_time(completed)
     return human_duration((end - start).total_seconds()) if start and end else None
 
 
@@ -441,9 +439,9 @@ class TallyfyBackend(Backend):
             owner=str(owner.get("email")) if owner else None,
             owner_id=str(owner_id) if owner_id is not None else None,
             tags=[str(t.get("title")) for t in tags] if isinstance(tags, list) else None,
-            created_at=_parse_time(raw.get("created_at")),
-            updated_at=_parse_time(raw.get("last_updated")),
-            due_at=_parse_time(raw.get("due_date")),
+            created_at=parse_time(raw.get("created_at")),
+            updated_at=parse_time(raw.get("last_updated")),
+            due_at=parse_time(raw.get("due_date")),
             progress=f"{done}/{total}" if done is not None and total else None,
             duration=_duration(raw.get("started_at"), raw.get("completed_at")),
             extra={k: v for k, v in extra.items() if v not in (None, "", [])},
@@ -489,8 +487,8 @@ class TallyfyBackend(Backend):
             **summary.model_dump(exclude={"extra"}),
             extra=summary.extra if detail == "full" else None,
             description=raw.get("summary") or None,
-            started_at=_parse_time(raw.get("started_at")),
-            completed_at=_parse_time(raw.get("completed_at")),
+            started_at=parse_time(raw.get("started_at")),
+            completed_at=parse_time(raw.get("completed_at")),
         )
         if "tasks" in sections:
             result.tasks = self._tasks(_relation(raw, "tasks") or [], users)
@@ -526,7 +524,7 @@ class TallyfyBackend(Backend):
         for t in sorted(raw_tasks, key=lambda t: (t.get("position") or 0, str(t.get("id")))):
             owners = (t.get("owners") or {}).get("users") or []
             owner = users.get(str(owners[0])) if owners else None
-            due = _parse_time(t.get("deadline"))
+            due = parse_time(t.get("deadline"))
             status = t.get("status")
             finished = status in ("completed", "auto-skipped")
             tasks.append(
@@ -537,7 +535,7 @@ class TallyfyBackend(Backend):
                     owner=str(owner.get("email")) if owner else None,
                     position=t.get("position"),
                     due_at=due,
-                    completed_at=_parse_time(t.get("completed_at")),
+                    completed_at=parse_time(t.get("completed_at")),
                     overdue=bool(due and not finished and due < now) or None,
                 )
             )

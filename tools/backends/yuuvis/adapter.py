@@ -31,7 +31,6 @@ import base64
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
@@ -55,7 +54,7 @@ from tools.errors import (
     InvalidArgumentError,
     UnsupportedQueryError,
 )
-from tools.model import Detail, ProcessDetail, ProcessSummary, TaskInfo
+from tools.model import Detail, ProcessDetail, ProcessSummary, TaskInfo, parse_time
 from tools.model import human_duration as model_duration
 from tools.query import ProcessQuery
 
@@ -94,17 +93,6 @@ class YuuvisSettings(InstanceSettings):
 def human_duration(millis: int) -> str:
     """`3d 4h`, `2h 5m`, `4m 10s`: the two largest units, enough to compare at a glance."""
     return model_duration(max(0, millis) / 1000)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    """Both wire forms: `…363Z` (lists) and `…902+0000` (the single example)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def yuuvis_error_message(response: httpx.Response) -> str | None:
@@ -411,8 +399,8 @@ class YuuvisBackend(Backend):
         key, _, rest = definition_id.partition(":")
         version_text = rest.partition(":")[0]
         version = int(version_text) if version_text.isdigit() else None
-        start = _parse_time(raw.get("startTime"))
-        end = _parse_time(raw.get("endTime"))
+        start = parse_time(raw.get("startTime"))
+        end = parse_time(raw.get("endTime"))
         duration = raw.get("durationInMillis")
         starter = raw.get("startUserId")
         extra = {
@@ -553,7 +541,7 @@ class YuuvisBackend(Backend):
         for pos, t in enumerate(raw_tasks or [], start=1):
             if not isinstance(t, dict):
                 continue
-            ended = _parse_time(t.get("endTime"))
+            ended = parse_time(t.get("endTime"))
             tasks.append(
                 TaskInfo(
                     id=str(t.get("id")),
