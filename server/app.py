@@ -61,7 +61,6 @@ class SharedInstances:
         settings: Settings,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     ) -> None:
-        self._settings = settings
         self.settings = settings
         self._transports = transports
         self._instances: Instances | None = None
@@ -75,7 +74,7 @@ class SharedInstances:
             raise RuntimeError("backend instances are used outside the server lifespan")
         if self._instances is None:
             self._instances = Instances.from_settings(
-                self._settings.instances, self._settings.problems, transports=self._transports
+                self.settings.instances, self.settings.problems, transports=self._transports
             )
         return self._instances
 
