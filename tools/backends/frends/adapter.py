@@ -435,7 +435,7 @@ class FrendsBackend(Backend):
         known = self.secrets.scrubber()
         return [
             convert.definition_summary(
-                self.name, r, convert.Scrubber.chain(convert.secret_values(r), known)
+                self.name, r, convert.Scrubber(convert.secret_values(r), then=known)
             )
             for r in rows
         ]

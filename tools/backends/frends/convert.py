@@ -59,6 +59,7 @@ class Scrubber:
     FEW = 4
 
     def __init__(self, secrets: Iterable[str], then: Scrubber | None = None) -> None:
+        # `then`: applied after these secrets (a row's own values, then the instance's).
         # Longest first: a secret containing another is masked whole.
         ordered = sorted({s for s in secrets if len(s) >= MIN_SCRUB}, key=lambda s: (-len(s), s))
         self._few = ordered if len(ordered) <= self.FEW else None
@@ -66,11 +67,6 @@ class Scrubber:
             re.compile("|".join(map(re.escape, ordered))) if ordered and self._few is None else None
         )
         self._then = then
-
-    @classmethod
-    def chain(cls, own: Iterable[str], then: Scrubber) -> Scrubber:
-        """A row's own secrets first, then `then` (the instance-wide scrubber)."""
-        return cls(own, then)
 
     def __call__(self, text: str) -> str:
         if self._few is not None:
