@@ -10,23 +10,14 @@ URL, the parameters, and (optionally) how to read an error message or a retry de
 
 from __future__ import annotations
 
-import base64
-import binascii
-import email.utils
-import html
-import json as jsonlib
 import logging
 import math
 import random
-import re
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self, TypeAlias
-from urllib.parse import parse_qsl, quote
+from typing import Any, Self
+from urllib.parse import parse_qsl
 
 import anyio
 import httpx
@@ -41,10 +32,29 @@ from tools.errors import (
     BackendRequestError,
     BackendResponseError,
     BackendUnavailableError,
-    ConfigError,
     RequestInfo,
 )
+from tools.http_config import (
+    ClientConfig,
+    HttpStats,
+    Params,
+    ParamValue,
+    RetryPolicy,
+    Timeouts,
+    _base_url,
+    _encode_params,
+    _header_secrets,
+    _origin,
+)
+from tools.limiter import SlidingWindowLimiter
 from tools.limits import RateLimit
+from tools.vendor_messages import (
+    _collapse,
+    _is_html,
+    _truncate,
+    default_error_message,
+    header_retry_after,
+)
 
 __all__ = [
     "USER_AGENT",
@@ -66,354 +76,13 @@ log = logging.getLogger("process_mcp.http")
 
 USER_AGENT = "process-mcp/0.1"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-VENDOR_MESSAGE_MAX = 300
 BODY_SNIPPET_MAX = 200
-# Never hand httpx a zero timeout when the budget is nearly spent: zero means "fail now".
-_MIN_TIMEOUT = 0.05
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-ParamValue: TypeAlias = str | int | float | bool
-Params: TypeAlias = Mapping[str, ParamValue] | Sequence[tuple[str, ParamValue]]
 
 # Failures where the request provably never reached the server: retrying cannot repeat a
 # side effect, so even a POST may be retried.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Failures that may be transient but may also have happened after the server acted.
 _TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-
-
-# --------------------------------------------------------------------------- settings
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Per-request timeouts in seconds (httpx applies `read` to each read, not the total)."""
-
-    connect: float = 5.0
-    read: float = 20.0
-    write: float = 10.0
-    pool: float = 5.0
-
-    def within(self, remaining: float) -> httpx.Timeout:
-        """These timeouts, each cut to what is left of the request's budget."""
-        limit = max(remaining, _MIN_TIMEOUT)
-        return httpx.Timeout(
-            connect=min(self.connect, limit),
-            read=min(self.read, limit),
-            write=min(self.write, limit),
-            pool=min(self.pool, limit),
-        )
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard one `request()` tries; `budget` bounds its total time, waits included."""
-
-    max_attempts: int = 4
-    backoff_base: float = 0.5
-    backoff_cap: float = 8.0
-    budget: float = 25.0
-    retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
-    max_retry_after: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if min(self.backoff_base, self.backoff_cap, self.budget, self.max_retry_after) < 0:
-            raise ValueError("retry delays and budget must not be negative")
-
-    def backoff_bound(self, attempt: int) -> float:
-        """Upper bound of the full-jitter wait after failed attempt number `attempt`."""
-        # min() before the power would overflow for absurd attempt counts; cap the exponent.
-        return min(self.backoff_cap, self.backoff_base * 2.0 ** min(attempt - 1, 62))
-
-
-# --------------------------------------------------------------------------- vendor hints
-
-
-def header_retry_after(response: httpx.Response) -> float | None:
-    """Seconds to wait from `Retry-After` (delay-seconds or HTTP-date); None if absent or bad.
-
-    An HTTP-date is measured from the response's own `Date` header when present, so a
-    skewed local clock does not stretch or shrink the wait; otherwise from now.
-    """
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        return _seconds_until(value, response.headers.get("date"))
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _seconds_until(http_date: str, server_date: str | None) -> float | None:
-    when = _parse_http_date(http_date)
-    if when is None:
-        return None
-    now = _parse_http_date(server_date) if server_date else None
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def _parse_http_date(value: str) -> datetime | None:
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def default_error_message(response: httpx.Response) -> str | None:
-    """Best-effort vendor message from an error body, at most 300 characters.
-
-    Knows the shapes our vendors use: `message` (Tallyfy, yuuvis), Problem Details `detail`
-    and `title` (Frends, Kommo), `error` as text or object, Chakra's `_errors`, and Laravel's
-    `errors` map. An HTML body (proxy or API-block page) is reported as such, by its title.
-    """
-    text = response.text
-    if not text.strip():
-        return None
-    if _is_html(response):
-        title = _html_title(text)
-        return _truncate(f"HTML page: {title}" if title else "HTML page")
-    try:
-        data = jsonlib.loads(text)
-    except ValueError:
-        return _truncate(text)
-    return _truncate(_json_message(data) or text)
-
-
-def _is_html(response: httpx.Response) -> bool:
-    if "html" in response.headers.get("content-type", "").lower():
-        return True
-    start = response.content[:200].lstrip().lower()
-    return start.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
-
-
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
-
-
-def _html_title(text: str) -> str | None:
-    match = _TITLE.search(text)
-    if match is None:
-        return None
-    return _collapse(html.unescape(re.sub(r"<[^>]+>", "", match.group(1)))) or None
-
-
-def _collapse(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _truncate(text: str, limit: int = VENDOR_MESSAGE_MAX) -> str:
-    text = _collapse(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-_PRIMARY_KEYS = ("message", "detail", "title")
-_DETAIL_KEYS = ("errors", "validation-errors", "validationErrors")
-
-
-def _json_message(data: Any) -> str | None:
-    """The main message plus the first field-level detail, if the body has both."""
-    if isinstance(data, str):
-        return data.strip() or None
-    if isinstance(data, list):
-        return _json_message(data[0]) if data else None
-    if not isinstance(data, dict):
-        return None
-    main, detail = _primary_message(data), _first_detail(data)
-    if main and detail and detail not in main:
-        return f"{main} ({detail})"
-    return main or detail
-
-
-def _primary_message(data: dict[str, Any]) -> str | None:
-    for key in _PRIMARY_KEYS:
-        value = data.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    error = data.get("error")
-    if isinstance(error, str) and error.strip():
-        return error.strip()
-    if isinstance(error, dict) and (nested := _primary_message(error)):
-        return nested
-    chakra_errors = data.get("_errors")
-    if isinstance(chakra_errors, list) and chakra_errors:
-        return _json_message(chakra_errors[0])
-    return None
-
-
-def _first_detail(data: dict[str, Any]) -> str | None:
-    for key in _DETAIL_KEYS:
-        value = data.get(key)
-        if isinstance(value, dict) and value:
-            name, first = next(iter(value.items()))
-            message = _json_message(first)
-            return f"{name}: {message}" if message else None
-        if isinstance(value, list) and value:
-            return _item_message(value[0])
-    return None
-
-
-def _item_message(item: Any) -> str | None:
-    if not isinstance(item, dict):
-        return _json_message(item)
-    # Kommo nests its field errors one level down: validation-errors[0].errors[0].
-    if "errors" in item and not any(key in item for key in _PRIMARY_KEYS):
-        return _first_detail(item)
-    message = _primary_message(item)
-    where = item.get("path") or item.get("field")
-    if message and isinstance(where, str) and where:
-        return f"{where}: {message}"
-    return message
-
-
-# --------------------------------------------------------------------------- limits
-
-
-class SlidingWindowLimiter:
-    """At most `max_requests` request starts in any `per_seconds` window.
-
-    Vendors count requests in a window, so a token bucket that lets a burst through on top
-    of a full window would earn 429s (and, at Kommo, an API block). Start times are kept in
-    a deque; a caller waits until the oldest start leaves the window. The lock is held while
-    waiting, which makes callers start in arrival order.
-    """
-
-    def __init__(
-        self,
-        max_requests: int,
-        per_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-    ) -> None:
-        if max_requests < 1 or per_seconds <= 0:
-            raise ValueError("a rate limit needs max_requests >= 1 and per_seconds > 0")
-        self.max_requests = max_requests
-        self.per_seconds = per_seconds
-        self._clock = clock
-        self._sleep = sleep
-        self._starts: deque[float] = deque()
-        self._lock = anyio.Lock()
-
-    async def acquire(self) -> float:
-        """Wait for a free slot, record the start, and return the seconds waited."""
-        async with self._lock:
-            now = self._clock()
-            while self._starts and now - self._starts[0] >= self.per_seconds:
-                self._starts.popleft()
-            if len(self._starts) < self.max_requests:
-                self._starts.append(now)
-                return 0.0
-            free_at = self._starts.popleft() + self.per_seconds
-            waited = free_at - now
-            await self._sleep(waited)
-            # Record no earlier than free_at: float rounding in the clock must not let a
-            # start slip a hair inside the window of the one it replaced.
-            self._starts.append(max(self._clock(), free_at))
-            return waited
-
-
-@dataclass
-class HttpStats:
-    """Counters for tests and benchmarks."""
-
-    requests: int = 0  # attempts actually sent
-    retries: int = 0
-    waited_seconds: float = 0.0  # backoff and Retry-After waits
-    throttled_seconds: float = 0.0  # waits imposed by our own rate limiter
-
-
-# --------------------------------------------------------------------------- config
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    """Everything one backend instance needs; `headers` carry credentials and never leak."""
-
-    backend: str
-    base_url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    secrets: tuple[str, ...] = ()
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    rate_limit: RateLimit | None = None
-    error_message: Callable[[httpx.Response], str | None] = default_error_message
-    retry_after: Callable[[httpx.Response], float | None] = header_retry_after
-    transport: httpx.AsyncBaseTransport | None = None
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
-    rng: random.Random | None = None
-    # What to tell the model on 401/403, e.g. "set TALLYFY_TOKEN; X-Tallyfy-Client is sent".
-    auth_hint: str | None = None
-
-
-_SENSITIVE_HEADER = re.compile(
-    r"auth|token|secret|key|passw|cookie|session|signature", re.IGNORECASE
-)
-
-
-def _header_secrets(headers: Mapping[str, str]) -> frozenset[str]:
-    """Credential values carried in headers, in every form a vendor might echo back."""
-    found: set[str] = set()
-    for name, value in headers.items():
-        if not _SENSITIVE_HEADER.search(name):
-            continue
-        found.add(value)
-        scheme, _, credentials = value.strip().partition(" ")
-        if credentials:
-            found.add(credentials.strip())
-        if scheme.lower() == "basic" and credentials:
-            found.update(_basic_parts(credentials.strip()))
-    return frozenset(found)
-
-
-def _basic_parts(encoded: str) -> set[str]:
-    try:
-        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return set()
-    password = decoded.partition(":")[2]
-    return {decoded, password} if password else {decoded}
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
-
-
-def _base_url(config: ClientConfig) -> httpx.URL:
-    hint = f"Set the base URL of '{config.backend}' to an absolute http(s) URL."
-    try:
-        base = httpx.URL(config.base_url)
-    except httpx.InvalidURL as exc:
-        raise ConfigError(f"invalid base URL for '{config.backend}': {exc}", hint=hint) from None
-    if base.scheme not in _DEFAULT_PORTS or not base.host:
-        shown = redact.scrub_url(config.base_url, config.secrets)
-        raise ConfigError(f"invalid base URL for '{config.backend}': {shown}", hint=hint)
-    # A trailing slash makes relative paths land under the prefix (`/api` + `runs`).
-    path = base.raw_path.split(b"?", 1)[0]
-    return base.copy_with(raw_path=path if path.endswith(b"/") else path + b"/")
-
-
-def _param_text(value: ParamValue) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _encode_params(params: Params) -> str:
-    # Encoded by hand: httpx groups repeated keys, and Kommo's `filter[...]` pairs must keep
-    # their order. Brackets stay readable; everything else is percent-encoded.
-    pairs: Iterable[tuple[str, ParamValue]] = (
-        params.items() if isinstance(params, Mapping) else params
-    )
-    return "&".join(
-        f"{quote(name, safe='[]')}={quote(_param_text(value), safe='[]')}" for name, value in pairs
-    )
-
-
-# --------------------------------------------------------------------------- client
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,171 @@
+"""Settings of one backend instance's HTTP client: timeouts, retry policy, credentials,
+base URL and parameter encoding. Kept apart from the client so that its pieces can be
+read, and tested, on their own."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeAlias
+from urllib.parse import quote
+
+import anyio
+import httpx
+
+from tools import redact
+from tools.errors import ConfigError
+from tools.limits import RateLimit
+from tools.vendor_messages import default_error_message, header_retry_after
+
+ParamValue: TypeAlias = str | int | float | bool
+Params: TypeAlias = Mapping[str, ParamValue] | Sequence[tuple[str, ParamValue]]
+
+# Never hand httpx a zero timeout when the budget is nearly spent: zero means "fail now".
+_MIN_TIMEOUT = 0.05
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-request timeouts in seconds (httpx applies `read` to each read, not the total)."""
+
+    connect: float = 5.0
+    read: float = 20.0
+    write: float = 10.0
+    pool: float = 5.0
+
+    def within(self, remaining: float) -> httpx.Timeout:
+        """These timeouts, each cut to what is left of the request's budget."""
+        limit = max(remaining, _MIN_TIMEOUT)
+        return httpx.Timeout(
+            connect=min(self.connect, limit),
+            read=min(self.read, limit),
+            write=min(self.write, limit),
+            pool=min(self.pool, limit),
+        )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one `request()` tries; `budget` bounds its total time, waits included."""
+
+    max_attempts: int = 4
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    budget: float = 25.0
+    retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+    max_retry_after: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if min(self.backoff_base, self.backoff_cap, self.budget, self.max_retry_after) < 0:
+            raise ValueError("retry delays and budget must not be negative")
+
+    def backoff_bound(self, attempt: int) -> float:
+        """Upper bound of the full-jitter wait after failed attempt number `attempt`."""
+        # min() before the power would overflow for absurd attempt counts; cap the exponent.
+        return min(self.backoff_cap, self.backoff_base * 2.0 ** min(attempt - 1, 62))
+
+
+@dataclass
+class HttpStats:
+    """Counters for tests and benchmarks."""
+
+    requests: int = 0  # attempts actually sent
+    retries: int = 0
+    waited_seconds: float = 0.0  # backoff and Retry-After waits
+    throttled_seconds: float = 0.0  # waits imposed by our own rate limiter
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything one backend instance needs; `headers` carry credentials and never leak."""
+
+    backend: str
+    base_url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rate_limit: RateLimit | None = None
+    error_message: Callable[[httpx.Response], str | None] = default_error_message
+    retry_after: Callable[[httpx.Response], float | None] = header_retry_after
+    transport: httpx.AsyncBaseTransport | None = None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    rng: random.Random | None = None
+    # What to tell the model on 401/403, e.g. "set TALLYFY_TOKEN; X-Tallyfy-Client is sent".
+    auth_hint: str | None = None
+
+
+_SENSITIVE_HEADER = re.compile(
+    r"auth|token|secret|key|passw|cookie|session|signature", re.IGNORECASE
+)
+
+
+def _header_secrets(headers: Mapping[str, str]) -> frozenset[str]:
+    """Credential values carried in headers, in every form a vendor might echo back."""
+    found: set[str] = set()
+    for name, value in headers.items():
+        if not _SENSITIVE_HEADER.search(name):
+            continue
+        found.add(value)
+        scheme, _, credentials = value.strip().partition(" ")
+        if credentials:
+            found.add(credentials.strip())
+        if scheme.lower() == "basic" and credentials:
+            found.update(_basic_parts(credentials.strip()))
+    return frozenset(found)
+
+
+def _basic_parts(encoded: str) -> set[str]:
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return set()
+    password = decoded.partition(":")[2]
+    return {decoded, password} if password else {decoded}
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
+
+
+def _base_url(config: ClientConfig) -> httpx.URL:
+    hint = f"Set the base URL of '{config.backend}' to an absolute http(s) URL."
+    try:
+        base = httpx.URL(config.base_url)
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"invalid base URL for '{config.backend}': {exc}", hint=hint) from None
+    if base.scheme not in _DEFAULT_PORTS or not base.host:
+        shown = redact.scrub_url(config.base_url, config.secrets)
+        raise ConfigError(f"invalid base URL for '{config.backend}': {shown}", hint=hint)
+    # A trailing slash makes relative paths land under the prefix (`/api` + `runs`).
+    path = base.raw_path.split(b"?", 1)[0]
+    return base.copy_with(raw_path=path if path.endswith(b"/") else path + b"/")
+
+
+def _param_text(value: ParamValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _encode_params(params: Params) -> str:
+    # Encoded by hand: httpx groups repeated keys, and Kommo's `filter[...]` pairs must keep
+    # their order. Brackets stay readable; everything else is percent-encoded.
+    pairs: Iterable[tuple[str, ParamValue]] = (
+        params.items() if isinstance(params, Mapping) else params
+    )
+    return "&".join(
+        f"{quote(name, safe='[]')}={quote(_param_text(value), safe='[]')}" for name, value in pairs
+    )
