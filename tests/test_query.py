@@ -139,3 +139,11 @@ def test_past_bound_only_on_the_sorted_date_and_in_its_direction() -> None:
 )
 def test_durations_show_the_two_largest_units(seconds: float, shown: str) -> None:
     assert human_duration(seconds) == shown
+
+
+def test_text_also_matches_the_search_text_a_backend_attaches() -> None:
+    lead = row(name="Deal 42").with_search_text(["Globex Corp", None, "https://globex.test"])
+    assert matches(parse_query({"text": "globex"}), lead)
+    assert matches(parse_query({"text": "deal"}), lead)
+    assert not matches(parse_query({"text": "initech"}), lead)
+    assert not matches(parse_query({"text": "globex"}), row(name="Deal 42"))

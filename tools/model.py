@@ -6,6 +6,7 @@ field earns its place and empty ones are dropped when rendered (`exclude_none`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -48,6 +49,10 @@ class ProcessSummary(_Model):
 
     # Attribute values a `where` filter is evaluated against; kept out of every answer.
     _attributes: dict[str, Any] | None = PrivateAttr(None)
+    # Text a `text` filter matches besides the name, where the vendor's own search looks
+    # further (Kommo's `query` reads text-like custom fields, Chakra text attributes); kept
+    # out of every answer.
+    _search_text: tuple[str, ...] = PrivateAttr(())
 
     @property
     def attributes(self) -> dict[str, Any] | None:
@@ -55,6 +60,14 @@ class ProcessSummary(_Model):
 
     def with_attributes(self, attributes: dict[str, Any]) -> ProcessSummary:
         self._attributes = attributes
+        return self
+
+    @property
+    def search_text(self) -> tuple[str, ...]:
+        return self._search_text
+
+    def with_search_text(self, values: Iterable[str | None]) -> ProcessSummary:
+        self._search_text = tuple(v for v in values if v)
         return self
 
 

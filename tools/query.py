@@ -7,7 +7,9 @@ query means the same thing on every backend.
 Semantics worth knowing:
 - dates: `*_after` is inclusive (>=), `*_before` is exclusive (<): ranges tile without
   overlap. A bare date is midnight UTC; a time without offset is UTC.
-- text: case-insensitive substring of the name.
+- text: case-insensitive substring of the name, or of the further text a backend's own
+  search reads (`ProcessSummary.search_text`: Kommo text-like custom fields, Chakra text
+  attributes), so a local re-check never drops a row the vendor's search rightly found.
 - owner / template: equal (case-insensitive) to the row's id or its display value.
 - tags: the row carries every listed tag (all-of), compared case-insensitively.
 - sort: the key, then the id in the same direction, so order is total and stable.
@@ -350,7 +352,10 @@ def field_matches(query: ProcessQuery, field: str, row: ProcessSummary) -> bool:
         case "native_status":
             return any(_eq(row.native_status, v) for v in value)
         case "text":
-            return value.casefold() in row.name.casefold()
+            needle = value.casefold()
+            return needle in row.name.casefold() or any(
+                needle in t.casefold() for t in row.search_text
+            )
         case "created_after":
             return row.created_at is not None and row.created_at >= value
         case "created_before":
