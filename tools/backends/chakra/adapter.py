@@ -6,81 +6,98 @@ instance from `GET /v1/ext/config`; a procedure added later needs a restart. Use
 from `GET /v1/ext/users`, also fetched once, to turn uuids into usernames and back.
 
 Translation (all native filters go into ONE `where` Query, see translate.py):
-- status -> `status` OPEN / COMPLETED / CANCELLED; suspended and failed never occur.
+- status -> `status` OPEN / COMPLETED / CANCELLED; suspended and failed never occur. A
+  row's status is the process's own `status` field: the reference does not say that the
+  config links states to statuses (and Update sets them separately, A6/A16), so the
+  state -> status map is shown only where the config gives one.
 - native_status -> `state`, a state short id of the procedure. Chakra's status values
   (OPEN, ...) are not native statuses here: rows show the finer state, and the status
   is exactly the unified one, so asking for one is answered with "use status=".
-- owner -> `assignedTo`, a username (a user uuid is resolved to it).
+- owner -> `assignedTo`, a username (a user uuid or e-mail is resolved to it, users.py).
 - created_after / created_before -> `createdAt` `>=` / `<` ISO strings in one operator map.
 - where -> attribute short ids, the six operators, lists as any-of, and/or groups.
 - template -> the procedure itself: it matches this collection or names another one.
-- text (a substring of the name, which is the primary-key value) and updated_* have no
-  vendor key: local. tags do not exist: unsupported.
+- text and updated_* have no vendor key: local. Text reads the name (`LEAD-0012 · Globex
+  Corp`, naming.py) and the text-like attributes. tags do not exist: unsupported.
 - sort: the vendor's order is undocumented; the simulator's (and our assumption) is
   createdAt descending, so -created_at is the only sort; others are refused.
 Paging: `skip`/`limit` (<= 100) with `_meta.hasMore` and no total. Offsets are computable,
 so a few pages may be in flight at once; `hasMore: false` ends the stream.
+get_process takes a uuid (fetched by path, quoted as one segment) or a primary-key value
+(looked up with a `where` on the key, never put into a path); anything else is refused.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
+from pydantic import Field
 
 from tools.backends.base import (
     Backend,
     Capabilities,
-    CollectionInfo,
     FieldSupport,
     InstanceSettings,
     PageResult,
     Plan,
     Position,
 )
+from tools.backends.chakra.describe import SORTS, collection_info
+from tools.backends.chakra.detail import definition
+from tools.backends.chakra.detail import fields as attribute_fields
+from tools.backends.chakra.detail import sections as detail_sections
+from tools.backends.chakra.naming import Naming, check_settings, choose
 from tools.backends.chakra.schema import (
-    EPOCH_MS_TYPES,
     PROCESS_STATUS,
-    UNIFIED_TO_STATUS,
     Procedure,
     Schema,
     SchemaError,
     User,
+    chakra_time,
     parse_config,
     parse_users,
 )
 from tools.backends.chakra.translate import (
     AnyOfStyle,
     Query,
+    check_template,
     check_where,
     iso_ms,
     merge,
+    state_ids,
+    status_values,
     translate_where,
     values_rhs,
 )
+from tools.backends.chakra.users import resolve_username
 from tools.errors import (
     BackendNotFoundError,
     BackendResponseError,
     ConfigError,
-    InvalidArgumentError,
     UnsupportedQueryError,
 )
-from tools.model import Detail, ProcessDetail, ProcessSummary, parse_time
+from tools.ids import UUID, IdShape, check_id, path_segment
+from tools.model import Detail, ProcessDetail, ProcessSummary
 from tools.query import ProcessQuery
 
 if TYPE_CHECKING:
     import httpx
 
 MAX_PAGE = 100
-SORTS = ("-created_at",)
-SECTIONS = ("fields", "definition")
-MAX_FIELD_CHARS = 500
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# A process is addressed by uuid (A2) or by its primary-key value, which Chakra's own API
+# puts into a path as one segment (Update by PK, A16): so a value that could not be one
+# segment (/ ? # \ %), or starts or ends with a space, is no process reference at all.
+_REF = re.compile(r"[^\s/?#\\%](?:[^/?#\\%]*[^\s/?#\\%])?")
+PROCESS_REF = IdShape(
+    "Chakra process id",
+    _REF,
+    "a uuid such as 3f2b9c1e-8d4a-4b6e-9f10-2a7c5e8d1b44, or a primary-key value such as LEAD-0012",
+)
+PROCESS_UUID = IdShape("Chakra process uuid", UUID, "3f2b9c1e-8d4a-4b6e-9f10-2a7c5e8d1b44")
+PROCEDURE = IdShape("Chakra procedure short id", None, "lead")
 
 
 class ChakraSettings(InstanceSettings):
@@ -91,6 +108,11 @@ class ChakraSettings(InstanceSettings):
     # How any-of lists are sent: as arrays (IN, the reference's reading of an undocumented
     # case) or as `or` groups of single values (documented, longer).
     any_of: Literal["array", "or"] = "array"
+    # Procedure short id -> attribute short id, where the guess (naming.py) is wrong:
+    # the attribute that names a process beside its key ("" for none) ...
+    title_attribute: dict[str, str] = Field(default_factory=dict)
+    # ... and its primary key, where the config does not mark it.
+    primary_key: dict[str, str] = Field(default_factory=dict)
 
 
 def chakra_error_message(response: httpx.Response) -> str | None:
@@ -107,56 +129,6 @@ def chakra_error_message(response: httpx.Response) -> str | None:
     return default_error_message(response)
 
 
-def _time(value: Any) -> datetime | None:
-    """Objects carry epoch ms (A.5); an ISO string is accepted too."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
-        return parse_time(text)
-    return None
-
-
-def _collection(proc: Procedure) -> CollectionInfo:
-    key = proc.primary_key
-    states = ", ".join(s.short_id for s in proc.states) or "none listed"
-    named = f"named by {key.short_id}" if key else "named by their best text field"
-    about = f" {proc.description}" if proc.description else ""
-    return CollectionInfo(
-        name=proc.short_id,
-        description=f"{proc.name} processes ({named}).{about}",
-        fields={
-            "status": FieldSupport("native", "status OPEN / COMPLETED / CANCELLED"),
-            "native_status": FieldSupport("native", f"state short ids: {states}"),
-            "text": FieldSupport(
-                "local", "no substring operator in Chakra's query; the name is checked locally"
-            ),
-            "created_after": FieldSupport("native", "createdAt >= (ISO timestamp)"),
-            "created_before": FieldSupport("native", "createdAt < (ISO timestamp)"),
-            "updated_after": FieldSupport("local", "no documented updatedAt filter"),
-            "updated_before": FieldSupport("local", "no documented updatedAt filter"),
-            "owner": FieldSupport("native", "assignedTo: a username (a user uuid is resolved)"),
-            "template": FieldSupport(
-                "native", "the procedure (its name or short id); for another, use collection"
-            ),
-            "tags": FieldSupport("unsupported", "Chakra processes have no tags"),
-            "where": FieldSupport(
-                "native",
-                "attribute short ids (see attributes) with = != > >= < <=, a list for any-of, "
-                "and/or groups",
-            ),
-        },
-        sorts=SORTS,
-        statuses={s.short_id: s.status for s in proc.states},
-        sections=SECTIONS,
-        attributes={a.short_id: a.describe() for a in proc.attributes},
-    )
-
-
 class ChakraBackend(Backend):
     kind: ClassVar[str] = "chakra"
     settings_model: ClassVar[type[InstanceSettings]] = ChakraSettings
@@ -171,6 +143,7 @@ class ChakraBackend(Backend):
     def __init__(self, settings: InstanceSettings, http: Any) -> None:
         super().__init__(settings, http)
         self._schema: Schema | None = None
+        self._naming: dict[str, Naming] = {}
         self._caps: Capabilities | None = None
         self._users: list[User] | None = None
         self._schema_lock = anyio.Lock()
@@ -205,10 +178,16 @@ class ChakraBackend(Backend):
                     f"default_procedure {default!r} of '{self.name}' is not a procedure there",
                     hint=f"set default_procedure to one of: {known}",
                 )
-            self._schema = schema
+            naming = {p.short_id: self._choose_naming(p) for p in schema.procedures}
+            check_settings(
+                schema, self.settings.primary_key, self.settings.title_attribute, self.name
+            )
+            self._schema, self._naming = schema, naming
             self._caps = Capabilities(
                 kind=self.kind,
-                collections=tuple(_collection(p) for p in schema.procedures),
+                collections=tuple(
+                    collection_info(p, naming[p.short_id]) for p in schema.procedures
+                ),
                 default_collection=default,
                 max_page_size=MAX_PAGE,
                 addressing="offset",
@@ -216,6 +195,16 @@ class ChakraBackend(Backend):
                 parallel_pages=4,
                 total_known=False,
             )
+
+    def _choose_naming(self, proc: Procedure) -> Naming:
+        return choose(
+            proc,
+            key=self.settings.primary_key.get(proc.short_id),
+            title=self.settings.title_attribute.get(proc.short_id),
+        )
+
+    def naming(self, proc: Procedure) -> Naming:
+        return self._naming[proc.short_id]
 
     def capabilities(self) -> Capabilities:
         if self._caps is None:
@@ -276,16 +265,16 @@ class ChakraBackend(Backend):
         warnings: list[str] = []
 
         if query.status is not None:
-            values = self._status_values(query.status, warnings)
+            values = status_values(query.status, self.name, warnings)
             if len(values) < len(PROCESS_STATUS):
                 parts.append(values_rhs(values, "status", style))
             applied["status"] = FieldSupport("native", "status=" + "|".join(values))
         if query.native_status is not None:
-            states = self._state_ids(proc, query.native_status)
+            states = state_ids(proc, query.native_status, self.name)
             parts.append(values_rhs(states, "state", style))
             applied["native_status"] = FieldSupport("native", "state=" + "|".join(states))
         if query.owner is not None:
-            username = await self._username(query.owner)
+            username = resolve_username(await self.users(), query.owner, self.name)
             parts.append({"assignedTo": username})
             applied["owner"] = FieldSupport("native", f"assignedTo={username}")
         bounds: dict[str, str] = {}
@@ -298,7 +287,7 @@ class ChakraBackend(Backend):
         if bounds:
             parts.append({"createdAt": bounds})
         if query.template is not None:
-            self._check_template(proc, query.template)
+            check_template(self.schema.procedures, proc, query.template, self.name)
             applied["template"] = FieldSupport("native", f"the procedure {proc.short_id}")
         if query.where is not None:
             check_where(query.where, proc, self.name)
@@ -315,98 +304,17 @@ class ChakraBackend(Backend):
             warnings=warnings,
         )
 
-    def _status_values(self, statuses: tuple[str, ...], warnings: list[str]) -> list[str]:
-        values = [UNIFIED_TO_STATUS[s] for s in statuses if s in UNIFIED_TO_STATUS]
-        if not values:
-            raise UnsupportedQueryError(
-                f"{self.name}: Chakra processes are never {', '.join(statuses)}",
-                backend=self.name,
-                field="status",
-                hint="statuses here are open, completed and cancelled",
-            )
-        missing = [s for s in statuses if s not in UNIFIED_TO_STATUS]
-        if missing:
-            warnings.append(f"no Chakra process is ever {', '.join(missing)}")
-        return list(dict.fromkeys(values))
-
-    def _state_ids(self, proc: Procedure, wanted: tuple[str, ...]) -> list[str]:
-        out: list[str] = []
-        listing = ", ".join(f"{s.short_id} ({s.status})" for s in proc.states)
-        for value in wanted:
-            state = next(
-                (s for s in proc.states if s.short_id.casefold() == value.casefold()), None
-            )
-            if state is None:
-                if value.upper() in PROCESS_STATUS:
-                    raise InvalidArgumentError(
-                        f"{self.name}: {value!r} is a Chakra process status, not a state of "
-                        f"{proc.short_id}",
-                        field="native_status",
-                        hint=f"use status={PROCESS_STATUS[value.upper()]}; states of "
-                        f"{proc.short_id}: {listing}",
-                    )
-                raise InvalidArgumentError(
-                    f"{self.name}: {proc.short_id} has no state {value!r}",
-                    field="native_status",
-                    hint=f"states of {proc.short_id}: {listing}",
-                )
-            out.append(state.short_id)
-        return list(dict.fromkeys(out))
-
-    async def _username(self, owner: str) -> str:
-        users = await self.users()
-        wanted = owner.strip().casefold()
-        for user in users:
-            if wanted in (user.username.casefold(), user.id.casefold()):
-                return user.username
-        by_other = [
-            u.username
-            for u in users
-            if wanted in ((u.email or "").casefold(), (u.name or "").casefold())
-        ]
-        close = difflib.get_close_matches(owner, [u.username for u in users], n=3)
-        suggestions = by_other or close
-        hint = "give a username or user uuid"
-        if suggestions:
-            hint += "; did you mean " + " or ".join(suggestions) + "?"
-        else:
-            hint += "; users here: " + ", ".join(u.username for u in users[:15])
-        raise InvalidArgumentError(f"{self.name}: no user {owner!r}", field="owner", hint=hint)
-
-    def _check_template(self, proc: Procedure, template: str) -> None:
-        wanted = template.strip().casefold()
-        found = [
-            p
-            for p in self.schema.procedures
-            if wanted in (p.short_id.casefold(), p.name.casefold())
-        ]
-        if proc in found:
-            return
-        if found:
-            raise InvalidArgumentError(
-                f"{self.name}: template {template!r} is the procedure {found[0].short_id}, "
-                f"but this call lists {proc.short_id}",
-                field="template",
-                hint=f"pass collection={found[0].short_id} instead of template",
-            )
-        known = ", ".join(f"{p.short_id} ({p.name})" for p in self.schema.procedures)
-        raise InvalidArgumentError(
-            f"{self.name}: no procedure {template!r}",
-            field="template",
-            hint=f"procedures (collections) here: {known}",
-        )
-
     # -- fetch ------------------------------------------------------------------------------
 
-    def _list_path(self, proc: Procedure) -> str:
-        return f"/v1/ext/procedure/{proc.short_id}/process/list"
+    def _process_path(self, proc: Procedure, tail: str) -> str:
+        return f"/v1/ext/procedure/{path_segment(proc.short_id, PROCEDURE)}/process/{tail}"
 
     async def list_raw(
         self, proc: Procedure, where: Query, skip: int, limit: int
     ) -> tuple[list[Any], bool]:
         """One list call as the vendor answers it: (process objects, hasMore)."""
         body = await self.http.post_json(
-            self._list_path(proc), json={"where": where, "skip": skip, "limit": limit}
+            self._process_path(proc, "list"), json={"where": where, "skip": skip, "limit": limit}
         )
         rows = self._data(body, "process list")
         if not isinstance(rows, list):
@@ -436,12 +344,8 @@ class ChakraBackend(Backend):
         status = PROCESS_STATUS.get(status_value) or (state.status if state else None)
         owner = users.get(str(raw.get("assignedTo")))
         creator = users.get(str(raw.get("createdBy")))
-        key, title = proc.primary_key, proc.title_attribute
-        key_value = data.get(key.short_id) if key else None
-        title_value = data.get(title.short_id) if title else None
-        name = next((str(v) for v in (key_value, title_value) if v not in (None, "")), None)
+        naming = self.naming(proc)
         extra = {
-            "title": title_value if key_value not in (None, "") else None,
             "state_name": state.name if state else None,
             "created_by": creator.username if creator else raw.get("createdBy"),
             "pod": self.schema.pods.get(str(raw.get("belongsTo")), raw.get("belongsTo")),
@@ -451,20 +355,20 @@ class ChakraBackend(Backend):
             backend=self.name,
             collection=proc.short_id,
             id=str(raw.get("id")),
-            name=name or str(raw.get("id")),
+            name=naming.name(data) or str(raw.get("id")),
             status=status,
             native_status=state.short_id if state else _text(raw.get("state")),
             template=proc.name,
             template_id=proc.short_id,
             owner=owner.username if owner else _text(raw.get("assignedTo")),
             owner_id=owner.id if owner else _text(raw.get("assignedTo")),
-            created_at=_time(raw.get("createdAt")),
-            updated_at=_time(raw.get("updatedAt")),
+            created_at=chakra_time(raw.get("createdAt")),
+            updated_at=chakra_time(raw.get("updatedAt")),
             # The next follow-up is when the process is next due for action.
-            due_at=_time(raw.get("nextActionAt")),
+            due_at=chakra_time(raw.get("nextActionAt")),
             extra={k: v for k, v in extra.items() if v not in (None, "", {}, [])},
         )
-        return summary.with_attributes(dict(data))
+        return summary.with_attributes(dict(data)).with_search_text(naming.search_text(data))
 
     # -- get --------------------------------------------------------------------------------
 
@@ -476,7 +380,8 @@ class ChakraBackend(Backend):
         include: frozenset[str] | None,
         detail: Detail,
     ) -> ProcessDetail:
-        sections = self._sections(include, detail)
+        wanted = detail_sections(include, detail, self.name)
+        check_id(process_id, PROCESS_REF)
         if collection is not None:
             candidates = [self.procedure(collection)]
         else:
@@ -489,29 +394,12 @@ class ChakraBackend(Backend):
             **summary.model_dump(exclude={"extra"}),
             extra=summary.extra if detail == "full" else None,
         )
-        if "fields" in sections:
-            result.fields = self._fields(raw.get("data"), proc, notes)
-        if "definition" in sections:
-            result.sections = {"definition": self._definition(proc)}
+        if "fields" in wanted:
+            result.fields = attribute_fields(raw.get("data"), proc, notes)
+        if "definition" in wanted:
+            result.sections = {"definition": definition(proc, self.naming(proc))}
         result.notes = notes or None
         return result
-
-    def _sections(self, include: frozenset[str] | None, detail: Detail) -> frozenset[str]:
-        if include is None:
-            return {
-                "ids": frozenset[str](),
-                "summary": frozenset({"fields"}),
-                "full": frozenset(SECTIONS),
-            }[detail]
-        unknown = include - set(SECTIONS)
-        if unknown:
-            raise InvalidArgumentError(
-                f"{self.name}: Chakra processes have no section {', '.join(sorted(unknown))}",
-                field="include",
-                hint="sections here: fields (the process's attributes), definition (its "
-                "procedure: states and attributes)",
-            )
-        return include
 
     async def _find(
         self, process_id: str, candidates: list[Procedure]
@@ -519,23 +407,25 @@ class ChakraBackend(Backend):
         """By uuid through the fetch endpoint; anything else is taken as a primary-key
         value (LEAD-0910) and looked up with a where on the key. Without a collection the
         default procedure is tried first, then the others."""
-        is_uuid = _UUID.fullmatch(process_id) is not None
+        is_uuid = UUID.fullmatch(process_id) is not None
         for proc in candidates:
             if is_uuid:
+                segment = path_segment(process_id, PROCESS_UUID)
                 try:
-                    body = await self.http.get_json(
-                        f"/v1/ext/procedure/{proc.short_id}/process/{process_id}"
-                    )
+                    body = await self.http.get_json(self._process_path(proc, segment))
                 except BackendNotFoundError:
                     continue
                 raw = self._data(body, "process")
                 if isinstance(raw, dict):
                     return raw, proc
                 raise BackendResponseError("unexpected process (no object)", backend=self.name)
-            key = proc.primary_key
+            key = self.naming(proc).key
             if key is None:
                 continue
-            rows, _ = await self.list_raw(proc, {key.short_id: process_id}, 0, 1)
+            value: str | int = process_id
+            if key.type == "number" and process_id.isdigit():
+                value = int(process_id)
+            rows, _ = await self.list_raw(proc, {key.short_id: value}, 0, 1)
             if rows and isinstance(rows[0], dict):
                 return rows[0], proc
         searched = ", ".join(p.short_id for p in candidates)
@@ -546,38 +436,6 @@ class ChakraBackend(Backend):
             hint=f"pass an id (uuid) or key (such as LEAD-0001) from list_processes with "
             f"backend={self.name}; add collection= when you know the procedure",
         )
-
-    def _fields(self, data: Any, proc: Procedure, notes: list[str]) -> dict[str, Any] | None:
-        if not isinstance(data, dict):
-            return None
-        order = [a.short_id for a in proc.attributes if a.short_id in data]
-        order += [k for k in data if proc.attribute(k) is None]
-        labels = {k: a.name if (a := proc.attribute(k)) else k for k in order}
-        counts = Counter(labels.values())
-        out: dict[str, Any] = {}
-        for key, label in labels.items():
-            attribute = proc.attribute(key)
-            # Two attributes with one label stay apart by short id.
-            name = label if counts[label] == 1 else f"{label} ({key})"
-            value = data[key]
-            if attribute and attribute.type in EPOCH_MS_TYPES and isinstance(value, int | float):
-                moment = _time(value)
-                value = moment.isoformat(timespec="milliseconds") if moment else value
-            if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
-                notes.append(f"field {name} truncated from {len(value)} characters")
-                value = value[:MAX_FIELD_CHARS] + "…"
-            out[name] = value
-        return out
-
-    def _definition(self, proc: Procedure) -> dict[str, Any]:
-        key = proc.primary_key
-        return {
-            "procedure": proc.short_id,
-            "name": proc.name,
-            "primary_key": key.short_id if key else None,
-            "states": [f"{s.short_id} ({s.status})" for s in proc.states],
-            "attributes": {a.short_id: a.describe() for a in proc.attributes},
-        }
 
     async def check(self) -> str:
         await self.discover()

@@ -8,12 +8,18 @@ live in `data`, keyed by attribute short id; an attribute without a value is abs
 
 The config (`GET /v1/ext/config`) lists procedures, attributes and states as flat lists
 linked by the procedure's uuid ("maps uuids to schema", A20). Two details the docs do not
-show are our assumptions, both read by the adapter tolerantly:
-- an attribute carries `primaryKey: true` when it is its procedure's primary key (A16
-  shows such a key, `lead_id`, but not how the config marks it);
-- a state carries `status`, the process status (OPEN/COMPLETED/CANCELLED) it stands for.
-  Chakra stores status and state separately (both are set by Update); the sandbox keeps
-  them consistent, so the state -> status map the adapter shows is true here.
+show are left out unless asked for (`config(...)`, the simulator's flags), since a
+careless adapter would lean on them:
+- how the primary key is marked (A16 shows such a key, `lead_id`, but not how the config
+  marks it): `key_marking` "none" (default), "attribute" (`primaryKey: true`) or
+  "procedure" (the procedure's `primaryKey` names the short id);
+- which process status a state stands for: `state_statuses=True` adds `status` to each
+  state. Status and state are separate fields that Update sets separately (A6, A16), and
+  the data says so: a few processes were cancelled while still in an open state.
+
+Leads carry a `notes` attribute (textarea): some name another company ("Referred by
+Initech"), and some leads have no `company` at all and are known only by the company
+their notes name, so a text search must read attributes, not just the row name.
 """
 
 from __future__ import annotations
@@ -22,11 +28,12 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 from tools.sim import fake
 
 Json = dict[str, Any]
+KeyMarking = Literal["none", "attribute", "procedure"]
 
 DEFAULT_NOW = datetime(2026, 11, 15, 12, 0, 0, tzinfo=UTC)
 SPAN = timedelta(days=730)
@@ -81,6 +88,7 @@ PROCEDURES = (
             AttrSpec("budget", "Budget", "number"),
             AttrSpec("score", "Lead score", "number"),
             AttrSpec("expected_close", "Expected close", "datetime"),
+            AttrSpec("notes", "Notes", "textarea"),
         ),
         (
             StateSpec("NEW", "New", "OPEN", 10),
@@ -158,6 +166,19 @@ _OUTCOMES = (
     "Follow-up visit needed",
 )
 IST = timezone(timedelta(hours=5, minutes=30))
+# Added after the first data set: their ids and values come from their own random stream,
+# so every other generated value stays what it was.
+_LATER_ATTRIBUTES = frozenset({("lead", "notes")})
+_NOTES = (
+    "Referred by {other}.",
+    "Currently buys from {other}; contract ends in {month}.",
+    "Subsidiary of {other}.",
+    "Met at the {city} trade fair, together with {other}.",
+)
+_NOTES_ONLY = (
+    "Works at {other}; company not confirmed yet.",
+    "Buying for {other} (procurement).",
+)
 
 
 @dataclass(frozen=True)
@@ -172,13 +193,27 @@ class ChakraData:
     states: list[Json]
     processes: dict[str, list[Json]]  # procedure short id -> processes, oldest first
 
-    def config(self) -> Json:
-        """The body of GET /v1/ext/config (inside `_data`)."""
+    def config(self, *, key_marking: KeyMarking = "none", state_statuses: bool = False) -> Json:
+        """The body of GET /v1/ext/config (inside `_data`), with the undocumented details
+        (see the module docstring) only where asked for."""
+        keys = {a["procedure"]: a["shortId"] for a in self.attributes if a["primaryKey"]}
+        procedures = [
+            {**p, "primaryKey": keys[p["id"]]} if key_marking == "procedure" else p
+            for p in self.procedures
+        ]
+        attributes = [
+            a if key_marking == "attribute" else {k: v for k, v in a.items() if k != "primaryKey"}
+            for a in self.attributes
+        ]
+        states = [
+            s if state_statuses else {k: v for k, v in s.items() if k != "status"}
+            for s in self.states
+        ]
         return {
             "team": {"id": self.team_id, "name": "Acme Field Services"},
-            "procedures": self.procedures,
-            "attributes": self.attributes,
-            "states": self.states,
+            "procedures": procedures,
+            "attributes": attributes,
+            "states": states,
             "stateTasks": [],
             "roles": [{"id": _uuid_of("role-admin"), "name": "Admin"}],
             "pods": self.pods,
@@ -217,9 +252,11 @@ def generate(
 ) -> ChakraData:
     """A team's data. `leads` is the default procedure's size: a benchmark that wants N
     rows in the default collection passes leads=N (10,000 take well under a second)."""
-    return _Generator(random.Random(seed), now).build(
+    data = _Generator(random.Random(seed), now).build(
         seed, {"lead": leads, "ticket": tickets, "fieldvisit": visits}
     )
+    _later_additions(random.Random(f"chakra-later-{seed}"), data)
+    return data
 
 
 class _Generator:
@@ -251,7 +288,9 @@ class _Generator:
             )
             attributes += [
                 {
-                    "id": self.uuid(),
+                    "id": _uuid_of(f"{pid}/{a.short_id}")
+                    if (spec.short_id, a.short_id) in _LATER_ATTRIBUTES
+                    else self.uuid(),
                     "shortId": a.short_id,
                     "name": a.name,
                     "type": a.type,
@@ -433,3 +472,26 @@ def _state_mix(rng: random.Random, states: tuple[StateSpec, ...], n: int) -> lis
     mix += [states[0]] * (n - len(mix))
     rng.shuffle(mix)
     return mix
+
+
+def _later_additions(rng: random.Random, data: ChakraData) -> None:
+    """Lead notes naming companies, and processes cancelled without a state change."""
+    open_states = {s["id"] for s in data.states if s["status"] == "OPEN"}
+    for process in data.processes["lead"]:
+        values = process["data"]
+        other = fake.company(rng)
+        month = from_ms(process["createdAt"] + 90 * 86_400_000).strftime("%B")
+        roll = rng.random()
+        if roll < 0.08:  # the company lives only in the notes
+            del values["company"]
+            values["notes"] = rng.choice(_NOTES_ONLY).format(other=other)
+        elif roll < 0.43:
+            note = rng.choice(_NOTES)
+            values["notes"] = note.format(other=other, month=month, city=fake.city(rng))
+    for rows in data.processes.values():
+        for process in rows:
+            # Update sets status and state separately (A6, A16): a lead dropped while it
+            # was still CONTACTED keeps that state.
+            if process["state"] in open_states and rng.random() < 0.05:
+                process["status"] = "CANCELLED"
+                process["nextActionAt"] = None

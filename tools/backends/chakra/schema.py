@@ -5,20 +5,22 @@ The config's exact shape is not documented beyond "procedures, attributes, state
 roles, pods, entities; maps uuids to schema" (reference A.3), so parsing is tolerant:
 attributes and states may be top-level lists that name their procedure (by uuid or short
 id) or lists nested inside each procedure; the primary key may be marked on the attribute
-(`primaryKey`/`isPrimaryKey`) or named by the procedure (`primaryKey`, a short id or uuid);
-a state's process status is read from `status`/`type`/`category` when it holds OPEN,
-COMPLETED or CANCELLED, and is otherwise taken as open (a state a process sits in while
-it runs).
+(`primaryKey`/`isPrimaryKey`) or named by the procedure (`primaryKey`, a short id or uuid),
+or not marked at all (naming.py then guesses it, and settings can name it); a state's
+process status is read from `status`/`type`/`category` when it holds OPEN, COMPLETED or
+CANCELLED, and is otherwise unknown (None): the reference does not say that the config
+links states to statuses, and a process's own `status` is what rows show anyway.
+A select attribute's options may be plain values or `{value, label}` objects.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from tools.model import Status
+from tools.model import Status, parse_time
 
 PROCESS_STATUS: dict[str, Status] = {
     "OPEN": "open",
@@ -28,8 +30,6 @@ PROCESS_STATUS: dict[str, Status] = {
 UNIFIED_TO_STATUS = {v: k for k, v in PROCESS_STATUS.items()}
 # Attribute types whose values are timestamps (A23): epoch ms, and ISO strings.
 EPOCH_MS_TYPES = frozenset({"datetime"})
-_HUMAN_WORDS = re.compile(r"name|title|subject|summary", re.IGNORECASE)
-_TEXT_TYPES = frozenset({"text", "string", "textarea", "longtext"})
 MAX_OPTIONS_SHOWN = 8
 
 
@@ -40,9 +40,15 @@ class Attribute:
     name: str
     type: str
     options: tuple[str, ...] = ()
-    primary_key: bool = False
+    primary_key: bool = False  # marked so in the config
+    # (value, label) of select options whose label differs from the stored value.
+    labels: tuple[tuple[str, str], ...] = ()
 
-    def describe(self) -> str:
+    def label(self, value: str) -> str:
+        """What a person sees for a stored select value (the value itself if unlabelled)."""
+        return next((shown for stored, shown in self.labels if stored == value), value)
+
+    def describe(self, *, key: bool = False) -> str:
         """Short text for list_backends: label, type, key marker, select options."""
         kind = self.type
         if self.options:
@@ -51,8 +57,8 @@ class Attribute:
             kind = f"{kind}: {shown}{more}"
         if self.type in EPOCH_MS_TYPES:
             kind += ", epoch ms"
-        key = ", primary key" if self.primary_key else ""
-        return f"{self.name}; {kind}{key}"
+        marker = ", primary key" if self.primary_key or key else ""
+        return f"{self.name}; {kind}{marker}"
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,12 @@ class State:
     id: str
     short_id: str
     name: str
-    status: Status
+    status: Status | None  # None: the config does not say
+
+    @property
+    def line(self) -> str:
+        """`DONE (completed)`, or the short id alone where the status is unknown."""
+        return f"{self.short_id} ({self.status})" if self.status else self.short_id
 
 
 @dataclass(frozen=True)
@@ -73,16 +84,13 @@ class Procedure:
     states: tuple[State, ...]
 
     @property
-    def primary_key(self) -> Attribute | None:
+    def marked_key(self) -> Attribute | None:
+        """The primary key as the config marks it, if it does."""
         return next((a for a in self.attributes if a.primary_key), None)
 
     @property
-    def title_attribute(self) -> Attribute | None:
-        """The best human field after the key: a text attribute named like a name/title."""
-        texts = [a for a in self.attributes if not a.primary_key and a.type in _TEXT_TYPES]
-        named = [a for a in texts if _HUMAN_WORDS.search(f"{a.short_id} {a.name}")]
-        candidates = named or texts
-        return candidates[0] if candidates else None
+    def state_statuses_known(self) -> bool:
+        return bool(self.states) and all(s.status is not None for s in self.states)
 
     def attribute(self, short_id: str) -> Attribute | None:
         return next((a for a in self.attributes if a.short_id == short_id), None)
@@ -110,6 +118,20 @@ class User:
     username: str
     name: str | None
     email: str | None
+
+
+def chakra_time(value: Any) -> datetime | None:
+    """Objects carry epoch ms (A.5); an ISO string is accepted too."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+        return parse_time(text)
+    return None
 
 
 class SchemaError(ValueError):
@@ -181,29 +203,31 @@ def _attribute(raw: Mapping[str, Any], key_ref: Any) -> Attribute:
     short_id = str(raw["shortId"])
     flagged = bool(raw.get("primaryKey") is True or raw.get("isPrimaryKey") is True)
     named = key_ref is not None and str(key_ref) in (short_id, str(raw.get("id")))
-    options = raw.get("options")
+    options = list(_options(raw.get("options")))
     return Attribute(
         id=str(raw.get("id") or short_id),
         short_id=short_id,
         name=str(raw.get("name") or short_id),
         type=str(raw.get("type") or "text"),
-        options=tuple(_option_labels(options)),
+        options=tuple(value for value, _ in options),
         primary_key=flagged or named,
+        labels=tuple((value, label) for value, label in options if label != value),
     )
 
 
-def _option_labels(options: Any) -> Iterable[str]:
+def _options(options: Any) -> Iterable[tuple[str, str]]:
+    """(stored value, label) of each option; a plain option is its own label."""
     for option in options if isinstance(options, list) else ():
         if isinstance(option, Mapping):
             value = option.get("value", option.get("label"))
             if value is not None:
-                yield str(value)
+                yield str(value), str(option.get("label") or value)
         elif option is not None:
-            yield str(option)
+            yield str(option), str(option)
 
 
 def _state(raw: Mapping[str, Any]) -> State:
-    status: Status = "open"
+    status: Status | None = None
     for key in ("status", "type", "category"):
         value = raw.get(key)
         if isinstance(value, str) and value.upper() in PROCESS_STATUS:

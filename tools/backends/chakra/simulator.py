@@ -45,6 +45,10 @@ is the forgiving one:
   simply match nothing.
 `state_format` ("uuid", default, or "shortId") chooses how objects carry their state: the
 docs show a uuid in the data model and say nothing for the external API (A.5).
+The config lists procedures, attributes and states (A20: "maps uuids to schema"); what the
+reference does not state is left out by default and added by a flag: `key_marking`
+("none", "attribute", "procedure": how the primary key is marked) and `state_statuses`
+(each state names the process status it stands for). See data.py.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tools.backends.chakra.data import STATUSES, ChakraData, Json
+from tools.backends.chakra.data import STATUSES, ChakraData, Json, KeyMarking
 from tools.sim import RateLimit, SimulatorCore
 
 MAX_LIMIT = 100
@@ -102,12 +106,15 @@ def create_app(
     token: str = "sandbox-chakra-token",
     strict: bool = True,
     state_format: StateFormat = "uuid",
+    key_marking: KeyMarking = "none",
+    state_statuses: bool = False,
     rate_limit: RateLimit | None = None,
     clock: Callable[[], float] = time.monotonic,
     latency: float = 0.0,
 ) -> SimulatorCore:
     """The Chakra simulator. `data` is read-only from here on (results are cached)."""
     api = _Api(data, token=token, state_format=state_format)
+    api.config_body = data.config(key_marking=key_marking, state_statuses=state_statuses)
     base = "/v1/ext/procedure/{sid}/process"
     app = Starlette(
         routes=[
@@ -158,6 +165,7 @@ def parse_iso_ms(value: str) -> int | None:
 
 class _Api:
     core: SimulatorCore
+    config_body: Json
 
     def __init__(self, data: ChakraData, *, token: str, state_format: StateFormat) -> None:
         self.data = data
@@ -183,7 +191,7 @@ class _Api:
 
     async def config(self, request: Request) -> Response:
         self._auth(request)
-        return JSONResponse(envelope(self.data.config()))
+        return JSONResponse(envelope(self.config_body))
 
     async def users(self, request: Request) -> Response:
         self._auth(request)

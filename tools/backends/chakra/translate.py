@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from tools.backends.chakra.schema import Procedure
-from tools.errors import InvalidArgumentError
+from tools.backends.chakra.schema import PROCESS_STATUS, UNIFIED_TO_STATUS, Procedure
+from tools.errors import InvalidArgumentError, UnsupportedQueryError
 from tools.query import WHERE_GROUPS, validate_where
 
 Query = dict[str, Any]
@@ -153,3 +153,66 @@ def _plain(rhs: Any) -> bool:
 
 def _scalar(value: Any) -> Any:
     return value if _plain(value) else {"=": value}
+
+
+def status_values(statuses: tuple[str, ...], backend: str, warnings: list[str]) -> list[str]:
+    """Unified statuses as Chakra's OPEN / COMPLETED / CANCELLED (others never occur)."""
+    values = [UNIFIED_TO_STATUS[s] for s in statuses if s in UNIFIED_TO_STATUS]
+    if not values:
+        raise UnsupportedQueryError(
+            f"{backend}: Chakra processes are never {', '.join(statuses)}",
+            backend=backend,
+            field="status",
+            hint="statuses here are open, completed and cancelled",
+        )
+    missing = [s for s in statuses if s not in UNIFIED_TO_STATUS]
+    if missing:
+        warnings.append(f"no Chakra process is ever {', '.join(missing)}")
+    return list(dict.fromkeys(values))
+
+
+def state_ids(proc: Procedure, wanted: tuple[str, ...], backend: str) -> list[str]:
+    """native_status values as the procedure's state short ids (case-insensitive)."""
+    out: list[str] = []
+    listing = ", ".join(s.line for s in proc.states)
+    for value in wanted:
+        state = next((s for s in proc.states if s.short_id.casefold() == value.casefold()), None)
+        if state is None:
+            if value.upper() in PROCESS_STATUS:
+                raise InvalidArgumentError(
+                    f"{backend}: {value!r} is a Chakra process status, not a state of "
+                    f"{proc.short_id}",
+                    field="native_status",
+                    hint=f"use status={PROCESS_STATUS[value.upper()]}; states of "
+                    f"{proc.short_id}: {listing}",
+                )
+            raise InvalidArgumentError(
+                f"{backend}: {proc.short_id} has no state {value!r}",
+                field="native_status",
+                hint=f"states of {proc.short_id}: {listing}",
+            )
+        out.append(state.short_id)
+    return list(dict.fromkeys(out))
+
+
+def check_template(
+    procedures: tuple[Procedure, ...], proc: Procedure, template: str, backend: str
+) -> None:
+    """A template is the procedure itself: this one passes, another one is refused."""
+    wanted = template.strip().casefold()
+    found = [p for p in procedures if wanted in (p.short_id.casefold(), p.name.casefold())]
+    if proc in found:
+        return
+    if found:
+        raise InvalidArgumentError(
+            f"{backend}: template {template!r} is the procedure {found[0].short_id}, "
+            f"but this call lists {proc.short_id}",
+            field="template",
+            hint=f"pass collection={found[0].short_id} instead of template",
+        )
+    known = ", ".join(f"{p.short_id} ({p.name})" for p in procedures)
+    raise InvalidArgumentError(
+        f"{backend}: no procedure {template!r}",
+        field="template",
+        hint=f"procedures (collections) here: {known}",
+    )
