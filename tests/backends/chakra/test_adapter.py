@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from tests.backends.chakra.conftest import make_backend
+from tools.backends.chakra import sandbox
 from tools.backends.chakra.adapter import ChakraBackend
 from tools.backends.chakra.data import ChakraData
 from tools.backends.chakra.simulator import create_app
@@ -50,6 +51,30 @@ async def test_collections_are_the_procedures_with_their_attributes_and_states(
     assert (caps.addressing, caps.max_page_size, caps.total_known) == ("offset", 100, False)
     visit = caps.collection("fieldvisit")
     assert visit is not None
+    assert visit.attributes["visit_id"] == "Visit ID; text, primary key"
+    assert "select: installation, maintenance" in visit.attributes["purpose"]
+    assert set(visit.attributes) == {a["shortId"] for a in data.attributes_of("fieldvisit")}
+    assert visit.support("tags").mode == "unsupported"
+    assert visit.support("text").mode == "local"
+
+
+async def test_no_state_is_mapped_to_a_status_the_config_does_not_give(
+    backend: ChakraBackend,
+) -> None:
+    """The reference does not say the config links states to statuses: list_backends
+    claims no mapping and says where row statuses come from."""
+    for info in backend.capabilities().collections:
+        assert info.statuses == {}
+        assert "each process's own status field" in info.description
+        assert "does not link states to statuses" in info.description
+
+
+async def test_a_state_status_map_the_config_gives_is_shown(data: ChakraData) -> None:
+    backend = make_backend(create_app(data, token=sandbox.TOKEN, state_statuses=True))
+    await backend.discover()
+    visit = backend.capabilities().collection("fieldvisit")
+    await backend.aclose()
+    assert visit is not None
     assert visit.statuses == {
         "SCHEDULED": "open",
         "EN_ROUTE": "open",
@@ -57,11 +82,29 @@ async def test_collections_are_the_procedures_with_their_attributes_and_states(
         "DONE": "completed",
         "CANCELLED": "cancelled",
     }
-    assert visit.attributes["visit_id"] == "Visit ID; text, primary key"
-    assert "select: installation, maintenance" in visit.attributes["purpose"]
-    assert set(visit.attributes) == {a["shortId"] for a in data.attributes_of("fieldvisit")}
-    assert visit.support("tags").mode == "unsupported"
-    assert visit.support("text").mode == "local"
+    assert "does not link" not in visit.description
+
+
+async def test_row_status_is_the_process_status_even_where_the_state_says_otherwise(
+    data: ChakraData,
+) -> None:
+    """A lead cancelled while CONTACTED is cancelled, whatever the config maps states to."""
+    open_states = {s["id"] for s in data.states if s["status"] == "OPEN"}
+    dropped = {
+        p["id"]
+        for p in data.processes["lead"]
+        if p["status"] == "CANCELLED" and p["state"] in open_states
+    }
+    assert dropped
+    for statuses in (False, True):
+        backend = make_backend(create_app(data, token=sandbox.TOKEN, state_statuses=statuses))
+        result = await run_list(
+            [backend], parse_query({"backend": backend.name, "status": ["open"], "limit": 200})
+        )
+        await backend.aclose()
+        assert result.processes
+        assert not dropped & {r.id for r in result.processes}
+        assert all(r.status == "open" for r in result.processes)
 
 
 async def test_concurrent_first_callers_share_one_config_fetch(sim: SimulatorCore) -> None:
@@ -132,7 +175,8 @@ async def test_list_backends_shows_each_procedure_with_its_attributes(sim: Simul
     ticket = next(c for c in view.collections if c.name == "ticket")
     assert ticket.attributes
     assert "priority" in ticket.attributes
-    assert ticket.statuses["RESOLVED"] == "completed"
+    assert ticket.statuses == {}  # the config does not say; rows carry their own status
+    assert ticket.filters["text"].mode == "local"
     assert ticket.sorts == ["-created_at"]
 
 
@@ -168,8 +212,9 @@ async def test_list_backends_shows_each_procedure_with_its_attributes(sim: Simul
             "open, completed and cancelled",
         ),
         ({"native_status": ["COMPLETED"]}, InvalidArgumentError, "use status=completed"),
-        ({"native_status": ["RESOLVED"]}, InvalidArgumentError, "states of lead: NEW (open)"),
-        ({"owner": "nobody"}, InvalidArgumentError, "give a username or user uuid"),
+        ({"native_status": ["RESOLVED"]}, InvalidArgumentError, "states of lead: NEW, CONTACTED"),
+        ({"owner": "nobody"}, InvalidArgumentError, "give a username, user uuid or e-mail"),
+        ({"owner": "nobody"}, InvalidArgumentError, "users here: "),
         ({"template": "Ticket"}, InvalidArgumentError, "collection=ticket"),
         ({"template": "Invoice"}, InvalidArgumentError, "fieldvisit (Field Visit)"),
     ],
@@ -191,12 +236,35 @@ async def test_bad_where_is_refused_even_when_the_query_skipped_parse_query(
             await backend.plan(ProcessQuery(backend=backend.name, where=where))
 
 
-async def test_owner_given_by_email_suggests_the_username(
+@pytest.mark.parametrize("form", ["username", "id", "email", "EMAIL"])
+async def test_owner_is_a_username_uuid_or_email_and_goes_out_as_the_username(
+    backend: ChakraBackend, data: ChakraData, form: str
+) -> None:
+    user = data.users[2]
+    given = user["email"].upper() if form == "EMAIL" else user[form]
+    result = await plan(backend, owner=given)
+    assert result.native == {"assignedTo": user["username"]}
+    assert result.applied["owner"].note == f"assignedTo={user['username']}"
+
+
+async def test_owner_by_email_lists_exactly_that_users_processes(
+    backend: ChakraBackend, data: ChakraData
+) -> None:
+    user = data.users[3]
+    result = await run_list(
+        [backend], parse_query({"backend": backend.name, "owner": user["email"], "limit": 200})
+    )
+    mine = [p["id"] for p in data.processes["lead"] if p["assignedTo"] == user["id"]]
+    assert mine
+    assert sorted(r.id for r in result.processes) == sorted(mine)
+
+
+async def test_owner_given_by_full_name_suggests_the_username(
     backend: ChakraBackend, data: ChakraData
 ) -> None:
     user = data.users[2]
     with pytest.raises(InvalidArgumentError) as caught:
-        await plan(backend, owner=user["email"])
+        await plan(backend, owner=user["name"])
     assert user["username"] in (caught.value.hint or "")
 
 
@@ -225,6 +293,9 @@ async def test_applied_notes_say_which_filters_run_where(backend: ChakraBackend)
         "updated_after": "local",
         "where": "native",
     }
+    note = result.applied["text"].note or ""
+    assert "no substring operator" in note
+    assert "company, email, phone_number, source, city, notes" in note
 
 
 # -- rows ------------------------------------------------------------------------------------
@@ -243,7 +314,9 @@ async def test_rows_show_keys_usernames_state_short_ids_and_iso_dates(
     states = {s["id"]: s["shortId"] for s in data.states}
     for row in result.processes:
         p = raw[row.id]
-        assert row.name == p["data"]["lead_id"]
+        company = p["data"].get("company")
+        key = p["data"]["lead_id"]
+        assert row.name == (f"{key} · {company}" if company else key)
         assert row.owner == usernames.get(p["assignedTo"])
         assert row.native_status == states[p["state"]]
         assert row.status == p["status"].lower()
@@ -261,7 +334,7 @@ async def test_summary_rows_hide_extras_that_full_rows_show(backend: ChakraBacke
     summary = await list_processes(instances, {"backend": backend.name, "limit": 2})
     full = await list_processes(instances, {"backend": backend.name, "limit": 2, "detail": "full"})
     assert all(r.extra is None for r in summary.processes)
-    assert all(r.extra and r.extra["title"] and r.extra["state_name"] for r in full.processes)
+    assert all(r.extra and r.extra["state_name"] for r in full.processes)
     assert {r.extra["pod"] for r in full.processes if r.extra} <= {"North", "South", "West"}
 
 
@@ -273,7 +346,7 @@ async def test_get_summary_has_the_attributes_labelled(
 ) -> None:
     p = data.processes["lead"][5]
     detail = await backend.get(p["id"], collection="lead", include=None, detail="summary")
-    assert detail.name == p["data"]["lead_id"]
+    assert detail.name == f"{p['data']['lead_id']} · {p['data']['company']}"
     assert detail.fields is not None
     assert detail.fields["Lead ID"] == p["data"]["lead_id"]
     assert detail.fields["Contact name"] == p["data"]["name"]
@@ -294,7 +367,8 @@ async def test_get_full_adds_the_procedure_definition_and_extras(
     assert detail.sections is not None
     definition = detail.sections["definition"]
     assert definition["primary_key"] == "visit_id"
-    assert "DONE (completed)" in definition["states"]
+    assert "DONE" in definition["states"]  # the config gives no status for a state
+    assert definition["title_attribute"] == "site_name"
     assert detail.extra
     assert "state_name" in detail.extra
 

@@ -130,6 +130,63 @@ async def test_config_maps_procedures_attributes_and_states_by_uuid(
     assert all(UUID.fullmatch(a["id"]) for a in config["attributes"])
 
 
+async def test_config_by_default_says_nothing_the_reference_does_not(
+    client: httpx.AsyncClient,
+) -> None:
+    """A.3/A20 list what the config holds, not how a primary key is marked nor that a
+    state stands for a status: by default neither is there."""
+    config = (await client.get("/v1/ext/config")).json()["_data"]
+    assert not any("status" in s for s in config["states"])
+    assert not any("primaryKey" in a for a in config["attributes"])
+    assert not any("primaryKey" in p for p in config["procedures"])
+
+
+@pytest.mark.parametrize("marking", ["attribute", "procedure"])
+async def test_config_flags_add_the_key_marking_and_state_statuses(
+    make_client: MakeClient, marking: str
+) -> None:
+    c = make_client(key_marking=marking, state_statuses=True)
+    config = (await c.get("/v1/ext/config")).json()["_data"]
+    lead = next(p for p in config["procedures"] if p["shortId"] == "lead")
+    if marking == "procedure":
+        assert lead["primaryKey"] == "lead_id"
+        assert not any("primaryKey" in a for a in config["attributes"])
+    else:
+        keys = [a["shortId"] for a in config["attributes"] if a.get("primaryKey") is True]
+        assert keys == ["lead_id", "ticket_id", "visit_id"]
+    won = next(s for s in config["states"] if s["shortId"] == "WON")
+    assert won["status"] == "COMPLETED"
+
+
+async def test_status_and_state_are_separate_fields(
+    client: httpx.AsyncClient, data: ChakraData
+) -> None:
+    """Update sets status and state separately (A6, A16): some processes were cancelled
+    while their state is still an open one, and `status` filters by the field itself."""
+    open_states = {s["id"] for s in data.states if s["status"] == "OPEN"}
+    dropped = [
+        p["id"]
+        for p in newest_first(data.processes["lead"])
+        if p["status"] == "CANCELLED" and p["state"] in open_states
+    ]
+    assert dropped
+    cancelled = await list_all(client, "lead", {"status": "CANCELLED"})
+    assert set(dropped) < set(cancelled)
+    in_new = await list_all(client, "lead", {"state": "NEW", "status": "CANCELLED"})
+    assert in_new == [
+        i for i in dropped if i in set(await list_all(client, "lead", {"state": "NEW"}))
+    ]
+
+
+async def test_some_leads_are_known_by_a_company_only_their_notes_name(data: ChakraData) -> None:
+    leads = data.processes["lead"]
+    notes_only = [p for p in leads if "company" not in p["data"]]
+    assert notes_only
+    assert all(p["data"]["notes"] for p in notes_only)
+    others = [p for p in leads if "company" in p["data"] and "notes" in p["data"]]
+    assert others  # and some notes name a second company
+
+
 async def test_users_carry_uuid_ids_usernames_and_integer_created_at(
     client: httpx.AsyncClient,
 ) -> None:
