@@ -27,9 +27,26 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from tools.backends.chakra.specs import (
+    CATEGORIES,
+    CHANNELS,
+    IST,
+    LATER_ATTRIBUTES,
+    NOTES,
+    NOTES_ONLY,
+    OUTCOMES,
+    PRIORITIES,
+    PROCEDURES,
+    PURPOSES,
+    SITES,
+    SOURCES,
+    SUBJECTS,
+    ProcedureSpec,
+    StateSpec,
+)
 from tools.sim import fake
 
 Json = dict[str, Any]
@@ -38,147 +55,6 @@ KeyMarking = Literal["none", "attribute", "procedure"]
 DEFAULT_NOW = datetime(2026, 11, 15, 12, 0, 0, tzinfo=UTC)
 SPAN = timedelta(days=730)
 STATUSES = ("OPEN", "COMPLETED", "CANCELLED")
-
-
-@dataclass(frozen=True)
-class AttrSpec:
-    short_id: str
-    name: str
-    type: str
-    options: tuple[str, ...] = ()
-    primary_key: bool = False
-
-
-@dataclass(frozen=True)
-class StateSpec:
-    short_id: str
-    name: str
-    status: str  # OPEN / COMPLETED / CANCELLED
-    weight: int
-
-
-@dataclass(frozen=True)
-class ProcedureSpec:
-    short_id: str
-    name: str
-    description: str
-    attributes: tuple[AttrSpec, ...]
-    states: tuple[StateSpec, ...]
-
-
-SOURCES = ("website", "referral", "whatsapp", "trade_show", "cold_call")
-PRIORITIES = ("low", "medium", "high", "urgent")
-CATEGORIES = ("billing", "technical", "account", "delivery")
-CHANNELS = ("email", "whatsapp", "phone", "web")
-PURPOSES = ("installation", "maintenance", "inspection", "repair")
-
-PROCEDURES = (
-    ProcedureSpec(
-        "lead",
-        "Lead",
-        "Sales leads from first contact to won or lost.",
-        (
-            AttrSpec("lead_id", "Lead ID", "text", primary_key=True),
-            AttrSpec("name", "Contact name", "text"),
-            AttrSpec("company", "Company", "text"),
-            AttrSpec("email", "Email", "email"),
-            AttrSpec("phone_number", "Phone number", "phone"),
-            AttrSpec("source", "Source", "select", SOURCES),
-            AttrSpec("city", "City", "text"),
-            AttrSpec("budget", "Budget", "number"),
-            AttrSpec("score", "Lead score", "number"),
-            AttrSpec("expected_close", "Expected close", "datetime"),
-            AttrSpec("notes", "Notes", "textarea"),
-        ),
-        (
-            StateSpec("NEW", "New", "OPEN", 10),
-            StateSpec("CONTACTED", "Contacted", "OPEN", 12),
-            StateSpec("QUALIFIED", "Qualified", "OPEN", 9),
-            StateSpec("PROPOSAL_SENT", "Proposal sent", "OPEN", 7),
-            StateSpec("WON", "Won", "COMPLETED", 27),
-            StateSpec("LOST", "Lost", "CANCELLED", 35),
-        ),
-    ),
-    ProcedureSpec(
-        "ticket",
-        "Ticket",
-        "Customer support tickets.",
-        (
-            AttrSpec("ticket_id", "Ticket ID", "text", primary_key=True),
-            AttrSpec("subject", "Subject", "text"),
-            AttrSpec("customer_email", "Customer email", "email"),
-            AttrSpec("priority", "Priority", "select", PRIORITIES),
-            AttrSpec("category", "Category", "select", CATEGORIES),
-            AttrSpec("channel", "Channel", "select", CHANNELS),
-            AttrSpec("reopened", "Reopened", "boolean"),
-            AttrSpec("sla_hours", "SLA (hours)", "number"),
-        ),
-        (
-            StateSpec("NEW", "New", "OPEN", 8),
-            StateSpec("IN_PROGRESS", "In progress", "OPEN", 12),
-            StateSpec("WAITING_ON_CUSTOMER", "Waiting on customer", "OPEN", 8),
-            StateSpec("RESOLVED", "Resolved", "COMPLETED", 60),
-            StateSpec("DUPLICATE", "Duplicate", "CANCELLED", 12),
-        ),
-    ),
-    ProcedureSpec(
-        "fieldvisit",
-        "Field Visit",
-        "Technician visits to customer sites.",
-        (
-            AttrSpec("visit_id", "Visit ID", "text", primary_key=True),
-            AttrSpec("site_name", "Site name", "text"),
-            AttrSpec("city", "City", "text"),
-            AttrSpec("purpose", "Purpose", "select", PURPOSES),
-            AttrSpec("visit_date", "Visit date", "datetimeISO8601"),
-            AttrSpec("duration_minutes", "Duration (minutes)", "number"),
-            AttrSpec("outcome", "Outcome", "text"),
-        ),
-        (
-            StateSpec("SCHEDULED", "Scheduled", "OPEN", 14),
-            StateSpec("EN_ROUTE", "En route", "OPEN", 4),
-            StateSpec("ON_SITE", "On site", "OPEN", 4),
-            StateSpec("DONE", "Done", "COMPLETED", 63),
-            # A state whose short id is also a status value: filters must keep them apart.
-            StateSpec("CANCELLED", "Cancelled", "CANCELLED", 15),
-        ),
-    ),
-)
-
-_SUBJECTS = (
-    "Cannot log in to the portal",
-    "Invoice {month} shows the wrong amount",
-    "Order {number} not delivered",
-    "Refund for order {number}",
-    "App crashes when uploading photos",
-    "Change the billing address",
-    "WhatsApp notifications stopped",
-    "Password reset email never arrives",
-    "Add a second admin to our account",
-    "Export to Excel is empty",
-)
-_SITES = ("warehouse", "head office", "factory", "showroom", "clinic", "depot")
-_OUTCOMES = (
-    "Installed and tested",
-    "Replaced the faulty unit",
-    "Customer trained on the new setup",
-    "Inspection passed",
-    "Follow-up visit needed",
-)
-IST = timezone(timedelta(hours=5, minutes=30))
-# Added after the first data set: their ids and values come from their own random stream,
-# so every other generated value stays what it was.
-_LATER_ATTRIBUTES = frozenset({("lead", "notes")})
-_NOTES = (
-    "Referred by {other}.",
-    "Currently buys from {other}; contract ends in {month}.",
-    "Subsidiary of {other}.",
-    "Met at the {city} trade fair, together with {other}.",
-)
-_NOTES_ONLY = (
-    "Works at {other}; company not confirmed yet.",
-    "Buying for {other} (procurement).",
-)
 
 
 @dataclass(frozen=True)
@@ -294,7 +170,7 @@ class _Generator:
             attributes += [
                 {
                     "id": _later_uuid(f"{pid}/{a.short_id}")
-                    if (spec.short_id, a.short_id) in _LATER_ATTRIBUTES
+                    if (spec.short_id, a.short_id) in LATER_ATTRIBUTES
                     else self.uuid(),
                     "shortId": a.short_id,
                     "name": a.name,
@@ -441,7 +317,7 @@ class _Generator:
                 if rng.random() < chance:
                     del values[key]
         elif procedure == "ticket":
-            subject = rng.choice(_SUBJECTS).format(
+            subject = rng.choice(SUBJECTS).format(
                 month=from_ms(created).strftime("%B"), number=rng.randint(10_000, 99_999)
             )
             values = {
@@ -458,7 +334,7 @@ class _Generator:
             visit = from_ms(created) + timedelta(days=rng.randint(1, 14), hours=rng.randint(0, 8))
             values = {
                 "visit_id": f"FV-{number:04d}",
-                "site_name": f"{org} {rng.choice(_SITES)}",
+                "site_name": f"{org} {rng.choice(SITES)}",
                 "city": where,
                 "purpose": rng.choice(PURPOSES),
                 # datetimeISO8601 attributes are strings; the team works in IST.
@@ -466,7 +342,7 @@ class _Generator:
             }
             if state.status == "COMPLETED":
                 values["duration_minutes"] = rng.randint(2, 32) * 15
-                values["outcome"] = rng.choice(_OUTCOMES)
+                values["outcome"] = rng.choice(OUTCOMES)
         return values
 
 
@@ -489,9 +365,9 @@ def _later_additions(rng: random.Random, data: ChakraData) -> None:
         roll = rng.random()
         if roll < 0.08:  # the company lives only in the notes
             del values["company"]
-            values["notes"] = rng.choice(_NOTES_ONLY).format(other=other)
+            values["notes"] = rng.choice(NOTES_ONLY).format(other=other)
         elif roll < 0.43:
-            note = rng.choice(_NOTES)
+            note = rng.choice(NOTES)
             values["notes"] = note.format(other=other, month=month, city=fake.city(rng))
     for rows in data.processes.values():
         for process in rows:
