@@ -65,7 +65,7 @@ async def test_no_state_is_mapped_to_a_status_the_config_does_not_give(
     claims no mapping and says where row statuses come from."""
     for info in backend.capabilities().collections:
         assert info.statuses == {}
-        assert "each process's own status field" in info.description
+        assert "status: each process's own" in info.description
         assert "does not link states to statuses" in info.description
 
 

@@ -15,13 +15,13 @@ def collection_info(proc: Procedure, naming: Naming) -> CollectionInfo:
     states = ", ".join(s.short_id for s in proc.states) or "none listed"
     about = f" {proc.description}" if proc.description else ""
     linked = proc.state_statuses_known
-    status = "Status: each process's own status field (OPEN / COMPLETED / CANCELLED)" + (
-        "." if linked else "; the config does not link states to statuses."
+    status = "status: each process's own" + (
+        "." if linked else " (the config does not link states to statuses)."
     )
     searched = ", ".join(a.short_id for a in naming.searched) or "none"
     return CollectionInfo(
         name=proc.short_id,
-        description=f"{proc.name} processes, {naming.describe()}. {status}{about}",
+        description=f"{proc.name} processes {naming.describe()}; {status}{about}",
         fields={
             "status": FieldSupport("native", "status OPEN / COMPLETED / CANCELLED"),
             "native_status": FieldSupport(

@@ -67,15 +67,20 @@ class Naming:
         parts = [a.short_id for a in (self.key, self.title) if a is not None]
         if not parts:
             return "named by their id (the primary_key and title_attribute settings name them)"
+        sources = [
+            source
+            for attribute, source in ((self.key, self.key_source), (self.title, self.title_source))
+            if attribute is not None
+        ]
         origin = {"set": "from settings", "config": "from the config", "guessed": "guessed"}
-        said = []
-        if self.key is not None:
-            said.append(f"key {origin[self.key_source]}")
-        if self.title is not None:
-            said.append(f"title {origin[self.title_source]}")
-        if "guessed" in (self.key_source, self.title_source):
-            said.append("the primary_key / title_attribute settings override")
-        return f"named {SEPARATOR.join(parts)} ({'; '.join(said)})"
+        said = (
+            origin[sources[0]]
+            if len(set(sources)) == 1
+            else (f"key {origin[self.key_source]}, title {origin[self.title_source]}")
+        )
+        if "guessed" in sources:
+            said += "; settings primary_key, title_attribute"
+        return f"named {SEPARATOR.join(parts)} ({said})"
 
     def name(self, data: Mapping[str, Any]) -> str | None:
         key = _shown(data.get(self.key.short_id)) if self.key else None
