@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tools.backends.frends.data import CANARY_SECRET, FrendsData, generate, parse_time
+from tools.backends.frends.data import CANARY_SECRET, Definition, FrendsData, generate, parse_time
 from tools.backends.frends.simulator import create_app
 from tools.backends.frends.wire import bpmn
 from tools.sim import Fault
@@ -105,24 +105,52 @@ async def test_injected_faults_answer_in_problem_details(client: httpx.AsyncClie
 # -- processes: paged list ---------------------------------------------------------------
 
 
+def listed(data: FrendsData, listed_versions: str) -> list[Definition]:
+    """The definitions the list shows under one reading of the undocumented version rule."""
+    return [d for d in data.definitions if listed_versions == "every" or d.latest or d.is_draft]
+
+
+@pytest.mark.parametrize("listed_versions", ["latest", "every"])
 async def test_process_list_pages_with_documented_defaults_and_absolute_links(
-    client: httpx.AsyncClient, data: FrendsData
+    make_client: MakeClient, data: FrendsData, listed_versions: str
 ) -> None:
+    client = make_client(listed_versions=listed_versions)
+    shown = len(listed(data, listed_versions))
     body = (await client.get("/processes")).json()
     paging = body["paging"]
     assert len(body["data"]) == 30  # default PageSize
     assert paging["currentPage"] == 1
-    assert paging["totalCount"] == len(data.definitions)
+    assert paging["totalCount"] == shown
     assert paging["previousPage"] is None
     assert paging["nextPage"] == "http://sim.test/api/v1/processes?PageNumber=2"
     last = (await client.get(paging["lastPage"])).json()
     assert last["paging"]["nextPage"] is None
-    assert len(last["data"]) == len(data.definitions) - 30 * (last["paging"]["currentPage"] - 1)
+    assert len(last["data"]) == shown - 30 * (last["paging"]["currentPage"] - 1)
 
 
-async def test_processes_are_every_version_and_draft_newest_first(
+async def test_processes_list_only_latest_versions_and_drafts_by_default_newest_first(
     client: httpx.AsyncClient, data: FrendsData
 ) -> None:
+    rows = (await client.get("/processes", params={"PageSize": 200})).json()["data"]
+    assert [r["id"] for r in rows] == [
+        d.id for d in sorted(listed(data, "latest"), key=lambda d: d.modified, reverse=True)
+    ]
+    assert len(rows) < len(data.definitions)
+    assert not any(r["isNotLatestVersion"] for r in rows)
+    assert any(r["isDraft"] for r in rows)
+    assert any(r["isSubprocess"] for r in rows)
+    assert all(set(r["links"]) == {"deployments", "delete"} for r in rows)
+    # An older version is not listed, but it is there by id and by guid and version.
+    old = next(d for d in data.definitions if not d.latest and not d.is_draft)
+    by_id = (await client.get(f"/processes/{old.id}")).json()["data"]
+    assert (by_id["version"], by_id["isNotLatestVersion"]) == (old.version, True)
+    assert (await client.get(f"/processes/{old.guid}/versions/{old.version}")).status_code == 200
+
+
+async def test_every_version_and_draft_is_listed_newest_first_with_the_flag(
+    make_client: MakeClient, data: FrendsData
+) -> None:
+    client = make_client(listed_versions="every")
     rows = (await client.get("/processes", params={"PageSize": 200})).json()["data"]
     assert len(rows) == len(data.definitions)
     stamps = [parse_time(r["modified"]) for r in rows]
@@ -130,8 +158,6 @@ async def test_processes_are_every_version_and_draft_newest_first(
     assert len(set(stamps)) == len(stamps)
     assert any(r["isDraft"] for r in rows)
     assert any(r["isNotLatestVersion"] for r in rows)
-    assert any(r["isSubprocess"] for r in rows)
-    assert all(set(r["links"]) == {"deployments", "delete"} for r in rows)
 
 
 async def test_page_past_the_end_and_no_match_are_200_with_empty_data(
@@ -163,13 +189,16 @@ async def test_strict_mode_refuses_unknown_parameters_and_other_casing(
     assert len(lenient.json()["data"]) == 5
 
 
-async def test_process_guid_filter_returns_every_version_of_that_process(
-    client: httpx.AsyncClient, data: FrendsData
+@pytest.mark.parametrize("listed_versions", ["latest", "every"])
+async def test_process_guid_filter_returns_the_listed_versions_of_that_process(
+    make_client: MakeClient, data: FrendsData, listed_versions: str
 ) -> None:
+    client = make_client(listed_versions=listed_versions)
     guid = max(Counter(d.guid for d in data.definitions).items(), key=lambda kv: kv[1])[0]
     rows = (await client.get("/processes", params={"processGuid": guid.upper()})).json()["data"]
     assert {r["uniqueIdentifier"] for r in rows} == {guid}
-    assert len(rows) == sum(1 for d in data.definitions if d.guid == guid) > 1
+    assert len(rows) == sum(1 for d in listed(data, listed_versions) if d.guid == guid)
+    assert len(rows) == (7 if listed_versions == "every" else 2)  # versions 1-6 and a draft
     bad = await client.get("/processes", params={"processGuid": "not-a-guid"})
     assert "processGuid" in assert_problem(bad, 400)["errors"]
 

@@ -47,7 +47,7 @@ from tools.backends.base import (
 )
 from tools.backends.frends import convert
 from tools.backends.frends.details import DetailBuilder
-from tools.backends.frends.directory import AgentGroup, Directory, is_guid
+from tools.backends.frends.directory import AgentGroup, Directory, is_guid, version_ids
 from tools.backends.frends.info import (
     INSTANCE_ATTRIBUTES,
     INSTANCE_SECTIONS,
@@ -57,8 +57,8 @@ from tools.backends.frends.info import (
     processes_info,
     state_filter,
 )
+from tools.backends.frends.reads import MAX_PAGE_SIZE, Reader
 from tools.errors import (
-    BackendNotFoundError,
     BackendResponseError,
     ConfigError,
     InvalidArgumentError,
@@ -70,7 +70,6 @@ from tools.query import WHERE_GROUPS, ProcessQuery
 if TYPE_CHECKING:
     import httpx
 
-MAX_PAGE_SIZE = 200
 # More process guids than this make the URL too long; the names are then checked locally.
 MAX_GUIDS = 40
 _ONE_SECOND = timedelta(seconds=1)
@@ -117,6 +116,7 @@ class FrendsBackend(Backend):
         self._groups: list[AgentGroup] | None = None
         self._discover_lock = anyio.Lock()
         self._details = DetailBuilder(self)
+        self.reader = Reader(self)
 
     @classmethod
     def client_headers(cls, settings: InstanceSettings) -> dict[str, str]:
@@ -321,7 +321,7 @@ class FrendsBackend(Backend):
         if query.template is not None:
             guids, applied["template"] = await self._template_guids(query.template)
         if query.text is not None:
-            await self.directory.ensure()
+            await self.directory.ensure_listing()
             needle = query.text.casefold()
             found = self.directory.guids(lambda n: needle in n.casefold())
             guids = found if guids is None else guids & found
@@ -360,7 +360,7 @@ class FrendsBackend(Backend):
     async def _template_guids(self, template: str) -> tuple[set[str], FieldSupport]:
         if is_guid(template):
             return {template.strip().lower()}, FieldSupport("native", "processGuids")
-        await self.directory.ensure()
+        await self.directory.ensure_listing()
         wanted = template.strip().casefold()
         found = self.directory.guids(lambda n: n.casefold() == wanted)
         if not found:
@@ -384,7 +384,7 @@ class FrendsBackend(Backend):
         if offset % size:
             raise AssertionError("page addressing needs page-aligned offsets")
         params = [*native.params, ("PageNumber", str(offset // size + 1)), ("PageSize", str(size))]
-        rows, total, has_next = self._paged(await self.http.get_json("processes", params=params))
+        rows, total, has_next = await self.reader.page(params)
         summaries = self.definition_rows(rows)
         end = offset + len(rows)
         more = has_next and bool(rows) and (total is None or end < total)
@@ -405,8 +405,7 @@ class FrendsBackend(Backend):
             raise BackendResponseError(
                 "unexpected instances shape (no data array)", backend=self.name
             )
-        ids = {r.get("processId") for r in data if isinstance(r, dict)}
-        await self.directory.ensure({i for i in ids if isinstance(i, int)})
+        await self.directory.resolve(version_ids(data))
         scrub = self.secrets.scrubber()
         rows = [
             convert.instance_summary(self.name, collection, r, self.directory.name_of(r), scrub)
@@ -415,16 +414,6 @@ class FrendsBackend(Backend):
         ]
         token = body.get("nextContinuationToken")
         return PageResult(rows=rows, next=token if isinstance(token, str) and token else None)
-
-    def _paged(self, body: Any) -> tuple[list[dict[str, Any]], int | None, bool]:
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            raise BackendResponseError(
-                "unexpected processes shape (no data array)", backend=self.name
-            )
-        paging = body.get("paging") or {}
-        total = paging.get("totalCount")
-        rows = [r for r in body["data"] if isinstance(r, dict)]
-        return rows, total if isinstance(total, int) else None, bool(paging.get("nextPage"))
 
     def definition_rows(self, rows: list[dict[str, Any]]) -> list[ProcessSummary]:
         """Summaries of definition rows, each scrubbed of its own secret values and of every
@@ -439,25 +428,6 @@ class FrendsBackend(Backend):
             )
             for r in rows
         ]
-
-    async def all_definitions(self) -> list[dict[str, Any]]:
-        """Every definition row (the directory); pages after the first in parallel."""
-        first, total, _ = self._paged(
-            await self.http.get_json("processes", params=[("PageNumber", "1"), ("PageSize", "200")])
-        )
-        pages = -(-(total or 0) // MAX_PAGE_SIZE)
-        rest: dict[int, list[dict[str, Any]]] = {}
-        limiter = anyio.Semaphore(4)
-
-        async def fetch(number: int) -> None:
-            async with limiter:
-                params = [("PageNumber", str(number)), ("PageSize", str(MAX_PAGE_SIZE))]
-                rest[number] = self._paged(await self.http.get_json("processes", params=params))[0]
-
-        async with anyio.create_task_group() as tg:
-            for number in range(2, pages + 1):
-                tg.start_soon(fetch, number)
-        return first + [r for n in sorted(rest) for r in rest[n]]
 
     # -- get and export -----------------------------------------------------------------------
 
@@ -475,10 +445,11 @@ class FrendsBackend(Backend):
             sections = self._sections(
                 info, include, detail, PROCESS_SECTIONS, ("tasks", "variables")
             )
-            raw = await self.definition_raw(process_id)
+            raw = await self.reader.definition(process_id)
             return await self._details.definition(raw, sections, detail)
         sections = self._sections(info, include, detail, INSTANCE_SECTIONS, ("fields",))
-        raw = await self._instance_raw(self._group_of(info), process_id)
+        group = self._group_of(info)
+        raw = await self.reader.execution(group.id, group.name, process_id)
         return await self._details.instance(info.name, raw, sections, detail)
 
     def _sections(
@@ -500,76 +471,6 @@ class FrendsBackend(Backend):
             )
         return include
 
-    async def definition_raw(self, process_id: str) -> dict[str, Any]:
-        """One definition by version id, by guid (its latest version) or by guid@version."""
-        ref = process_id.strip()
-        hint = (
-            "give a version id (the id of a listed row), a process guid for its latest "
-            "version, or guid@version; executions need collection='instances'"
-        )
-        if ref.isdigit():
-            body = await self._get_or_404(f"processes/{ref}", f"no process version {ref}", hint)
-        elif (m := _VERSIONED.match(ref)) and is_guid(m["guid"]):
-            path = f"processes/{m['guid'].lower()}/versions/{m['version']}"
-            body = await self._get_or_404(path, f"no version {m['version']} of {m['guid']}", hint)
-        elif is_guid(ref):
-            return await self._latest(ref.lower(), hint)
-        else:
-            raise InvalidArgumentError(
-                f"{self.name}: {self._quote(process_id)} is not a process id", field="id", hint=hint
-            )
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, dict):
-            raise BackendResponseError(
-                "unexpected process shape (no data object)", backend=self.name
-            )
-        return data
-
-    async def versions(self, guid: str) -> list[dict[str, Any]]:
-        params = [("processGuid", guid), ("PageNumber", "1"), ("PageSize", str(MAX_PAGE_SIZE))]
-        return self._paged(await self.http.get_json("processes", params=params))[0]
-
-    async def _latest(self, guid: str, hint: str) -> dict[str, Any]:
-        rows = await self.versions(guid)
-        published = [r for r in rows if not r.get("isDraft")]
-        latest = [r for r in published if not r.get("isNotLatestVersion")]
-        pick = latest or sorted(published, key=lambda r: r.get("version") or 0)[-1:] or rows[:1]
-        if not pick:
-            raise BackendNotFoundError(f"no process with guid {guid}", backend=self.name, hint=hint)
-        return pick[0]
-
-    async def _instance_raw(self, group: AgentGroup, execution: str) -> dict[str, Any]:
-        hint = "give the execution id (the id of a row listed from this instances collection)"
-        if not is_guid(execution.strip()):
-            raise InvalidArgumentError(
-                f"{self.name}: {self._quote(execution)} is not an execution id",
-                field="id",
-                hint=hint,
-            )
-        path = f"instances/{group.id}/{execution.strip().lower()}/details"
-        body = await self._get_or_404(
-            path, f"no execution {execution} in agent group {group.name}", hint
-        )
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, dict):
-            raise BackendResponseError(
-                "unexpected instance shape (no data object)", backend=self.name
-            )
-        return data
-
-    async def _get_or_404(self, path: str, what: str, hint: str) -> Any:
-        try:
-            return await self.http.get_json(path)
-        except BackendNotFoundError as exc:
-            raise BackendNotFoundError(
-                what,
-                backend=self.name,
-                request=exc.request,
-                status=exc.status,
-                vendor_message=exc.vendor_message,
-                hint=hint,
-            ) from None
-
     async def native_export(
         self, process_id: str, *, collection: str | None
     ) -> tuple[str, bytes] | None:
@@ -578,7 +479,7 @@ class FrendsBackend(Backend):
         info = self.collection_info(collection)
         if info.name != "processes":
             return None
-        raw = await self.definition_raw(process_id)
+        raw = await self.reader.definition(process_id)
         self.secrets.learn(convert.secret_values(raw))
         xml = raw.get("bpmn")
         if not isinstance(xml, str) or not xml:

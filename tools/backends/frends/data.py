@@ -15,23 +15,43 @@ log line may ever show it.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import random
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from tools.backends.frends.executions import add_executions
+from tools.backends.frends.records import (
+    CANARY_PROCESS,
+    CANARY_SECRET,
+    FRENDS_VERSION,
+    Definition,
+    FrendsData,
+    Json,
+    Step,
+    Variable,
+    iso,
+    new_uuid,
+    parse_time,
+    weighted,
+)
 from tools.sim import fake
 
-Json = dict[str, Any]
+__all__ = [
+    "CANARY_PROCESS",
+    "CANARY_SECRET",
+    "FRENDS_VERSION",
+    "Definition",
+    "FrendsData",
+    "Json",
+    "Step",
+    "Variable",
+    "generate",
+    "iso",
+    "parse_time",
+]
 
-CANARY_SECRET = "frends-canary-Q7xW9zK2vLp4"
-CANARY_PROCESS = "Sync Customers from Salesforce to SAP"
 DEFAULT_NOW = datetime(2026, 11, 15, 12, 0, 0, tzinfo=UTC)
 SPAN = timedelta(days=730)
-FRENDS_VERSION = "6.2.0.4711"
 
 ENTITIES = (
     "Customers", "Orders", "Invoices", "Products", "Employees", "Shipments", "Payments",
@@ -49,100 +69,10 @@ CHANGES = (
     "Updated target endpoint", "Moved mapping into a subprocess", "Log fewer fields",
     "Handle empty result set", "Upgraded HTTP task to 1.4",
 )  # fmt: skip
-EXCEPTIONS = (
-    "System.Net.Http.HttpRequestException: Response status code does not indicate success: "
-    "503 (Service Unavailable).",
-    "System.TimeoutException: The operation has timed out after 00:01:40.",
-    "Microsoft.Data.SqlClient.SqlException (0x80131904): Violation of PRIMARY KEY constraint "
-    "'PK_Staging'. Cannot insert duplicate key.",
-    "Frends.Json.ValidationException: Validation failed: property 'email' is required (row 17).",
-    "System.IO.IOException: The process cannot access the file because it is being used by "
-    "another process.",
-)
-STACK = (
-    "\n   at Frends.Tasks.Runtime.TaskInvoker.InvokeAsync(TaskContext context)"
-    "\n   at Frends.Agent.ProcessExecution.RunElementAsync(Element element)"
-)
 
 # (kind, share of the versions in a data set); subprocesses are called by the others.
 _KINDS = (("sync", 30), ("api", 20), ("import", 12), ("event", 12), ("report", 8), ("sub", 18))
 _VERSION_COUNTS = ((1, 35), (2, 25), (3, 18), (4, 10), (5, 7), (6, 5))
-_STATES = (("Running", 4), ("Ok", 84), ("Failed", 12))
-_GROUP_SHARE = ((3, 60), (2, 25), (1, 15))  # agent group id -> share of executions
-
-
-@dataclass(frozen=True)
-class Step:
-    """One BPMN element of a process; `task` is the Frends task (selectedTypeId)."""
-
-    kind: str  # start | task | code | decision | call | end
-    name: str
-    task: str | None = None
-    params: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    value: Any
-    is_secret: bool = False
-    description: str | None = None
-
-
-@dataclass
-class Definition:
-    """One process version (or draft), as `GET /processes` lists it."""
-
-    id: int
-    guid: str
-    version: int
-    name: str
-    kind: str
-    modified: datetime
-    modifier: str
-    description: str | None
-    change: str | None
-    is_subprocess: bool
-    is_draft: bool
-    trigger: str
-    trigger_params: dict[str, str]
-    steps: tuple[Step, ...]
-    variables: tuple[Variable, ...]
-    documentation: str | None = None
-    latest: bool = False
-    draft_id: int | None = None
-    base_id: int | None = None
-
-
-@dataclass(frozen=True)
-class FrendsData:
-    seed: int
-    now: datetime
-    users: list[str]
-    environments: list[Json]
-    agent_groups: list[Json]
-    definitions: list[Definition]  # by id (= by modified time)
-    instances: dict[int, list[Json]] = field(default_factory=dict)  # agent group -> oldest first
-
-    def definition(self, process_id: int) -> Definition | None:
-        i = bisect.bisect_left(self.definitions, process_id, key=lambda d: d.id)
-        if i < len(self.definitions) and self.definitions[i].id == process_id:
-            return self.definitions[i]
-        return None
-
-    def instance_rows(self) -> int:
-        return sum(len(v) for v in self.instances.values())
-
-
-def iso(moment: datetime) -> str:
-    """Frends' form: UTC with milliseconds and a Z (`2025-09-07T10:06:08.662Z`)."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_time(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def generate(
@@ -153,14 +83,6 @@ def generate(
 ) -> FrendsData:
     """`processes` definition rows (versions and drafts) and `instances` executions."""
     return _Generator(random.Random(seed), now).build(seed, processes, instances)
-
-
-def _weighted(rng: random.Random, table: tuple[tuple[Any, int], ...]) -> Any:
-    return rng.choices([k for k, _ in table], [w for _, w in table])[0]
-
-
-def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 @functools.cache
@@ -195,7 +117,7 @@ class _Generator:
             definitions=definitions,
         )
         if definitions:
-            _Executions(rng, self.now, data, self.users).build(max(0, n_instances))
+            add_executions(rng, self.now, data, self.users, max(0, n_instances))
         return data
 
     # -- definitions -----------------------------------------------------------------------
@@ -213,7 +135,7 @@ class _Generator:
         rows: list[Definition] = []
         first = True
         while len(rows) < n:
-            kind = "sync" if first else _weighted(rng, _KINDS)
+            kind = "sync" if first else weighted(rng, _KINDS)
             rows.extend(self._process(kind, n - len(rows), canary=first))
             first = False
         rows.sort(key=lambda d: d.modified)
@@ -236,10 +158,8 @@ class _Generator:
     def _process(self, kind: str, room: int, *, canary: bool) -> list[Definition]:
         rng = self.rng
         name, src, dst, entity = self._name(kind, canary)
-        guid = _uuid(rng)
-        count = (
-            max(3, _weighted(rng, _VERSION_COUNTS)) if canary else _weighted(rng, _VERSION_COUNTS)
-        )
+        guid = new_uuid(rng)
+        count = max(3, weighted(rng, _VERSION_COUNTS)) if canary else weighted(rng, _VERSION_COUNTS)
         has_draft = not canary and rng.random() < 0.15
         start = fake.datetime_between(rng, self.now - SPAN, self.now - timedelta(days=2))
         times = [start]
@@ -453,195 +373,3 @@ def _steps(
         steps.insert(2, Step("code", "Retry policy"))
     steps.append(Step("end", "Return"))
     return tuple(steps)
-
-
-class _Executions:
-    """Process instances per agent group, from the definitions that existed at the time."""
-
-    def __init__(
-        self, rng: random.Random, now: datetime, data: FrendsData, users: list[str]
-    ) -> None:
-        self.rng = rng
-        self.now = now
-        self.data = data
-        self.users = users
-        self.used: dict[int, set[datetime]] = {}
-        versions: dict[str, list[Definition]] = {}
-        for d in data.definitions:
-            if not d.is_draft:
-                versions.setdefault(d.guid, []).append(d)
-        self.versions = versions
-        self.main = [g for g, vs in versions.items() if not vs[0].is_subprocess]
-        # Subprocesses by first version, so "those that existed then" is a prefix.
-        self.subs = sorted(
-            (g for g, vs in versions.items() if vs[0].is_subprocess),
-            key=lambda g: versions[g][0].modified,
-        )
-        self.sub_births = [versions[g][0].modified for g in self.subs]
-        self.groups = {g["id"]: g for g in data.agent_groups}
-
-    def build(self, n: int) -> None:
-        rng = self.rng
-        if not self.main:
-            self.main = self.subs
-        per_group: dict[int, list[Json]] = {g: [] for g in self.groups}
-        children = int(n * 0.2) if self.subs and self.main is not self.subs else 0
-        canary = next((g for g in self.main if self.versions[g][0].name == CANARY_PROCESS), None)
-        for i in range(n - children):
-            forced = canary if (i == 0 and canary) else None
-            # The canary's failed execution lands in production, the sandbox's agent group.
-            group = 3 if forced else _weighted(rng, _GROUP_SHARE)
-            per_group[group].append(self._instance(group, forced))
-        for _ in range(children):
-            group = _weighted(rng, _GROUP_SHARE)
-            parents = per_group[group] or next(v for v in per_group.values() if v)
-            parent = rng.choice(parents)
-            per_group[parent["agentGroupId"]].append(self._child(parent))
-        next_id = 90001
-        every = sorted(
-            (r for rows in per_group.values() for r in rows), key=lambda r: r["startTimeUtc"]
-        )
-        for row in every:
-            row["id"] = next_id
-            next_id += 1
-        for group, rows in per_group.items():
-            rows.sort(key=lambda r: r["startTimeUtc"])
-            by_exec = {r["executionId"]: r for r in rows}
-            for row in rows:
-                caller = by_exec.get(row.pop("_parent", ""))
-                if caller is not None:
-                    row["parentId"] = caller["id"]
-            self.data.instances[group] = rows
-        for rows in per_group.values():
-            for row in rows:
-                row.pop("_name", None)
-
-    def _start(self, group: int, lo: datetime, hi: datetime) -> datetime:
-        used = self.used.setdefault(group, set())
-        moment = fake.datetime_between(self.rng, lo, max(lo, hi))
-        while moment in used:
-            moment += timedelta(seconds=1)
-        used.add(moment)
-        return moment + timedelta(milliseconds=self.rng.randint(0, 999))
-
-    def _version_at(self, guid: str, moment: datetime) -> Definition:
-        vs = self.versions[guid]
-        i = bisect.bisect_right(vs, moment, key=lambda v: v.modified)
-        return vs[max(0, i - 1)]
-
-    def _instance(self, group: int, forced: str | None) -> Json:
-        rng = self.rng
-        guid = forced or rng.choice(self.main)
-        first = self.versions[guid][0].modified
-        state = "Failed" if forced else _weighted(rng, _STATES)
-        if state == "Running":
-            lo = max(first, self.now - timedelta(hours=6))
-            start = self._start(group, lo, self.now - timedelta(minutes=1))
-        else:
-            start = self._start(group, first, self.now - timedelta(minutes=20))
-        definition = self._version_at(guid, start)
-        return self._row(group, definition, state, start, forced is not None)
-
-    def _child(self, parent: Json) -> Json:
-        rng = self.rng
-        group = parent["agentGroupId"]
-        start = parse_time(parent["startTimeUtc"])
-        born = bisect.bisect_right(self.sub_births, start)
-        guid = rng.choice(self.subs[:born] or self.subs)
-        moment = self._start(group, start + timedelta(seconds=1), start + timedelta(seconds=20))
-        failed = parent["state"] == "Failed"
-        state = rng.choice(("Ok", "Failed")) if failed else parent["state"]
-        row = self._row(group, self._version_at(guid, moment), state, moment, False)
-        row["parentName"] = parent["_name"]
-        row["rootProcessId"] = parent["processId"]
-        row["_parent"] = parent["executionId"]
-        row["triggerName"] = "Called by parent process"
-        row["userName"] = None
-        return row
-
-    def _row(self, group: int, d: Definition, state: str, start: datetime, canary: bool) -> Json:
-        rng = self.rng
-        info = self.groups[group]
-        env = info["environment"]
-        agent = rng.choice(info["agents"])
-        end: datetime | None = None
-        if state != "Running":
-            end = start + timedelta(milliseconds=rng.randint(300, 600_000))
-        manual = rng.random() < 0.05
-        exception = None
-        acknowledged = None
-        if state == "Failed":
-            if canary:
-                exception = (
-                    "Frends.Sap.SapException: RFC_ERROR_LOGON_FAILURE for SVC_FRENDS using "
-                    f"password '{CANARY_SECRET}'" + STACK
-                )
-            else:
-                exception = rng.choice(EXCEPTIONS) + STACK
-            if end is not None and rng.random() < 0.4:
-                acknowledged = iso(end + timedelta(hours=rng.randint(1, 48)))
-        execution = _uuid(rng)
-        promoted: list[Json] = []
-        if state == "Ok" and d.kind in ("sync", "import"):
-            promoted.append(
-                {
-                    "id": rng.randint(1, 10**9),
-                    "processExecutionId": execution,
-                    "timeStamp": iso(end or start),
-                    "environmentName": env["displayName"],
-                    "promotedVariableName": "RowsProcessed",
-                    "promotedValueJson": str(rng.randint(0, 5000)),
-                }
-            )
-        return {
-            "id": 0,
-            "parentId": None,
-            "processId": d.id,
-            "rootProcessId": None,
-            "processVersion": d.version,
-            "state": state,
-            "startTimeUtc": iso(start),
-            "endTimeUtc": iso(end) if end else None,
-            "utcDate": iso(start.replace(hour=0, minute=0, second=0, microsecond=0)),
-            "utcHour": start.hour,
-            "executionId": execution,
-            "triggerId": d.id * 10 + 1,
-            "agentId": agent["id"],
-            "environmentId": env["id"],
-            "agentGroupId": group,
-            "exception": exception,
-            "userName": rng.choice(self.users) if manual else None,
-            "stepsLoggedToBlobs": False,
-            "hasLoggedSteps": True,
-            "acknowledgedUtc": acknowledged,
-            "commentJson": None,
-            "comment": "Known SAP outage, rerun done"
-            if acknowledged and rng.random() < 0.5
-            else None,
-            "promotedData": promoted,
-            "triggerName": "Manual" if manual else _trigger_name(d),
-            "environmentName": env["displayName"],
-            "agentName": agent["name"],
-            "processGuid": d.guid,
-            "parentName": None,
-            "triggerRequest": None,
-            "triggerResponses": [],
-            "promotedColumns": [
-                {"name": p["promotedVariableName"], "value": p["promotedValueJson"]}
-                for p in promoted
-            ],
-            "_name": d.name,
-        }
-
-
-def _trigger_name(d: Definition) -> str:
-    p = d.trigger_params
-    if d.trigger == "Http":
-        return f"HTTP {p['method']} {p['path']}"
-    if d.trigger == "FileWatch":
-        return f"File watch {p['path']}"
-    if d.trigger == "ServiceBus":
-        return f"Service Bus {p['queue']}"
-    if d.trigger == "Schedule":
-        return "Daily 06:00" if p["cron"].startswith("0 0 6") else "Every 15 minutes"
-    return "Called by parent process"

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tools.backends.frends import convert
+from tools.backends.frends.directory import version_ids
 from tools.model import Detail, ProcessDetail, TaskInfo, parse_time
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class DetailBuilder:
         backend.secrets.learn(convert.secret_values(raw))
         history: list[dict[str, Any]] = []
         if "history" in sections and raw.get("uniqueIdentifier"):
-            history = await backend.versions(str(raw["uniqueIdentifier"]))
+            history = await self._history(raw)
             for version in history:
                 backend.secrets.learn(convert.secret_values(version))
         scrub = backend.secrets.scrubber()
@@ -65,6 +66,18 @@ class DetailBuilder:
         result.notes = notes or None
         return result
 
+    async def _history(self, raw: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every version of the process, newest first (at most MAX_VERSIONS). The list may
+        show only the latest version and its draft: the others are read by number."""
+        reader = self.backend.reader
+        guid = str(raw["uniqueIdentifier"]).lower()
+        listed = await reader.versions(guid)
+        numbers = {r.get("version") for r in listed if not r.get("isDraft")}
+        top = max((n for n in (*numbers, raw.get("version")) if isinstance(n, int)), default=0)
+        room = MAX_VERSIONS - len(listed)
+        missing = [n for n in range(top, 0, -1) if n not in numbers][: max(0, room)]
+        return listed + await reader.numbered(guid, missing)
+
     async def instance(
         self,
         collection: str,
@@ -74,7 +87,7 @@ class DetailBuilder:
     ) -> ProcessDetail:
         backend = self.backend
         pid = raw.get("processId")
-        await backend.directory.ensure({pid} if isinstance(pid, int) else None)
+        await backend.directory.resolve(version_ids([raw]))
         scrub = backend.secrets.scrubber()
         name = backend.directory.name_of(raw)
         summary = convert.instance_summary(backend.name, collection, raw, name, scrub)

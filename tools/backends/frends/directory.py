@@ -1,16 +1,17 @@
-"""The definitions every execution refers to, and the agent groups executions live in."""
+"""The definitions executions refer to, and the agent groups executions live in."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from tools.backends.frends import convert
+from tools.backends.frends.reads import PARALLEL_READS, gather
 
 if TYPE_CHECKING:
     from tools.backends.frends.adapter import FrendsBackend
@@ -25,6 +26,12 @@ class AgentGroup:
     label: str  # display name and environment
 
 
+@dataclass(frozen=True)
+class Version:
+    guid: str
+    name: str
+
+
 def is_guid(text: str) -> bool:
     try:
         uuid.UUID(text)
@@ -34,47 +41,86 @@ def is_guid(text: str) -> bool:
 
 
 class Directory:
-    """Every definition's id, guid, version and name, loaded once (and again when an
-    unknown version shows up, at most once a minute). Instances name their process by
-    version id only, and text or template filters resolve names to guids here."""
+    """Names of definition versions, for executions and for text and template filters.
+
+    An execution names its process only by version id (`processId`) and guid. Each version
+    id is read once (`GET /processes/{id}`) and cached for good, since a published version
+    never changes: the definitions list need not show older versions at all, and reading
+    it whole costs one page per 200 definitions, so plain listings never read it. Text and
+    template filters need every process's name: they read the whole list, once (and again
+    when an execution of a process the list did not show turns up, at most once a minute).
+    Every version read teaches the scrubber its secret values, for execution texts."""
 
     def __init__(self, backend: FrendsBackend) -> None:
         self._backend = backend
         self._lock = anyio.Lock()
-        self.by_id: dict[int, tuple[str, str]] = {}  # version id -> (guid, name)
+        self.by_id: dict[int, Version | None] = {}  # version id -> guid and name; None: 404
         self.names: dict[str, set[str]] = {}  # guid -> every name its versions had
-        self._loaded_at: float | None = None
+        self._listed: set[str] = set()  # guids the whole list showed
+        self._listed_at: float | None = None
+        self._unlisted_seen = False
 
-    async def ensure(self, wanted: set[int] | None = None) -> None:
+    async def ensure_listing(self) -> None:
+        """Every listed definition's name, for text and template filters."""
         async with self._lock:
-            stale = self._loaded_at is not None and (
-                time.monotonic() - self._loaded_at > DIRECTORY_REFRESH_SECONDS
+            stale = self._listed_at is not None and (
+                time.monotonic() - self._listed_at > DIRECTORY_REFRESH_SECONDS
             )
-            missing = bool(wanted and not wanted <= self.by_id.keys())
-            if self._loaded_at is None or (missing and stale):
-                await self._load()
+            if self._listed_at is None or (self._unlisted_seen and stale):
+                rows = await self._backend.reader.every_definition()
+                for raw in rows:
+                    self._learn(raw)
+                self._listed = {str(r.get("uniqueIdentifier") or "").lower() for r in rows}
+                self._listed_at = time.monotonic()
+                self._unlisted_seen = False
 
-    async def _load(self) -> None:
-        rows = await self._backend.all_definitions()
-        by_id: dict[int, tuple[str, str]] = {}
-        names: dict[str, set[str]] = {}
-        for raw in rows:
-            guid = str(raw.get("uniqueIdentifier") or "").lower()
-            name = str(raw.get("name") or "")
-            if isinstance(raw.get("id"), int):
-                by_id[raw["id"]] = (guid, name)
-            names.setdefault(guid, set()).add(name)
-            self._backend.secrets.learn(convert.secret_values(raw), register=False)
-        self.by_id, self.names = by_id, names
-        self._loaded_at = time.monotonic()
+    async def resolve(self, ids: Iterable[int]) -> None:
+        """Read the versions among `ids` not read before, a few at a time."""
+        async with self._lock:
+            missing = sorted({i for i in ids if i not in self.by_id})
+            if not missing:
+                return
+            read = self._backend.reader.version
+
+            def call(version_id: int) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+                return lambda: read(version_id)
+
+            found = await gather([call(i) for i in missing], PARALLEL_READS)
+            for version_id, raw in zip(missing, found, strict=True):
+                if raw is None:
+                    self.by_id[version_id] = None  # not found: asked once, not again
+                else:
+                    self._learn(raw)
+
+    def _learn(self, raw: Mapping[str, Any]) -> None:
+        guid = str(raw.get("uniqueIdentifier") or "").lower()
+        name = str(raw.get("name") or "")
+        if isinstance(raw.get("id"), int):
+            self.by_id[raw["id"]] = Version(guid, name)
+        self.names.setdefault(guid, set()).add(name)
+        if self._listed_at is not None and guid not in self._listed:
+            self._unlisted_seen = True
+        self._backend.secrets.learn(convert.secret_values(raw), register=False)
 
     def name_of(self, raw: Mapping[str, Any]) -> str | None:
+        """The executed version's name; else a name its process had; None when unknown."""
         pid = raw.get("processId")
         found = self.by_id.get(pid) if isinstance(pid, int) else None
         if found is not None:
-            return found[1]
+            return found.name
         names = self.names.get(str(raw.get("processGuid") or "").lower())
         return sorted(names)[0] if names else None
 
     def guids(self, match: Callable[[str], bool]) -> set[str]:
         return {g for g, names in self.names.items() if any(match(n) for n in names)}
+
+
+def version_ids(rows: Iterable[Any]) -> set[int]:
+    """The version ids (`processId`) a page of executions names."""
+    return {
+        pid
+        for r in rows
+        if isinstance(r, dict)
+        and isinstance(pid := r.get("processId"), int)
+        and not isinstance(pid, bool)
+    }

@@ -15,10 +15,15 @@ Three list styles, as documented:
   at most 200), `processGuid`, `processName`; `{"data":[...], "paging": {currentPage,
   pageSize, totalCount, firstPage, lastPage, nextPage, previousPage}}` with absolute URIs,
   `nextPage`/`previousPage` null at the ends. No match (or a page past the end) is 200 with
-  `data: []`. Every version and every draft is a row (`isNotLatestVersion` would be
-  pointless otherwise), each carrying its full object: BPMN, element parameters, graph
-  data and process variables, with secret values in clear (the docs do not say they are
-  masked, so we assume the worst) - plus its `links`.
+  `data: []`. Each row carries its full object: BPMN, element parameters, graph data and
+  process variables, with secret values in clear (the docs do not say they are masked, so
+  we assume the worst) - plus its `links`. Which versions the list shows is undocumented
+  (`isNotLatestVersion` belongs to the object schema the single GET shares, so it proves
+  nothing): by default (`listed_versions="latest"`, the stricter reading) each process's
+  latest published version and its draft, the rows whose isNotLatestVersion is false,
+  with `processGuid` too; `"every"` lists every version and draft. Older versions are
+  then reachable only by id or by guid and version - and executions of older versions
+  name exactly those ids.
 - continuation, `GET /instances/{agentGroupId}`: `processGuids` (repeat the key),
   `startTime`, `endTime`, `stateFilter` (ShowAll, ShowRunning, ShowFinished, ShowSuccessful,
   ShowFailed, ShowFailedNotAcknowledged), `isChildProcess`, `continuationToken`, `pageSize`
@@ -62,7 +67,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
@@ -71,11 +76,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tools.backends.frends.data import Definition, FrendsData, Json, parse_time
+from tools.backends.frends.records import Definition, FrendsData, Json, parse_time
+from tools.backends.frends.sim_binding import (
+    JSON,
+    PROBLEM,
+    ApiError,
+    Query,
+    error_body,
+    not_found,
+    problem,
+)
 from tools.backends.frends.wire import definition_wire, encoded
 from tools.sim import RateLimit, SimulatorCore
 
-MAX_PAGE_SIZE = 200
 DEFAULT_PROCESS_PAGE_SIZE = 30
 DEFAULT_INSTANCE_PAGE_SIZE = 50
 PROCESS_PARAMS = ("PageNumber", "PageSize", "processGuid", "processName")
@@ -87,54 +100,10 @@ STATE_FILTERS = (
     "ShowAll", "ShowRunning", "ShowFinished", "ShowSuccessful", "ShowFailed",
     "ShowFailedNotAcknowledged",
 )  # fmt: skip
-RFC = "https://tools.ietf.org/html/rfc9110#section-15.5."
-_TYPE_SECTION = {400: 1, 401: 2, 403: 4, 404: 5, 405: 6, 409: 10, 429: 0}
-PROBLEM = "application/problem+json"
 
 NameMatch = Literal["exact", "substring"]
 EndTimeFilter = Literal["end", "start"]
-
-
-def trace_id() -> str:
-    return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"
-
-
-def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Json:
-    section = _TYPE_SECTION.get(status)
-    body: Json = {
-        "type": f"{RFC}{section}" if section else "https://tools.ietf.org/html/rfc9110",
-        "title": title,
-        "status": status,
-    }
-    if detail is not None:
-        body["detail"] = detail
-    body.update(extra)
-    body["traceId"] = trace_id()
-    return body
-
-
-def error_body(status: int, message: str) -> tuple[bytes, str]:
-    """The kit's callback: injected faults answer in Problem Details too."""
-    return encoded(problem(status, message)), PROBLEM
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, body: Json, headers: dict[str, str] | None = None) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-
-
-def not_found(detail: str) -> ApiError:
-    return ApiError(404, problem(404, "Not Found", detail))
-
-
-class JSON(Response):
-    media_type = "application/json; charset=utf-8"
-
-    def render(self, content: Any) -> bytes:
-        return content if isinstance(content, bytes) else encoded(content)
+ListedVersions = Literal["latest", "every"]
 
 
 def create_app(
@@ -148,6 +117,7 @@ def create_app(
     process_name_match: NameMatch = "exact",
     time_bounds_inclusive: bool = False,
     end_time_filter: EndTimeFilter = "end",
+    listed_versions: ListedVersions = "latest",
 ) -> SimulatorCore:
     """The Frends simulator. Frends publishes no rate limit, so none is enforced by default.
 
@@ -158,6 +128,7 @@ def create_app(
         process_name_match=process_name_match,
         time_bounds_inclusive=time_bounds_inclusive,
         end_time_filter=end_time_filter,
+        listed_versions=listed_versions,
     )
     routes: list[Route] = []
     for prefix in ("/api/v1", "/api/v1.0"):
@@ -200,93 +171,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return Response(encoded(body), exc.status_code, exc.headers, media_type=PROBLEM)
 
 
-class _Query:
-    """ASP.NET-like binding of query parameters, collecting every validation error."""
-
-    def __init__(self, request: Request, allowed: tuple[str, ...], strict: bool) -> None:
-        self.errors: dict[str, list[str]] = {}
-        self.values: dict[str, list[str]] = {}
-        canonical = {name.lower(): name for name in allowed}
-        for key, value in request.query_params.multi_items():
-            name = canonical.get(key.lower())
-            if strict and name != key:
-                shown = f"{key} (write {name})" if name else key
-                self.fail(key, f"The query parameter '{shown}' is not supported.")
-                continue
-            if name is not None:
-                self.values.setdefault(name, []).append(value)
-
-    def fail(self, name: str, message: str) -> None:
-        self.errors.setdefault(name, []).append(message)
-
-    def check(self) -> None:
-        if self.errors:
-            body = problem(400, "One or more validation errors occurred.", errors=self.errors)
-            raise ApiError(400, body)
-
-    def text(self, name: str) -> str | None:
-        values = self.values.get(name)
-        return values[-1] if values else None
-
-    def integer(self, name: str, default: int, *, minimum: int = 1) -> int:
-        value = self.text(name)
-        if value is None or value == "":
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            self.fail(name, f"The value '{value}' is not valid.")
-            return default
-        if number < minimum:
-            self.fail(name, f"{name} must be at least {minimum}.")
-            return default
-        return number
-
-    def page_size(self, name: str, default: int, strict: bool) -> int:
-        size = self.integer(name, default)
-        if size > MAX_PAGE_SIZE:
-            if strict:
-                self.fail(name, f"Maximum page size is {MAX_PAGE_SIZE}.")
-            return MAX_PAGE_SIZE
-        return size
-
-    def guid(self, raw: str, name: str) -> str | None:
-        try:
-            return str(uuid.UUID(raw))
-        except ValueError:
-            self.fail(name, f"The value '{raw}' is not valid.")
-            return None
-
-    def moment(self, name: str) -> datetime | None:
-        value = self.text(name)
-        if not value:
-            return None
-        try:
-            return parse_time(value)
-        except ValueError:
-            self.fail(name, f"The value '{value}' is not valid.")
-            return None
-
-    def boolean(self, name: str) -> bool | None:
-        value = self.text(name)
-        if value is None or value == "":
-            return None
-        if value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        self.fail(name, f"The value '{value}' is not valid.")
-        return None
-
-    def choice(self, name: str, options: tuple[str, ...]) -> str | None:
-        value = self.text(name)
-        if not value:
-            return None
-        # Enums bind case-insensitively in ASP.NET, in strict mode too.
-        match = next((o for o in options if o.lower() == value.lower()), None)
-        if match is None:
-            self.fail(name, f"The value '{value}' is not valid.")
-        return match
-
-
 class _Api:
     core: SimulatorCore
 
@@ -298,18 +182,25 @@ class _Api:
         process_name_match: NameMatch,
         time_bounds_inclusive: bool,
         end_time_filter: EndTimeFilter,
+        listed_versions: ListedVersions,
     ) -> None:
         self.data = data
         self.token = token
         self.name_match = process_name_match
         self.inclusive = time_bounds_inclusive
         self.end_time_filter = end_time_filter
-        self.newest_first = sorted(
-            data.definitions, key=lambda d: (d.modified, str(d.id)), reverse=True
-        )
+        # Rows the list shows: every version, or only what isNotLatestVersion=false marks
+        # (each process's latest version and its draft). Every version stays readable by id.
+        listed = [
+            d for d in data.definitions if listed_versions == "every" or d.latest or d.is_draft
+        ]
+        self.newest_first = sorted(listed, key=lambda d: (d.modified, str(d.id)), reverse=True)
         self.by_guid: dict[str, list[Definition]] = {}
         for d in data.definitions:
             self.by_guid.setdefault(d.guid, []).append(d)
+        self.listed_by_guid: dict[str, list[Definition]] = {}
+        for d in self.newest_first:
+            self.listed_by_guid.setdefault(d.guid, []).append(d)
         self.instances = {
             g: sorted(rows, key=lambda r: (r["startTimeUtc"], r["executionId"]), reverse=True)
             for g, rows in data.instances.items()
@@ -324,7 +215,7 @@ class _Api:
     async def list_processes(self, request: Request) -> Response:
         self._guard(request)
         strict = self.core.strict
-        q = _Query(request, PROCESS_PARAMS, strict)
+        q = Query(request, PROCESS_PARAMS, strict)
         page = q.integer("PageNumber", 1)
         size = q.page_size("PageSize", DEFAULT_PROCESS_PAGE_SIZE, strict)
         raw_guid = q.text("processGuid")
@@ -368,7 +259,7 @@ class _Api:
             g["id"] == group for g in self.data.agent_groups
         ):
             raise not_found("Agent group not found")
-        q = _Query(request, INSTANCE_PARAMS, strict)
+        q = Query(request, INSTANCE_PARAMS, strict)
         guids = {
             g for raw in q.values.get("processGuids", []) if (g := q.guid(raw, "processGuids"))
         }
@@ -428,16 +319,12 @@ class _Api:
 
     def _no_params(self, request: Request) -> None:
         if self.core.strict:
-            _Query(request, (), True).check()
+            Query(request, (), True).check()
 
     # -- processes -------------------------------------------------------------------
 
     def _matching_definitions(self, guid: str | None, name: str | None) -> list[Definition]:
-        rows = self.by_guid.get(guid, []) if guid else None
-        if rows is not None:
-            rows = sorted(rows, key=lambda d: (d.modified, str(d.id)), reverse=True)
-        else:
-            rows = self.newest_first
+        rows = self.listed_by_guid.get(guid, []) if guid else self.newest_first
         if name is not None:
             needle = name.casefold()
             if self.name_match == "exact":

@@ -12,7 +12,7 @@ import json
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from tools.backends.frends.data import FRENDS_VERSION, Definition, Json, Step, iso
+from tools.backends.frends.records import FRENDS_VERSION, Definition, Json, Step, iso
 
 BPMN_NS = {
     "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
