@@ -307,8 +307,6 @@ async def test_native_export_is_the_whole_bpmn_with_secrets_scrubbed(
     assert await backend.native_export("x", collection="instances") is None
 
 
-async def test_check_reports_the_definition_count(
-    backend: FrendsBackend, data: FrendsData
-) -> None:
+async def test_check_reports_the_definition_count(backend: FrendsBackend, data: FrendsData) -> None:
     shown = sum(1 for d in data.definitions if d.latest or d.is_draft)
     assert await backend.check() == f"ok, {shown} processes in processes"

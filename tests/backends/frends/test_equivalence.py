@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from tests.backends.frends.conftest import make_backend
 from tools.backends.frends import convert, sandbox
 from tools.backends.frends.adapter import FrendsBackend
-from tools.backends.frends.data import CANARY_SECRET, generate
+from tools.backends.frends.data import CANARY_SECRET, Definition, generate
 from tools.backends.frends.simulator import create_app
 from tools.model import ProcessSummary
 from tools.paging import run_list
@@ -34,6 +34,8 @@ DATA = generate(seed=23, processes=260, instances=420)
 SIM = create_app(DATA, token=sandbox.TOKEN, strict=True)
 WIDE_SIM = create_app(DATA, token=sandbox.TOKEN, strict=True, process_name_match="substring")
 EVERY_SIM = create_app(DATA, token=sandbox.TOKEN, strict=True, listed_versions="every")
+# Execution rows without processGuid: only processId (a version id) says what ran.
+BARE_SIM = create_app(DATA, token=sandbox.TOKEN, strict=True, execution_guids=False)
 PROD = 3
 START = datetime(2024, 11, 1, tzinfo=UTC)
 TEXTS = ["sync", "SAP", "api -", "orders", "sub -", "ly", "from salesforce to sap"]
@@ -64,10 +66,10 @@ async def every_definition(backend: FrendsBackend) -> list[ProcessSummary]:
     return backend.definition_rows(await backend.reader.every_definition())
 
 
-def executed_name(row: dict[str, Any]) -> str:
+def executed(row: dict[str, Any]) -> Definition:
     version = DATA.definition(row["processId"])
     assert version is not None
-    return version.name
+    return version
 
 
 async def every_instance(backend: FrendsBackend, collection: str) -> list[ProcessSummary]:
@@ -87,7 +89,9 @@ async def every_instance(backend: FrendsBackend, collection: str) -> list[Proces
     # adapter does once it has read that version.
     scrub = convert.Scrubber([CANARY_SECRET])
     return [
-        convert.instance_summary(backend.name, collection, r, executed_name(r), scrub)
+        convert.instance_summary(
+            backend.name, collection, r, executed(r).name, scrub, executed(r).guid
+        )
         for r in rows
     ]
 
@@ -241,6 +245,12 @@ def test_instance_listing_agrees_with_local_evaluation(query: ProcessQuery) -> N
 def test_listing_agrees_when_the_tenant_lists_every_version(query: ProcessQuery) -> None:
     # The reference is what this tenant lists: every version for processes.
     check(query, EVERY_SIM, reference_sim=EVERY_SIM)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query=instance_queries())
+def test_listing_agrees_when_execution_rows_carry_no_process_guid(query: ProcessQuery) -> None:
+    check(query, BARE_SIM, reference_sim=BARE_SIM)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,7 +9,12 @@ import pytest
 from pydantic import SecretStr
 
 from tests.backends.yuuvis.conftest import LIST_PATH, make_backend, ordinary
-from tools.backends.yuuvis.adapter import MAX_VALUE_CHARS, YuuvisBackend, human_duration
+from tools.backends.yuuvis.adapter import (
+    MAX_VALUE_CHARS,
+    SUBPROCESSES_LEFT_OUT,
+    YuuvisBackend,
+    human_duration,
+)
 from tools.backends.yuuvis.data import YuuvisData
 from tools.errors import (
     BackendAuthError,
@@ -56,11 +61,12 @@ async def test_ordinary_user_asking_for_another_owner_is_refused_before_any_requ
     assert list_calls(sim) == []
 
 
-async def test_ordinary_user_giving_their_login_name_as_owner_is_told_owners_are_ids(
+async def test_the_configured_login_name_as_owner_means_the_accounts_own_id(
     user_backend: YuuvisBackend, data: YuuvisData
 ) -> None:
-    with pytest.raises(UnsupportedQueryError, match="login name; owners are user ids"):
-        await plan(user_backend, owner=ordinary(data)["username"])
+    result = await plan(user_backend, owner=ordinary(data)["username"].upper())
+    assert ("startedBy", ordinary(data)["id"]) in result.native["params"]
+    assert result.applied["owner"].mode == "native"
 
 
 async def test_ordinary_user_asking_for_themselves_gets_their_processes_via_startedby(
@@ -152,7 +158,7 @@ async def test_unusable_filters_are_refused_with_what_works_instead(
 
 async def test_failed_among_other_statuses_is_a_warning(backend: YuuvisBackend) -> None:
     result = await plan(backend, status=["open", "failed"])
-    assert result.warnings == ["no yuuvis process instance is ever failed"]
+    assert result.warnings == ["no yuuvis process instance is ever failed", SUBPROCESSES_LEFT_OUT]
 
 
 # -- where, text and sub-processes ----------------------------------------------------------
@@ -325,8 +331,9 @@ async def test_get_unknown_section_is_refused(backend: YuuvisBackend, data: Yuuv
 
 
 async def test_get_missing_instance_is_not_found_with_a_fix(backend: YuuvisBackend) -> None:
+    missing = "0badc0de-0000-4000-8000-000000000000"
     with pytest.raises(BackendNotFoundError) as caught:
-        await backend.get("no-such-id", collection=None, include=None, detail="summary")
+        await backend.get(missing, collection=None, include=None, detail="summary")
     text = caught.value.for_model()
     assert "HTTP 404" in text
     assert "list_processes" in text

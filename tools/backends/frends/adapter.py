@@ -407,11 +407,11 @@ class FrendsBackend(Backend):
             )
         await self.directory.resolve(version_ids(data))
         scrub = self.secrets.scrubber()
-        rows = [
-            convert.instance_summary(self.name, collection, r, self.directory.name_of(r), scrub)
-            for r in data
-            if isinstance(r, dict)
-        ]
+        rows: list[ProcessSummary] = []
+        for raw in data:
+            if isinstance(raw, dict):
+                name, guid = self.directory.describe(raw)
+                rows.append(convert.instance_summary(self.name, collection, raw, name, scrub, guid))
         token = body.get("nextContinuationToken")
         return PageResult(rows=rows, next=token if isinstance(token, str) and token else None)
 

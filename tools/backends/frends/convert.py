@@ -182,13 +182,15 @@ def instance_summary(
     raw: Mapping[str, Any],
     process_name: str | None,
     scrub: Scrubber,
+    process_guid: str | None = None,
 ) -> ProcessSummary:
-    """One execution, named after its process (the executed version's name)."""
+    """One execution, named after its process (the executed version's name); the guid
+    comes from the row, else from the executed version (`process_guid`)."""
     state = str(raw.get("state") or "") or None
     started = parse_time(raw.get("startTimeUtc"))
     ended = parse_time(raw.get("endTimeUtc"))
-    guid = str(raw.get("processGuid") or "") or None
-    name = scrub(process_name) if process_name else f"process {guid}"
+    guid = str(raw.get("processGuid") or "").lower() or process_guid
+    name = scrub(process_name) if process_name else f"process {guid or raw.get('processId')}"
     extra = {
         "instance_id": raw.get("id"),
         "version": raw.get("processVersion"),

@@ -89,8 +89,8 @@ class DetailBuilder:
         pid = raw.get("processId")
         await backend.directory.resolve(version_ids([raw]))
         scrub = backend.secrets.scrubber()
-        name = backend.directory.name_of(raw)
-        summary = convert.instance_summary(backend.name, collection, raw, name, scrub)
+        name, guid = backend.directory.describe(raw)
+        summary = convert.instance_summary(backend.name, collection, raw, name, scrub, guid)
         notes: list[str] = []
         description = None
         if isinstance(raw.get("exception"), str) and raw["exception"].strip():
@@ -112,7 +112,7 @@ class DetailBuilder:
             result.sections = {
                 "definition": {
                     "process": name,
-                    "guid": raw.get("processGuid"),
+                    "guid": guid,
                     "version": raw.get("processVersion"),
                     "version_id": pid,
                     "get_process": f"id={pid} (collection processes)",

@@ -102,14 +102,16 @@ class Directory:
             self._unlisted_seen = True
         self._backend.secrets.learn(convert.secret_values(raw), register=False)
 
-    def name_of(self, raw: Mapping[str, Any]) -> str | None:
-        """The executed version's name; else a name its process had; None when unknown."""
+    def describe(self, raw: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """The executed version's name (else a name its process had; None when unknown)
+        and its process guid (the row's, else the version's)."""
         pid = raw.get("processId")
         found = self.by_id.get(pid) if isinstance(pid, int) else None
+        guid = str(raw.get("processGuid") or "").lower() or (found.guid if found else None)
         if found is not None:
-            return found.name
-        names = self.names.get(str(raw.get("processGuid") or "").lower())
-        return sorted(names)[0] if names else None
+            return found.name, guid
+        names = self.names.get(guid or "")
+        return (sorted(names)[0] if names else None), guid
 
     def guids(self, match: Callable[[str], bool]) -> set[str]:
         return {g for g, names in self.names.items() if any(match(n) for n in names)}

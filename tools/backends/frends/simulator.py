@@ -31,6 +31,10 @@ Three list styles, as documented:
   "nextLink": {uri, method}|null}`. Unknown agent group: 404 "Agent group not found".
 - unpaged, `GET /environments`: `{"data":[...]}` with each environment's agent groups.
 
+Execution rows carry the fields of the vendor's example; the reference notes list them only
+up to agentGroupId, so `execution_guids=False` serves `processGuid: null` (the row then
+names what ran by `processId` alone, a version id the list may not show).
+
 Single objects: `GET /processes/{id}` and `GET /processes/{guid}/versions/{version}`
 (`{"data":{...}, "links":{deployments, delete}}`, 404 "Process not found");
 `GET /instances/{agentGroupId}/{executionId}/details` (the docs name the operation but show
@@ -118,6 +122,7 @@ def create_app(
     time_bounds_inclusive: bool = False,
     end_time_filter: EndTimeFilter = "end",
     listed_versions: ListedVersions = "latest",
+    execution_guids: bool = True,
 ) -> SimulatorCore:
     """The Frends simulator. Frends publishes no rate limit, so none is enforced by default.
 
@@ -129,6 +134,7 @@ def create_app(
         time_bounds_inclusive=time_bounds_inclusive,
         end_time_filter=end_time_filter,
         listed_versions=listed_versions,
+        execution_guids=execution_guids,
     )
     routes: list[Route] = []
     for prefix in ("/api/v1", "/api/v1.0"):
@@ -183,12 +189,14 @@ class _Api:
         time_bounds_inclusive: bool,
         end_time_filter: EndTimeFilter,
         listed_versions: ListedVersions,
+        execution_guids: bool,
     ) -> None:
         self.data = data
         self.token = token
         self.name_match = process_name_match
         self.inclusive = time_bounds_inclusive
         self.end_time_filter = end_time_filter
+        self.execution_guids = execution_guids
         # Rows the list shows: every version, or only what isNotLatestVersion=false marks
         # (each process's latest version and its draft). Every version stays readable by id.
         listed = [
@@ -287,7 +295,8 @@ class _Api:
             params.append(("continuationToken", next_token))
             uri = f"{self._base(request)}/instances/{group}?{urlencode(params)}"
             next_link = {"uri": uri, "method": "GET"}
-        return JSON({"data": chunk, "nextContinuationToken": next_token, "nextLink": next_link})
+        data = [self._execution(r) for r in chunk]
+        return JSON({"data": data, "nextContinuationToken": next_token, "nextLink": next_link})
 
     async def get_instance(self, request: Request) -> Response:
         self._guard(request)
@@ -298,7 +307,7 @@ class _Api:
             raise not_found("Process instance not found")
         base = self._base(request)
         detail = {
-            **row,
+            **self._execution(row),
             "steps": None,
             "stepDataUri": f"{base}/instances/{group}/{row['executionId']}/steps",
         }
@@ -405,6 +414,11 @@ class _Api:
         if child is not None and (row["parentId"] is not None) != child:
             return False
         return _state_matches(row, state)
+
+    def _execution(self, row: Json) -> Json:
+        """An execution as served: with `execution_guids=False` its processGuid is null,
+        so only processId (a version id) says what ran."""
+        return row if self.execution_guids else {**row, "processGuid": None}
 
     @staticmethod
     def _fingerprint(request: Request, strict: bool) -> str:

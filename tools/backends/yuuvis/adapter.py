@@ -9,10 +9,9 @@ Translation choices:
 - text: `nameLikeIgnoreCase=%text%` with typed wildcards made harmless; names re-checked.
 - dates: `startedAfter` / `startedBefore`, widened by a millisecond because the docs do not
   say whether the bounds are inclusive; re-checked. Updated times do not exist: refused.
-- owner: `startedBy`, a user id. An ordinary user sees only their own processes and gets 400
-  for startedBy naming anybody else, so the adapter never sends that: for a non-admin it
-  sends startedBy only for the caller's own id, refuses another id with an explanation, and
-  when the caller's id is not configured checks the owner locally (nothing is sent).
+- owner: `startedBy`, a user id (see `owner.py`): a user id or the configured user (login
+  name or id); anything else is refused with how to find the id, since the engine has no
+  user directory. A non-admin never sends another user's id (the engine answers 400).
   `involvedUser` (starter OR task assignee) is wider than "owner", so it is not used for
   owner; it is offered as a `where` key instead.
 - template: `processDefinitionKey`; a definition name is resolved through
@@ -20,7 +19,8 @@ Translation choices:
 - where: businessKey, name, definition id/key/version natively; local checks on other row
   fields; parameter-only keys (businessKeyLike, nameLike, involvedUser, ...) at top level.
 - sub-processes (call activities) are left out by default (`excludeSubprocesses=true`): a
-  list of processes means the processes people started; `where` can ask for them.
+  list of processes means the processes people started; every answer that leaves them out
+  says so, with the switch: `where={"excludeSubprocesses": false}`.
 - sort: `sort=asc|desc` orders by start time (the field is not documented; start time is
   the plausible one); created_at / -created_at only, other keys are refused.
 """
@@ -28,13 +28,10 @@ Translation choices:
 from __future__ import annotations
 
 import base64
-import json
-import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
-from pydantic import model_validator
 
 from tools.backends.base import (
     Backend,
@@ -46,7 +43,16 @@ from tools.backends.base import (
     Plan,
     Position,
 )
-from tools.backends.yuuvis import translate
+from tools.backends.yuuvis import details, translate
+from tools.backends.yuuvis.details import MAX_VALUE_CHARS
+from tools.backends.yuuvis.info import (
+    SORTS,
+    YuuvisSettings,
+    human_duration,
+    instances_info,
+    yuuvis_error_message,
+)
+from tools.backends.yuuvis.owner import plan_owner
 from tools.backends.yuuvis.translate import NATIVE_STATUS, WHERE_KEYS, row_state
 from tools.errors import (
     BackendNotFoundError,
@@ -54,113 +60,27 @@ from tools.errors import (
     InvalidArgumentError,
     UnsupportedQueryError,
 )
-from tools.model import Detail, ProcessDetail, ProcessSummary, TaskInfo, parse_time
-from tools.model import human_duration as model_duration
+from tools.ids import UUID, IdShape, path_segment
+from tools.model import Detail, ProcessDetail, ProcessSummary, parse_time
 from tools.query import ProcessQuery
+
+__all__ = ["MAX_VALUE_CHARS", "YuuvisBackend", "YuuvisSettings", "human_duration"]
 
 if TYPE_CHECKING:
     import httpx
 
 API = "/bpm-engine/api"
 MAX_PAGE_SIZE = 100
-SORTS = {"created_at": "asc", "-created_at": "desc"}
-SECTIONS = ("variables", "tasks")
-MAX_VALUE_CHARS = 300
-MAX_VARIABLES = 60
 TENANT_HEADER = "X-ID-TENANT-NAME"
-_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
-
-
-class YuuvisSettings(InstanceSettings):
-    """`token` (the one secret) is the bearer token, or with `auth = "basic"` the password."""
-
-    kind: str = "yuuvis"
-    tenant: str
-    auth: Literal["bearer", "basic"] = "bearer"
-    username: str | None = None
-    # The caller's user id as the engine records it (startUserId), and whether the account
-    # is a tenant admin: both decide what startedBy may name (see the module docstring).
-    user_id: str | None = None
-    is_admin: bool = False
-
-    @model_validator(mode="after")
-    def _basic_needs_username(self) -> YuuvisSettings:
-        if self.auth == "basic" and not self.username:
-            raise ValueError("auth = 'basic' needs username (the password is the token secret)")
-        return self
-
-
-def human_duration(millis: int) -> str:
-    """`3d 4h`, `2h 5m`, `4m 10s`: the two largest units, enough to compare at a glance."""
-    return model_duration(max(0, millis) / 1000)
-
-
-def yuuvis_error_message(response: httpx.Response) -> str | None:
-    """The yuuvis core error JSON: `message` plus any `validationErrors`; 401s from the
-    gateway may come without a body, so say what to check."""
-    from tools.http import default_error_message
-
-    body: Any = None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    message: str | None = None
-    if isinstance(body, dict):
-        message = body.get("message") if isinstance(body.get("message"), str) else None
-        details = [
-            str(e.get("message"))
-            for e in body.get("validationErrors") or []
-            if isinstance(e, dict) and e.get("message")
-        ]
-        if details:
-            message = f"{message or 'validation failed'} ({'; '.join(details)})"
-    if message is None:
-        message = default_error_message(response)
-    if response.status_code == 401:
-        check = "check the credentials and the tenant (sent as X-ID-TENANT-NAME)"
-        message = f"{message}; {check}" if message else f"unauthorized: {check}"
-    elif response.status_code == 400 and message and "startedBy" in message:
-        message += "; this account is not a tenant admin (check is_admin in the configuration)"
-    return message[:300] if message else None
-
-
-def _instances_info(settings: YuuvisSettings) -> CollectionInfo:
-    if settings.is_admin:
-        owner = FieldSupport("native", "startedBy (a user id)")
-    elif settings.user_id:
-        owner = FieldSupport(
-            "native", f"only this account's own id ({settings.user_id}): it is not an admin"
-        )
-    else:
-        owner = FieldSupport("local", "not an admin and user_id not configured: checked locally")
-    narrowed_dates = "startedAfter/startedBefore, re-checked (bound inclusiveness undocumented)"
-    return CollectionInfo(
-        name="instances",
-        description=(
-            "Process instances of the BPM engine (Flowable) that this account may see: an "
-            "ordinary user sees only the instances they started, a tenant admin all (should "
-            "an admin see only their own, owner lists another user's). Sub-processes are "
-            "left out unless where asks for them. updated = end time of ended instances."
-        ),
-        fields={
-            "status": FieldSupport("native", "isCompleted/suspended; completed alone narrowed"),
-            "native_status": FieldSupport("native", "running, suspended, completed, deleted"),
-            "text": FieldSupport("narrowed", "nameLikeIgnoreCase=%text%; names re-checked"),
-            "created_after": FieldSupport("narrowed", narrowed_dates),
-            "created_before": FieldSupport("narrowed", narrowed_dates),
-            "owner": owner,
-            "template": FieldSupport("native", "processDefinitionKey; a name is resolved"),
-            "where": FieldSupport(
-                "native",
-                "documented parameters natively, other row keys locally (see attributes)",
-            ),
-        },
-        sorts=tuple(SORTS),
-        statuses=NATIVE_STATUS,
-        sections=SECTIONS,
-        attributes=WHERE_KEYS,
-    )
+INSTANCE_ID = IdShape(
+    "yuuvis process instance id",
+    UUID,
+    "a uuid such as 00000000-0000-0000-0000-000000000000 (a listed row's id)",
+)
+SUBPROCESSES_LEFT_OUT = (
+    "sub-process instances (started by a call activity) are left out; "
+    'where={"excludeSubprocesses": false} lists them too'
+)
 
 
 class YuuvisBackend(Backend):
@@ -174,7 +94,7 @@ class YuuvisBackend(Backend):
 
     def __init__(self, settings: InstanceSettings, http: Any) -> None:
         super().__init__(settings, http)
-        self._info = _instances_info(self.settings)
+        self._info = instances_info(self.settings)
         self._definitions: list[dict[str, Any]] | None = None
         self._lock = anyio.Lock()
 
@@ -243,7 +163,7 @@ class YuuvisBackend(Backend):
             params.append(("nameLikeIgnoreCase", translate.name_pattern(query.text)))
             applied["text"] = info.support("text")
         if query.owner is not None:
-            applied["owner"] = self._plan_owner(query.owner, params, warnings)
+            applied["owner"] = plan_owner(self.settings, self.name, query.owner, params, warnings)
         if query.template is not None:
             applied["template"] = await self._plan_template(query.template, params)
         if query.where is not None:
@@ -258,6 +178,8 @@ class YuuvisBackend(Backend):
             query.where or {}
         ):
             params.append(("excludeSubprocesses", "true"))
+        if ("excludeSubprocesses", "true") in params:
+            warnings.append(SUBPROCESSES_LEFT_OUT)
         params.append(("sort", SORTS[query.sort]))
         return Plan(
             collection=info.name,
@@ -266,45 +188,6 @@ class YuuvisBackend(Backend):
             sort=query.sort,
             warnings=warnings,
         )
-
-    def _plan_owner(
-        self, owner: str, params: list[tuple[str, str]], warnings: list[str]
-    ) -> FieldSupport:
-        """Never sends startedBy naming another user from a non-admin account (400)."""
-        s = self.settings
-        wanted = owner.strip()
-        # startedBy is compared exactly; user ids from the identity provider (Keycloak) are
-        # lower-case UUIDs, while our owner filter ignores case.
-        if _UUID.fullmatch(wanted):
-            wanted = wanted.lower()
-        if s.is_admin:
-            params.append(("startedBy", wanted))
-            return FieldSupport("native", "startedBy")
-        if s.user_id:
-            if wanted.casefold() == s.user_id.casefold():
-                params.append(("startedBy", s.user_id))
-                return FieldSupport("native", "startedBy (this account's own id)")
-            told = f"{wanted!r}" + (
-                " is this account's login name; owners are user ids here"
-                if s.username and wanted.casefold() == s.username.casefold()
-                else " is another user"
-            )
-            raise UnsupportedQueryError(
-                f"{self.name} signs in as user {s.user_id} without tenant-admin rights: the "
-                f"engine lists only that user's own processes and refuses startedBy for "
-                f"anybody else ({told})",
-                backend=self.name,
-                field="owner",
-                hint=f"drop owner (every process listed here was started by {s.user_id}), "
-                f"use owner={s.user_id}, or configure a tenant-admin account "
-                "(is_admin = true) to see other users' processes",
-            )
-        warnings.append(
-            "this account is not a tenant admin, so the engine lists only its own processes: "
-            "the owner filter matches only if it names this account's user id (set user_id "
-            "in the configuration to have it sent, or is_admin for an admin account)"
-        )
-        return FieldSupport("local", "startedBy not sent (caller's id unknown); checked locally")
 
     async def _plan_template(self, template: str, params: list[tuple[str, str]]) -> FieldSupport:
         definitions = await self._load_definitions()
@@ -456,9 +339,9 @@ class YuuvisBackend(Backend):
         detail: Detail,
     ) -> ProcessDetail:
         self.collection_info(collection)
-        sections = self._sections(include, detail)
+        sections = details.sections(self.name, include, detail)
         params = [("includeProcessVariables", "true")] if "variables" in sections else []
-        path = f"{API}/processes/{process_id}"
+        path = f"{API}/processes/{path_segment(process_id, INSTANCE_ID)}"
         raw = await self._get_or_explain(path, params, process_id)
         if not isinstance(raw, dict) or "id" not in raw:
             raise BackendResponseError("unexpected process shape (no id)", backend=self.name)
@@ -476,10 +359,12 @@ class YuuvisBackend(Backend):
             completed_at=summary.updated_at if summary.status == "completed" else None,
         )
         if "variables" in sections:
-            result.fields = self._variables(raw.get("variables"), notes)
+            result.fields = details.variables(
+                raw.get("variables"), notes, is_admin=self.settings.is_admin
+            )
         if "tasks" in sections:
             history = await self._get_or_explain(f"{path}/history", [], process_id)
-            result.tasks = self._tasks(history)
+            result.tasks = details.tasks(history)
         result.notes = notes or None
         return result
 
@@ -496,63 +381,6 @@ class YuuvisBackend(Backend):
                 vendor_message=exc.vendor_message,
                 hint=f"check the id; list_processes with backend={self.name} shows valid ids",
             ) from None
-
-    def _sections(self, include: frozenset[str] | None, detail: Detail) -> frozenset[str]:
-        if include is None:
-            return frozenset(SECTIONS) if detail == "full" else frozenset({"variables"})
-        unknown = include - set(SECTIONS)
-        if unknown:
-            raise InvalidArgumentError(
-                f"{self.name}: yuuvis process instances have no section "
-                + ", ".join(sorted(unknown)),
-                field="include",
-                hint="sections here: " + ", ".join(SECTIONS),
-            )
-        return include
-
-    def _variables(self, raw: Any, notes: list[str]) -> dict[str, Any]:
-        """Name -> value, compact: binary values are named, not shown; long values cut."""
-        variables = [v for v in raw or [] if isinstance(v, dict) and v.get("name")]
-        if not variables and not self.settings.is_admin:
-            notes.append(
-                "no variables returned; the engine may show variables to tenant admins only"
-            )
-        out: dict[str, Any] = {}
-        for var in variables[:MAX_VARIABLES]:
-            name, value, kind = str(var["name"]), var.get("value"), var.get("type")
-            if value is None and var.get("valueUrl"):
-                value = f"<{kind or 'binary'} value, not shown>"
-            elif isinstance(value, dict | list):
-                text = json.dumps(value, separators=(",", ":"), default=str)
-                if len(text) > MAX_VALUE_CHARS:
-                    notes.append(f"variable {name} ({kind}) cut from {len(text)} characters")
-                    value = text[:MAX_VALUE_CHARS] + "…"
-            elif isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
-                notes.append(f"variable {name} cut from {len(value)} characters")
-                value = value[:MAX_VALUE_CHARS] + "…"
-            out[name] = value
-        if len(variables) > MAX_VARIABLES:
-            notes.append(f"{len(variables) - MAX_VARIABLES} more variables not shown")
-        return out
-
-    def _tasks(self, history: Any) -> list[TaskInfo]:
-        raw_tasks = history.get("tasks") if isinstance(history, dict) else None
-        tasks: list[TaskInfo] = []
-        for pos, t in enumerate(raw_tasks or [], start=1):
-            if not isinstance(t, dict):
-                continue
-            ended = parse_time(t.get("endTime"))
-            tasks.append(
-                TaskInfo(
-                    id=str(t.get("id")),
-                    name=str(t.get("name") or ""),
-                    status="completed" if ended else "active",
-                    owner=t.get("assignee"),
-                    position=pos,
-                    completed_at=ended,
-                )
-            )
-        return tasks
 
     async def check(self) -> str:
         s = self.settings
