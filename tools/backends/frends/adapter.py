@@ -10,12 +10,16 @@ Facts: shared/reference/frends-and-yuuvis.md part C. Two collections that page d
   re-checked); by default names are checked here (local). A template is a process guid,
   sent as `processGuid` (native). Owner is the version's modifier (local). Versions are
   listed newest first (our reading of an undocumented order), so only `-created_at` sorts.
+  Which versions the list shows is undocumented too: rows are what the tenant lists.
 - `instances` (executions of one agent group): continuation tokens; `stateFilter` carries
   the unified status (open=ShowRunning, completed=ShowSuccessful, failed=ShowFailed,
   completed+failed=ShowFinished, always ShowAll otherwise, so no vendor default hides rows);
   `startTime` carries created_after one second early (whether it is inclusive is
   undocumented: narrowed); a template or text is resolved to `processGuids` through the
-  definitions (narrowed: the executed version's name is re-checked). `endTime` is not used:
+  whole definitions list (narrowed: the executed version's name is re-checked). Rows name
+  their process by version id only; each id is read once (`directory.Directory`), so a
+  plain listing reads no definitions page, and older versions the list may leave out
+  are named too. `endTime` is not used:
   whether it bounds the start or the end of an execution is undocumented, and the wrong
   reading would drop running executions.
 - Agent groups: `agent_group` in the settings (an id or a name) is the `instances`

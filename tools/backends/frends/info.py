@@ -49,12 +49,15 @@ def processes_info(name_match: str) -> CollectionInfo:
         )
     return CollectionInfo(
         name="processes",
-        description="Process definitions, one row per version or draft, newest first. The id "
+        description="Process definitions as the tenant lists them, newest first: each "
+        "process's latest version and its draft (some tenants list every version). The id "
         "is the version id; get_process also takes a process guid (latest version) or "
-        "guid@version.",
+        "guid@version (any version, listed or not).",
         fields={
             "status": FieldSupport("unsupported", "definitions have no status; see native_status"),
-            "native_status": FieldSupport("local", "latest, previous or draft"),
+            "native_status": FieldSupport(
+                "local", "latest, previous or draft (previous where older versions are listed)"
+            ),
             "text": text,
             "template": FieldSupport("native", "a process guid, sent as processGuid"),
             "owner": FieldSupport("local", "the version's modifier"),
@@ -79,12 +82,17 @@ def processes_info(name_match: str) -> CollectionInfo:
 def instances_info(name: str, label: str) -> CollectionInfo:
     return CollectionInfo(
         name=name,
-        description=f"Executions (process instances) in agent group {label}, newest first. "
-        "The id is the execution id; pass this collection to get_process.",
+        description=f"Executions (process instances) in agent group {label}, newest first, "
+        "each named after the version it ran (read by its version id). The id is the "
+        "execution id; pass this collection to get_process.",
         fields={
             "status": FieldSupport("native", "stateFilter; open+failed or open+completed narrowed"),
             "native_status": FieldSupport("native", "Running, Ok or Failed, as stateFilter"),
-            "text": FieldSupport("narrowed", "processes whose name contains it, as processGuids"),
+            "text": FieldSupport(
+                "narrowed",
+                "processes whose name contains it, as processGuids; the executed version's "
+                "name re-checked",
+            ),
             "template": FieldSupport("native", "a process guid, or a name resolved to guids"),
             "owner": FieldSupport("local", "the user who started it by hand"),
             "created_after": FieldSupport("narrowed", "startTime; early stop"),
