@@ -415,3 +415,36 @@ def test_executions_run_versions_that_existed_and_children_name_their_parent(
     states = Counter(r["state"] for r in data.instances[PROD])
     assert set(states) == {"Running", "Ok", "Failed"}
     assert any(CANARY_SECRET in (r["exception"] or "") for r in data.instances[PROD])
+
+
+@pytest.mark.parametrize("execution_guids", [True, False])
+async def test_execution_rows_carry_a_process_guid_unless_the_flag_says_otherwise(
+    make_client: MakeClient, data: FrendsData, execution_guids: bool
+) -> None:
+    client = make_client(execution_guids=execution_guids)
+    rows = await all_instances(client, PROD, pageSize=200)
+    assert len(rows) == len(data.instances[PROD])
+    first = rows[0]["executionId"]
+    detail = (await client.get(f"/instances/{PROD}/{first}/details")).json()["data"]
+    for row in (*rows, detail):
+        assert (row["processGuid"] is not None) is execution_guids
+        assert isinstance(row["processId"], int)
+    # The guid filter still works on what the rows no longer show.
+    guid = data.instances[PROD][0]["processGuid"]
+    picked = await all_instances(client, PROD, processGuids=guid, pageSize=200)
+    assert picked
+    assert {data.definition(r["processId"]).guid for r in picked} == {guid}  # type: ignore[union-attr]
+
+
+def test_production_keeps_running_an_older_version_of_some_processes(data: FrendsData) -> None:
+    after_latest = [
+        (r, d)
+        for r in data.instances[PROD]
+        if (d := data.definition(r["processId"])) is not None
+        and not d.latest
+        and any(
+            v.latest and v.guid == d.guid and parse_time(r["startTimeUtc"]) > v.modified
+            for v in data.definitions
+        )
+    ]
+    assert len(after_latest) > 10
