@@ -5,8 +5,6 @@ Faked at the transport (httpx.MockTransport) and the clock; nothing really sleep
 
 from __future__ import annotations
 
-import asyncio
-import heapq
 import itertools
 import json
 import logging
@@ -23,6 +21,7 @@ from anyio.lowlevel import checkpoint
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.sim.virtual_time import VirtualTime
 from tools.errors import (
     BackendAuthError,
     BackendNotFoundError,
@@ -37,14 +36,15 @@ from tools.http import (
     BackendHttp,
     ClientConfig,
     ParamValue,
+    QuotaLimiter,
     RateLimit,
     RetryPolicy,
-    SlidingWindowLimiter,
     Timeouts,
     create_client,
     default_error_message,
     header_retry_after,
 )
+from tools.sim import busiest_window
 
 TOKEN = "tok-9f8e7d6c5b4a"
 BASE = "http://tallyfy.test/api"
@@ -202,6 +202,41 @@ async def test_absolute_link_to_another_origin_is_refused_without_sending(link):
     assert backend.requests == []
     assert "refusing to follow a link to another origin" in caught.value.message
     assert "stolen-token-1" not in caught.value.for_model()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "path",
+    [
+        "organizations/o1/runs/zz/../4f1c0000000000000000000000000000",
+        "organizations/o1/runs/..",
+        "organizations/o1/runs/.",
+        "organizations/o1/runs/%2e%2E/other",
+        "organizations/o1/runs/./x",
+        "../../etc/passwd",
+        "organizations/o1/runs/4f1c?x=y",
+        "organizations/o1/runs/4f1c#x",
+        "organizations/o1/runs/?a=b",
+        "organizations/o1/runs\\..\\x",
+    ],
+)
+async def test_a_relative_path_with_dot_segments_or_a_raw_query_is_refused_unsent(path):
+    backend = Backend(ok())
+    async with make_client(backend) as http:
+        with pytest.raises(BackendRequestError) as caught:
+            await http.get_json(path, params={"with": "steps"})
+    assert backend.requests == []
+    assert caught.value.message.startswith("refused before sending: ")
+    assert "base URL" not in caught.value.for_model()
+    assert "an id is never a path" in caught.value.for_model()
+
+
+@pytest.mark.anyio
+async def test_quoted_ids_and_dots_inside_a_segment_are_sent_as_they_are():
+    backend = Backend(ok())
+    async with make_client(backend) as http:
+        await http.get_json("runs/zz%2F..%2Fx%3Fa%3Db/v1.2")
+    assert backend.requests[0].url.raw_path == b"/api/runs/zz%2F..%2Fx%3Fa%3Db/v1.2"
 
 
 def test_invalid_base_url_is_a_config_error():
@@ -689,92 +724,110 @@ async def test_max_concurrency_caps_requests_in_flight():
     assert peak == 2
 
 
-async def all_other_tasks_blocked() -> None:
-    """anyio's wait_all_tasks_blocked without its 0.1 s polling sleep (same asyncio check)."""
-    me = asyncio.current_task()
-    while True:
-        await checkpoint()
-        if all(task is me or task.done() or _waiting(task) for task in asyncio.all_tasks()):
-            return
-
-
-def _waiting(task: asyncio.Task[Any]) -> bool:
-    waiter = getattr(task, "_fut_waiter", None)
-    return waiter is not None and not waiter.done()
-
-
-class VirtualTime:
-    """Virtual time for concurrent tasks: advanced to the next wake-up once all are blocked."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._sleepers: list[tuple[float, int, anyio.Event]] = []
-        self._order = itertools.count()
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        wake = anyio.Event()
-        heapq.heappush(self._sleepers, (self.now + seconds, next(self._order), wake))
-        await wake.wait()
-
-    async def run(self, *jobs: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        with anyio.fail_after(10):  # real seconds: a deadlock fails instead of hanging
-            async with anyio.create_task_group() as tg:
-                for job in jobs:
-                    tg.start_soon(job)
-                while True:
-                    await all_other_tasks_blocked()
-                    if not self._sleepers:
-                        break
-                    deadline, _, wake = heapq.heappop(self._sleepers)
-                    self.now = max(self.now, deadline)
-                    wake.set()
-
-
-async def simulate_arrivals(max_requests: int, window: float, arrivals: list[float]) -> list[float]:
+async def simulate_arrivals(
+    max_requests: int, window: float, requests: list[tuple[float, float, float]]
+) -> list[tuple[float, float, float]]:
+    """Each request is (when it is wanted, latency to the vendor, latency back); returns
+    (start, arrival, completion) of each, paced by one limiter in virtual time."""
     time = VirtualTime()
-    limiter = SlidingWindowLimiter(max_requests, window, time.clock, time.sleep)
-    starts: list[float] = []
+    limiter = QuotaLimiter(max_requests, window, clock=time.clock, sleep=time.sleep)
+    seen: list[tuple[float, float, float]] = []
 
-    def arrival(at: float) -> Callable[[], Coroutine[Any, Any, None]]:
-        async def job() -> None:
-            await time.sleep(at)
-            await limiter.acquire()
-            starts.append(time.clock())
+    def job(wanted: float, there: float, back: float) -> Callable[[], Coroutine[Any, Any, None]]:
+        async def run() -> None:
+            await time.sleep(wanted)
+            async with limiter.slot():
+                start = time.clock()
+                await time.sleep(there)
+                arrival = time.clock()
+                await time.sleep(back)
+            seen.append((start, arrival, time.clock()))
 
-        return job
+        return run
 
-    await time.run(*(arrival(at) for at in arrivals))
-    return sorted(starts)
+    await time.run(*(job(*r) for r in requests))
+    return seen
+
+
+latencies = st.floats(min_value=0.0, max_value=2.0)
 
 
 @settings(max_examples=150, deadline=None)
 @given(
     max_requests=st.integers(min_value=1, max_value=6),
     window=st.floats(min_value=0.05, max_value=10.0),
-    gaps=st.lists(st.floats(min_value=0.0, max_value=3.0), min_size=1, max_size=30),
+    requests=st.lists(
+        st.tuples(st.floats(min_value=0.0, max_value=3.0), latencies, latencies),
+        min_size=1,
+        max_size=30,
+    ),
 )
-def test_limiter_never_allows_more_than_n_starts_in_any_window(max_requests, window, gaps):
-    arrivals = list(itertools.accumulate(gaps))
-    starts = anyio.run(simulate_arrivals, max_requests, window, arrivals)
+def test_limiter_never_lets_more_than_n_arrivals_into_any_window_whatever_the_latency(
+    max_requests, window, requests
+):
+    wanted = list(itertools.accumulate(r[0] for r in requests))
+    paced = [(w, there, back) for w, (_, there, back) in zip(wanted, requests, strict=True)]
+    seen = anyio.run(simulate_arrivals, max_requests, window, paced)
 
-    assert len(starts) == len(arrivals)
-    for earlier, later in zip(starts, starts[max_requests:], strict=False):
-        assert later - earlier >= window - 1e-9
-    # And it is not stricter than needed: each start is as early as the window allows.
-    expected: list[float] = []
-    for i, arrived in enumerate(arrivals):
-        bound = expected[i - max_requests] + window if i >= max_requests else arrived
-        expected.append(max(arrived, bound))
-    assert starts == pytest.approx(expected, abs=1e-9)
+    assert len(seen) == len(requests)
+    arrivals = sorted(arrival for _, arrival, _ in seen)
+    assert busiest_window(arrivals, window) <= max_requests
+    for start, arrival, done in seen:
+        assert start <= arrival <= done
+
+
+@pytest.mark.anyio
+async def test_limiter_paces_a_burst_by_completion_so_late_arrivals_still_fit():
+    # Seven requests that take 0.3 s to arrive, then an eighth that arrives at once: paced
+    # by starts, the eighth would go at t=1.0 and land 0.7 s after the seventh arrivals.
+    time = VirtualTime()
+    limiter = QuotaLimiter(7, 1.0, clock=time.clock, sleep=time.sleep)
+    starts: list[float] = []
+
+    def job(latency: float) -> Callable[[], Coroutine[Any, Any, None]]:
+        async def run() -> None:
+            async with limiter.slot():
+                starts.append(time.clock())
+                await time.sleep(latency)
+
+        return run
+
+    await time.run(*(job(0.3) for _ in range(7)), job(0.0))
+    assert sorted(starts) == pytest.approx([0.0] * 7 + [1.3])
 
 
 @pytest.mark.anyio
 async def test_limiter_lets_a_full_window_through_without_waiting():
     time = FakeTime(start=0.0)
-    limiter = SlidingWindowLimiter(7, 1.0, time.clock, time.sleep)
-    waits = [await limiter.acquire() for _ in range(8)]
+    limiter = QuotaLimiter(7, 1.0, clock=time.clock, sleep=time.sleep)
+    waits = []
+    for _ in range(8):
+        async with limiter.slot() as waited:
+            waits.append(waited)
     assert waits == [0.0] * 7 + [1.0]
     assert time.sleeps == [1.0]
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_request_still_frees_its_slot_one_window_later():
+    time = VirtualTime()
+    limiter = QuotaLimiter(1, 1.0, clock=time.clock, sleep=time.sleep)
+    starts: list[float] = []
+
+    async def abandoned() -> None:
+        async def request() -> None:
+            async with limiter.slot():
+                await anyio.sleep_forever()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(request)
+            await time.sleep(0.2)  # cancelled in flight, before any response came
+            tg.cancel_scope.cancel()
+
+    async def next_one() -> None:
+        await time.sleep(0.1)  # while the first is in flight: it waits for the cancel
+        async with limiter.slot():
+            starts.append(time.clock())
+
+    await time.run(abandoned, next_one)
+    assert starts == [pytest.approx(1.2)]

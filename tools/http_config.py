@@ -1,6 +1,6 @@
-"""Settings of one backend instance's HTTP client: timeouts, retry policy, credentials,
-base URL and parameter encoding. Kept apart from the client so that its pieces can be
-read, and tested, on their own."""
+"""Settings of one backend instance's HTTP client: timeouts, retry policy, credentials.
+Kept apart from the client so that its pieces can be read, and tested, on their own
+(addressing lives in `tools.http_address`)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,13 @@ import binascii
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
-from urllib.parse import quote
 
 import anyio
 import httpx
 
-from tools import redact
-from tools.errors import ConfigError
 from tools.limits import RateLimit
 from tools.vendor_messages import default_error_message, header_retry_after
 
@@ -27,7 +24,6 @@ Params: TypeAlias = Mapping[str, ParamValue] | Sequence[tuple[str, ParamValue]]
 
 # Never hand httpx a zero timeout when the budget is nearly spent: zero means "fail now".
 _MIN_TIMEOUT = 0.05
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -134,38 +130,3 @@ def _basic_parts(encoded: str) -> set[str]:
         return set()
     password = decoded.partition(":")[2]
     return {decoded, password} if password else {decoded}
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
-
-
-def _base_url(config: ClientConfig) -> httpx.URL:
-    hint = f"Set the base URL of '{config.backend}' to an absolute http(s) URL."
-    try:
-        base = httpx.URL(config.base_url)
-    except httpx.InvalidURL as exc:
-        raise ConfigError(f"invalid base URL for '{config.backend}': {exc}", hint=hint) from None
-    if base.scheme not in _DEFAULT_PORTS or not base.host:
-        shown = redact.scrub_url(config.base_url, config.secrets)
-        raise ConfigError(f"invalid base URL for '{config.backend}': {shown}", hint=hint)
-    # A trailing slash makes relative paths land under the prefix (`/api` + `runs`).
-    path = base.raw_path.split(b"?", 1)[0]
-    return base.copy_with(raw_path=path if path.endswith(b"/") else path + b"/")
-
-
-def _param_text(value: ParamValue) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _encode_params(params: Params) -> str:
-    # Encoded by hand: httpx groups repeated keys, and Kommo's `filter[...]` pairs must keep
-    # their order. Brackets stay readable; everything else is percent-encoded.
-    pairs: Iterable[tuple[str, ParamValue]] = (
-        params.items() if isinstance(params, Mapping) else params
-    )
-    return "&".join(
-        f"{quote(name, safe='[]')}={quote(_param_text(value), safe='[]')}" for name, value in pairs
-    )

@@ -1,27 +1,137 @@
-"""The client-side rate limiter: a sliding window over request starts, per instance."""
+"""The client-side rate limiter: one quota window per instance, paced so that requests
+ARRIVING at the vendor never exceed its published limit in any window.
+
+Why slots are anchored at completion, not at the start
+------------------------------------------------------
+A vendor counts a request when it arrives, and arrival = our start + network latency.
+A limiter that spaces STARTS a window apart is not enough under jittered latency: seven
+requests sent at t=0 that take 300 ms to arrive, then an eighth sent at t=1.0 that takes
+20 ms, land eight arrivals within 0.72 s, and Kommo answers 429 (and blocks accounts that
+do it again). Widening the window by a margin (7 per 1.1 s, 100 per 61 s) only moves the
+failure to larger jitter.
+
+So a slot is held from the moment a request is sent until its response is received
+(in flight), and then for one window after that completion. Two facts make this exact,
+whatever the latency:
+
+- the response is received after the vendor counted the request: arrival <= completion;
+- a request arrives after we send it: arrival >= start.
+
+Take any `max_requests + 1` requests, and let R be the one that started last. When R
+took its slot, the other `max_requests` had all started, and at most `max_requests - 1`
+of them held a slot (else R would have waited), so at least one, Q, had completed at
+least a window before R started. Then arrival(Q) <= completion(Q) <= start(R) - window
+<= arrival(R) - window: any `max_requests + 1` arrivals span at least the window, and
+the vendor's sliding window never sees more than `max_requests`. Vendors can therefore be
+paced at their published figures, with no margin.
+
+The price is throughput: a slot is busy for latency + window, not window, so a window's
+worth of requests takes one latency longer. That is the cheapest pacing that needs no
+knowledge of the latency.
+
+A request abandoned in flight (our timeout, a cancelled call) is anchored when it was
+abandoned. If the vendor still counts it after that (it sat in a queue longer than our
+timeout), no client could know; our timeouts are seconds, far above normal transit.
+
+Storage
+-------
+`QuotaLimiter` keeps the pacing logic (waiting in arrival order, anchoring, stats) and
+leaves the slots to a `SlotStore`. `LocalSlots` keeps them in memory, which is one
+instance in one process. A store shared across instances of one account or across
+replicas (issue 13: Redis) implements the same two calls; it would give in-flight slots a
+lease, so that a replica that dies does not hold them forever, and answer `retry_in`
+with a poll interval, since completions elsewhere do not wake local waiters.
+"""
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
 
 import anyio
 
+# Smallest wait: float rounding must not turn "not yet" into a zero sleep, which a fake
+# clock would never advance past.
+_MIN_WAIT = 1e-6
 
-class SlidingWindowLimiter:
-    """At most `max_requests` request starts in any `per_seconds` window.
 
-    Vendors count requests in a window, so a token bucket that lets a burst through on top
-    of a full window would earn 429s (and, at Kommo, an API block). Start times are kept in
-    a deque; a caller waits until the oldest start leaves the window. The lock is held while
-    waiting, which makes callers start in arrival order.
+@dataclass(frozen=True)
+class Reservation:
+    """The answer of a store: a slot (`token`), or how long to wait before asking again
+    (`retry_in`; None when every slot is in flight and only a completion frees one)."""
+
+    token: str | None = None
+    retry_in: float | None = None
+
+
+class SlotStore(Protocol):
+    """Where the slots of one quota window live."""
+
+    async def reserve(self, now: float) -> Reservation:
+        """Take a slot, in flight from `now`, if fewer than the limit are held."""
+        ...
+
+    async def complete(self, token: str, now: float) -> None:
+        """The slot's request completed at `now`: it stays held for one window more."""
+        ...
+
+
+class LocalSlots:
+    """The slots of one window in this process's memory."""
+
+    def __init__(self, max_requests: int, per_seconds: float) -> None:
+        self.max_requests = max_requests
+        self.per_seconds = per_seconds
+        self._in_flight: set[str] = set()
+        self._completed: dict[str, float] = {}  # token -> completion time, oldest first
+        self._tokens = itertools.count()
+
+    async def reserve(self, now: float) -> Reservation:
+        # The same comparison as a vendor's window (`hit <= now - window` has left it), so
+        # float rounding cannot free a slot here that the vendor still counts.
+        edge = now - self.per_seconds
+        for token, done in list(self._completed.items()):
+            if done > edge:
+                break
+            del self._completed[token]
+        if len(self._in_flight) + len(self._completed) < self.max_requests:
+            token = str(next(self._tokens))
+            self._in_flight.add(token)
+            return Reservation(token=token)
+        if not self._completed:
+            return Reservation()
+        oldest = next(iter(self._completed.values()))
+        return Reservation(retry_in=max(oldest + self.per_seconds - now, _MIN_WAIT))
+
+    async def complete(self, token: str, now: float) -> None:
+        if token in self._in_flight:
+            self._in_flight.discard(token)
+            # Completions may be reported out of order; keep the dict sorted by time.
+            later = {t: d for t, d in self._completed.items() if d > now}
+            for t in later:
+                del self._completed[t]
+            self._completed[token] = now
+            self._completed.update(later)
+
+
+class QuotaLimiter:
+    """At most `max_requests` arrivals at the vendor in any `per_seconds` window.
+
+    Use `async with limiter.slot() as waited:` around exactly one request: the slot is
+    taken before sending (waiting as long as needed) and anchored when the block exits.
+    Waiters are served in the order they came (the lock is held while waiting).
     """
 
     def __init__(
         self,
         max_requests: int,
         per_seconds: float,
+        *,
+        store: SlotStore | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
@@ -29,24 +139,38 @@ class SlidingWindowLimiter:
             raise ValueError("a rate limit needs max_requests >= 1 and per_seconds > 0")
         self.max_requests = max_requests
         self.per_seconds = per_seconds
+        self._store = store or LocalSlots(max_requests, per_seconds)
         self._clock = clock
         self._sleep = sleep
-        self._starts: deque[float] = deque()
         self._lock = anyio.Lock()
+        self._completed = anyio.Event()
 
-    async def acquire(self) -> float:
-        """Wait for a free slot, record the start, and return the seconds waited."""
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[float]:
+        """Hold one slot for the request sent inside the block; yields the seconds waited."""
+        token, waited = await self._acquire()
+        try:
+            yield waited
+        finally:
+            # Shielded: a cancelled request must still anchor its slot, or it would be
+            # counted as in flight forever.
+            with anyio.CancelScope(shield=True):
+                await self._store.complete(token, self._clock())
+            self._completed.set()
+
+    async def _acquire(self) -> tuple[str, float]:
         async with self._lock:
-            now = self._clock()
-            while self._starts and now - self._starts[0] >= self.per_seconds:
-                self._starts.popleft()
-            if len(self._starts) < self.max_requests:
-                self._starts.append(now)
-                return 0.0
-            free_at = self._starts.popleft() + self.per_seconds
-            waited = free_at - now
-            await self._sleep(waited)
-            # Record no earlier than free_at: float rounding in the clock must not let a
-            # start slip a hair inside the window of the one it replaced.
-            self._starts.append(max(self._clock(), free_at))
-            return waited
+            began = self._clock()
+            while True:
+                # A fresh event before asking: a completion while the store answers (a
+                # shared store awaits the network) must still wake us.
+                completed = self._completed = anyio.Event()
+                answer = await self._store.reserve(self._clock())
+                if answer.token is not None:
+                    return answer.token, self._clock() - began
+                if answer.retry_in is not None:
+                    await self._sleep(answer.retry_in)
+                else:
+                    # Every slot is in flight: the first completion starts the wait for
+                    # its window to pass.
+                    await completed.wait()

@@ -15,7 +15,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tools.sim import Fault, FaultPlan, RateLimit, SimServer, SimServerGroup, SimulatorCore, fake
+from tools.sim import (
+    Fault,
+    FaultPlan,
+    RateLimit,
+    SimServer,
+    SimServerGroup,
+    SimulatorCore,
+    busiest_window,
+    fake,
+)
 
 
 class FakeClock:
@@ -261,6 +270,62 @@ async def test_rate_limit_none_never_rejects_and_can_be_switched_on_later() -> N
         core.rate_limit = RateLimit(1, 1.0)
         assert (await c.get("/a")).status_code == 200
         assert (await c.get("/a")).status_code == 429
+
+
+@pytest.mark.anyio
+async def test_arrivals_are_stamped_after_the_latency_where_the_vendor_counts_them() -> None:
+    clock = FakeClock()
+    sleep = FakeSleep()
+
+    async def advancing(seconds: float) -> None:
+        await sleep(seconds)
+        clock.now += seconds
+
+    core = make_core(rate_limit=RateLimit(1, 10.0), clock=clock, latency=0.5)
+    core.sleep = advancing
+    core.faults.add(Fault("status", status=503))  # refused by the proxy: never arrives
+    async with client(core) as c:
+        statuses = [(await c.get(path)).status_code for path in ("/a", "/b", "/c")]
+    assert statuses == [503, 200, 429]
+    assert [(a.at, a.path, a.limited) for a in core.arrivals] == [
+        (1001.0, "/b", False),
+        (1001.5, "/c", True),
+    ]
+    assert core.rate_limited == 1
+    assert core.busiest_window(10.0) == 2
+    core.clear()
+    assert core.arrivals == []
+
+
+@pytest.mark.anyio
+async def test_latency_jitter_adds_a_seeded_random_share_to_each_request() -> None:
+    sleep = FakeSleep()
+    core = make_core(latency=0.1, latency_jitter=0.2, seed=4)
+    core.sleep = sleep
+    async with client(core) as c:
+        for _ in range(20):
+            await c.get("/a")
+    delays = sleep.calls
+    assert all(0.1 <= d <= 0.3 for d in delays)
+    assert len(set(delays)) == 20
+    again = make_core(latency=0.1, latency_jitter=0.2, seed=4)
+    assert [round(0.1 + again.rng.uniform(0.0, 0.2), 12) for _ in range(20)] == [
+        round(d, 12) for d in delays
+    ]
+
+
+@pytest.mark.parametrize(
+    ("times", "window", "expected"),
+    [
+        ([], 1.0, 0),
+        ([0.0, 0.5, 0.99], 1.0, 3),
+        ([0.0, 0.5, 1.0], 1.0, 2),  # the vendor's window: a hit 1.0 s old has left it
+        ([0.3, 0.0, 1.2, 0.9, 1.25], 1.0, 4),
+        ([1.0, 1.0 + 1 / 3], 1 / 3, 1),  # same float comparison as SlidingWindow.hit
+    ],
+)
+def test_busiest_window_counts_what_the_vendor_window_would(times, window, expected) -> None:
+    assert busiest_window(times, window) == expected
 
 
 # -- the loopback server ---------------------------------------------------------------

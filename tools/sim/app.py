@@ -2,18 +2,22 @@
 
 Per HTTP request, in this order:
     1. record it (`requests`), so tests can assert the exact wire request;
-    2. wait the base `latency`;
+    2. wait the base `latency` plus a random share of `latency_jitter` (the network);
     3. apply the first fault of `faults` that fires (a `latency` fault waits, then goes on);
-    4. enforce the sliding-window `rate_limit` (a rejected request does not use up the window);
-    5. call the vendor app, which reads `core.strict` to decide how picky to be.
+    4. record its arrival (`arrivals`): the moment the vendor counts it;
+    5. enforce the sliding-window `rate_limit` (a rejected request does not use up the window);
+    6. call the vendor app, which reads `core.strict` to decide how picky to be.
 
 Faults come before the rate limit because they stand for the proxy in front of the vendor:
-a request the proxy refused never reached the vendor's limiter.
+a request the proxy refused never reached the vendor's limiter. Quota tests measure
+`arrivals`, never the client's send times: with jittered latency, requests sent a full
+window apart can still arrive at the vendor closer together than that.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 import uuid
@@ -50,6 +54,29 @@ class RecordedRequest:
         return next((v for k, v in self.query if k == name), None)
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """A request as the vendor's quota sees it: when it arrived, and whether it was
+    refused with 429 for being over the limit."""
+
+    at: float
+    path: str
+    limited: bool
+
+
+def busiest_window(times: list[float], seconds: float) -> int:
+    """The most of `times` that fall within any span shorter than `seconds`: what a vendor
+    counting a sliding window of `seconds` (as `SlidingWindow` does) sees at its peak."""
+    ordered = sorted(times)
+    most, first = 0, 0
+    for last, at in enumerate(ordered):
+        # The comparison `SlidingWindow.hit` makes, so float rounding agrees with it.
+        while ordered[first] <= at - seconds:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
 @dataclass
 class SlidingWindow:
     """At most `limit.max_requests` accepted requests per key in any `per_seconds` span."""
@@ -59,9 +86,9 @@ class SlidingWindow:
     _hits: dict[str, deque[float]] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
-    def hit(self, key: str) -> float | None:
+    def hit(self, key: str, now: float | None = None) -> float | None:
         """Count a request; return None if allowed, else seconds until a slot frees up."""
-        now = self.clock()
+        now = self.clock() if now is None else now
         with self._lock:
             hits = self._hits.setdefault(key, deque())
             while hits and hits[0] <= now - self.limit.per_seconds:
@@ -89,19 +116,24 @@ class SimulatorCore:
         error_body: ErrorBody = json_error_body,
         strict: bool = True,
         latency: float = 0.0,
+        latency_jitter: float = 0.0,
         rate_limit: RateLimit | None = None,
         rate_limit_key: Callable[[RecordedRequest], str] = lambda _request: "",
         rate_limit_message: str = "Too Many Requests",
         request_id_header: str | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = anyio.sleep,
+        seed: int = 0,
     ) -> None:
         self.app = app
         self.error_body = error_body
         self.strict = strict
         self.latency = latency
+        self.latency_jitter = latency_jitter
+        self.rng = random.Random(seed)
         self.faults = FaultPlan()
         self.requests: list[RecordedRequest] = []
+        self.arrivals: list[Arrival] = []
         self.rate_limit_key = rate_limit_key
         self.rate_limit_message = rate_limit_message
         self.request_id_header = request_id_header
@@ -119,8 +151,18 @@ class SimulatorCore:
         self._limiter = SlidingWindow(value, self.clock) if value else None
 
     def clear(self) -> None:
-        """Forget recorded requests (faults and the rate-limit window are kept)."""
+        """Forget recorded requests and arrivals (faults and the rate-limit window are kept)."""
         self.requests.clear()
+        self.arrivals.clear()
+
+    def busiest_window(self, seconds: float) -> int:
+        """The most arrivals the vendor saw within any span shorter than `seconds`."""
+        return busiest_window([a.at for a in self.arrivals], seconds)
+
+    @property
+    def rate_limited(self) -> int:
+        """Requests the rate limit refused with 429."""
+        return sum(a.limited for a in self.arrivals)
 
     def reset(self) -> None:
         """Back to a clean slate: no requests, no faults, an empty rate-limit window."""
@@ -139,6 +181,8 @@ class SimulatorCore:
         send = self._stamp(send)
 
         delay = self.latency
+        if self.latency_jitter > 0:
+            delay += self.rng.uniform(0.0, self.latency_jitter)
         fault = self.faults.take(request.path)
         if fault is not None and fault.kind in ("latency", "timeout"):
             delay += fault.delay
@@ -149,11 +193,12 @@ class SimulatorCore:
             if response is not None:
                 await _send(send, response)
                 return
-        if self._limiter is not None:
-            wait = self._limiter.hit(self.rate_limit_key(request))
-            if wait is not None:
-                await _send(send, self._too_many(wait))
-                return
+        arrived = self.clock()
+        wait = self._limiter.hit(self.rate_limit_key(request), arrived) if self._limiter else None
+        self.arrivals.append(Arrival(arrived, request.path, limited=wait is not None))
+        if wait is not None:
+            await _send(send, self._too_many(wait))
+            return
         await self.app(scope, _replay(body, receive), send)
 
     async def _hold(self, seconds: float, receive: Receive) -> bool:

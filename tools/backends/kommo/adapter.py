@@ -98,11 +98,9 @@ class KommoBackend(Backend):
     kind: ClassVar[str] = "kommo"
     settings_model: ClassVar[type[InstanceSettings]] = KommoSettings
     # 7 requests per second (reference section 7). Going over earns 429s, and repeated
-    # 429s get the account or IP blocked until Kommo's support lifts it. The window is
-    # 1.1 s, not 1.0: we count request starts, Kommo counts arrivals, and the first
-    # request of a burst arrives late (connection setup), so an exact window still drew
-    # 429s from the simulator in the sandbox.
-    default_rate_limit: ClassVar[RateLimit | None] = RateLimit(7, 1.1)
+    # 429s get the account or IP blocked until Kommo's support lifts it. The published
+    # figure, no margin: the limiter paces arrivals, whatever the latency (tools/limiter.py).
+    default_rate_limit: ClassVar[RateLimit | None] = RateLimit(7, 1.0)
     error_message: ClassVar[Callable[[httpx.Response], str | None] | None] = staticmethod(
         kommo_error_message
     )
