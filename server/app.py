@@ -31,6 +31,7 @@ from tools.export_process import URI_SCHEME
 from tools.exportfiles import resolve_in
 from tools.exportformats import MIME
 from tools.instances import Instances
+from tools.limiter import Quotas
 from tools.redact import registered_secrets, scrub
 
 if TYPE_CHECKING:
@@ -60,9 +61,13 @@ class SharedInstances:
         self,
         settings: Settings,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.settings = settings
         self._transports = transports
+        # Kept across rebuilds of the instances: the vendor's window does not empty when
+        # the last connection leaves and a new one comes.
+        self._quotas = quotas or Quotas()
         self._instances: Instances | None = None
         self._users = 0
 
@@ -74,7 +79,10 @@ class SharedInstances:
             raise RuntimeError("backend instances are used outside the server lifespan")
         if self._instances is None:
             self._instances = Instances.from_settings(
-                self.settings.instances, self.settings.problems, transports=self._transports
+                self.settings.instances,
+                self.settings.problems,
+                transports=self._transports,
+                quotas=self._quotas,
             )
         return self._instances
 
@@ -191,13 +199,15 @@ def build_server(
     settings: Settings,
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    quotas: Quotas | None = None,
     **server_kwargs: Any,
 ) -> MCPServer[Any]:
     """The MCP server for these settings. `transports` lets tests route an instance's HTTP
-    to an in-process simulator (a fake at the transport, never of our own classes)."""
+    to an in-process simulator (a fake at the transport, never of our own classes), and
+    `quotas` lets them pace it on a fake clock."""
     from server import __version__
 
-    shared = SharedInstances(settings, transports)
+    shared = SharedInstances(settings, transports, quotas)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:

@@ -40,7 +40,7 @@ from tools.http_config import (
 )
 from tools.http_failures import failure, malformed, unsafe_path_failure
 from tools.http_retry import Outcome, Plan, plan_retry
-from tools.limiter import QuotaLimiter
+from tools.limiter import QuotaLimiter, Quotas
 from tools.limits import RateLimit
 from tools.vendor_messages import default_error_message, header_retry_after
 
@@ -52,6 +52,7 @@ __all__ = [
     "ParamValue",
     "Params",
     "QuotaLimiter",
+    "Quotas",
     "RateLimit",
     "RetryPolicy",
     "Timeouts",
@@ -78,15 +79,10 @@ class BackendHttp:
             redact.register_secret(secret)
         self._rng = config.rng or random.Random()
         limit = config.rate_limit
-        # One limiter per client, and one client per instance: every tool of the instance
-        # (list, get, export, discovery) draws on the same quota window.
-        self._limiter = (
-            QuotaLimiter(
-                limit.max_requests, limit.per_seconds, clock=config.clock, sleep=config.sleep
-            )
-            if limit
-            else None
-        )
+        # One quota window per instance: every tool of the instance (list, get, export,
+        # discovery) uses this one client, and `quotas` keeps the window when the server
+        # rebuilds its instances for a new connection.
+        self._limiter = self._quota(config)
         self._slots = (
             anyio.Semaphore(limit.max_concurrency) if limit and limit.max_concurrency else None
         )
@@ -97,6 +93,17 @@ class BackendHttp:
             timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
             transport=config.transport,
             follow_redirects=False,
+        )
+
+    @staticmethod
+    def _quota(config: ClientConfig) -> QuotaLimiter | None:
+        limit = config.rate_limit
+        if limit is None:
+            return None
+        if config.quotas is not None:
+            return config.quotas.limiter(config.backend, limit.max_requests, limit.per_seconds)
+        return QuotaLimiter(
+            limit.max_requests, limit.per_seconds, clock=config.clock, sleep=config.sleep
         )
 
     async def __aenter__(self) -> Self:

@@ -16,6 +16,7 @@ from typing import TypeAlias
 import anyio
 import httpx
 
+from tools.limiter import Quotas
 from tools.limits import RateLimit
 from tools.vendor_messages import default_error_message, header_retry_after
 
@@ -101,6 +102,8 @@ class ClientConfig:
     rng: random.Random | None = None
     # What to tell the model on 401/403, e.g. "set TALLYFY_TOKEN; X-Tallyfy-Client is sent".
     auth_hint: str | None = None
+    # Where the quota window lives; None: a window of this client's own.
+    quotas: Quotas | None = None
 
 
 _SENSITIVE_HEADER = re.compile(

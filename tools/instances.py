@@ -12,6 +12,8 @@ from tools.errors import ConfigError, UnknownBackendError
 if TYPE_CHECKING:
     import httpx
 
+    from tools.limiter import Quotas
+
 ALL = "all"
 
 
@@ -33,10 +35,13 @@ class Instances:
         problems: Mapping[str, ConfigError] | None = None,
         *,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        quotas: Quotas | None = None,
     ) -> Instances:
+        """`quotas`: the server's quota windows, which outlive this set of instances."""
         transports = transports or {}
         return cls(
-            (create_backend(s, transport=transports.get(s.name)) for s in settings), problems
+            (create_backend(s, transport=transports.get(s.name), quotas=quotas) for s in settings),
+            problems,
         )
 
     @property

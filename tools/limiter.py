@@ -174,3 +174,30 @@ class QuotaLimiter:
                     # Every slot is in flight: the first completion starts the wait for
                     # its window to pass.
                     await completed.wait()
+
+
+class Quotas:
+    """The quota windows of one server process, by key, outliving the clients that use
+    them: the backend instances are rebuilt when a new connection comes after the last
+    one left, but the vendor's window did not empty meanwhile. Today the key is the
+    instance name; one key per vendor account (issue 13) is a change of key, not of shape.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._limiters: dict[tuple[str, int, float], QuotaLimiter] = {}
+
+    def limiter(self, key: str, max_requests: int, per_seconds: float) -> QuotaLimiter:
+        """The one limiter of `key` at this limit (a changed limit starts a new window)."""
+        slot = (key, max_requests, per_seconds)
+        if slot not in self._limiters:
+            self._limiters[slot] = QuotaLimiter(
+                max_requests, per_seconds, clock=self._clock, sleep=self._sleep
+            )
+        return self._limiters[slot]
