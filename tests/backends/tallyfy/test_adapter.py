@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,9 @@ from tools.errors import (
     InvalidArgumentError,
     UnsupportedQueryError,
 )
+from tools.export_process import export_process
+from tools.get_process import get_process
+from tools.instances import Instances
 from tools.paging import run_list
 from tools.query import parse_query
 from tools.sim import SimulatorCore
@@ -151,3 +155,45 @@ async def test_wrong_token_is_an_auth_error_that_never_shows_the_token(
     assert "Unauthenticated" in text
     assert "sandbox-tallyfy-token" not in text
     assert "stolen-secret-value" not in text
+
+
+HOSTILE_IDS = ["zz/../{id}", "{id}?x=y", "{id}#x", "../../etc/passwd", " ", ".", "?a=b", ".."]
+
+
+@pytest.mark.parametrize("template", HOSTILE_IDS)
+async def test_a_hostile_run_id_never_fetches_anything_and_says_what_ids_look_like(
+    sim: SimulatorCore, data: TallyfyData, template: str
+) -> None:
+    backend = make_backend(sim, data)
+    instances = Instances([backend])
+    hostile = template.format(id=data.runs[0]["id"])
+    args = {"backend": backend.name, "id": hostile}
+
+    async def get() -> None:
+        await get_process(instances, args)
+
+    async def export() -> None:
+        await export_process(instances, args, directory=Path("unused"))
+
+    for tool in (get, export):
+        with pytest.raises(InvalidArgumentError) as caught:
+            await tool()
+        text = caught.value.for_model()
+        # get_process strips surrounding blanks before the adapter sees the id.
+        shown = text.removeprefix("not a valid Tallyfy run id: ").split(" (ids look", 1)[0]
+        assert shown in (repr(hostile), repr(hostile.strip())), text
+        assert "ids look like 32 hexadecimal characters" in text
+        assert "base URL" not in text
+    await instances.aclose()
+    assert [r.path for r in sim.requests if "/runs/" in r.path] == []
+
+
+async def test_a_run_id_of_the_right_shape_is_fetched_as_one_segment(
+    sim: SimulatorCore, data: TallyfyData
+) -> None:
+    backend = make_backend(sim, data)
+    run = data.runs[0]
+    detail = await backend.get(run["id"], collection=None, include=None, detail="summary")
+    await backend.aclose()
+    assert detail.id == run["id"]
+    assert f"/api/organizations/{data.org_id}/runs/{run['id']}" in [r.path for r in sim.requests]

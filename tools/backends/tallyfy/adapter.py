@@ -22,6 +22,7 @@ import difflib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
 
 import anyio
 
@@ -41,6 +42,7 @@ from tools.errors import (
     InvalidArgumentError,
     UnsupportedQueryError,
 )
+from tools.ids import HEX32, IdShape, path_segment
 from tools.limits import RateLimit
 from tools.model import (
     Detail,
@@ -63,6 +65,11 @@ NATIVE_STATUS: dict[str, Status] = {
     "complete": "completed",
     "archived": "cancelled",
 }
+# Runs and templates have 32-hex ids (reference B.1).
+RUN_ID = IdShape(
+    "Tallyfy run id", HEX32, "32 hexadecimal characters, e.g. 2b654ce0013c5f093c60cb29ec41d31e"
+)
+TEMPLATE_ID = IdShape("Tallyfy template id", HEX32, "32 hexadecimal characters")
 SORTS = {"-created_at": "-created_at", "created_at": "created_at", "name": "name", "-name": "-name"}
 SECTIONS = ("tasks", "fields", "definition")
 LIST_WITH = "tags"
@@ -196,7 +203,8 @@ class TallyfyBackend(Backend):
 
     @property
     def _org_path(self) -> str:
-        return f"/organizations/{self.settings.org}"
+        # The org comes from the config, not the model, but is still one segment.
+        return f"/organizations/{quote(self.settings.org.strip(), safe='')}"
 
     # -- plan -------------------------------------------------------------------------------
 
@@ -466,8 +474,9 @@ class TallyfyBackend(Backend):
         params = [("with", ",".join(with_))]
         if "fields" in sections:
             params.append(("form_fields_values", "true"))
+        run = path_segment(process_id, RUN_ID)
         try:
-            body = await self.http.get_json(f"{self._org_path}/runs/{process_id}", params=params)
+            body = await self.http.get_json(f"{self._org_path}/runs/{run}", params=params)
         except BackendNotFoundError as exc:
             raise BackendNotFoundError(
                 f"no run {process_id!r}",
@@ -558,8 +567,9 @@ class TallyfyBackend(Backend):
         return out
 
     async def _definition(self, checklist_id: str) -> dict[str, Any]:
+        template = path_segment(checklist_id, TEMPLATE_ID)
         body = await self.http.get_json(
-            f"{self._org_path}/checklists/{checklist_id}", params=[("with", "steps")]
+            f"{self._org_path}/checklists/{template}", params=[("with", "steps")]
         )
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
