@@ -693,6 +693,25 @@ async def test_rate_limit_spaces_request_starts_to_the_vendor_window():
 
 
 @pytest.mark.anyio
+async def test_every_published_window_holds_a_minute_one_and_an_hour_one():
+    time = FakeTime(start=0.0)
+    backend = Backend(ok(), time=time)
+    limit = RateLimit(2, 1.0, also=(RateLimit(3, 10.0),))
+    async with make_client(backend, time, rate_limit=limit) as http:
+        for _ in range(5):
+            await http.get_json("/runs")
+    assert backend.sent_at == [0.0, 0.0, 1.0, 10.0, 10.0]
+
+
+def test_tallyfy_declares_both_of_its_published_windows():
+    from tools.backends.tallyfy.adapter import TallyfyBackend
+
+    limit = TallyfyBackend.default_rate_limit
+    assert limit is not None
+    assert limit.windows == ((1000, 3600.0), (100, 60.0))
+
+
+@pytest.mark.anyio
 async def test_rate_limiter_is_acquired_before_every_attempt_including_retries():
     time = FakeTime(start=0.0)
     backend = Backend(httpx.Response(503), ok(), time=time)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Collection, Mapping
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl
@@ -82,7 +82,7 @@ class BackendHttp:
         # One quota window per instance: every tool of the instance (list, get, export,
         # discovery) uses this one client, and `quotas` keeps the window when the server
         # rebuilds its instances for a new connection.
-        self._limiter = self._quota(config)
+        self._limiters = self._quotas(config)
         self._slots = (
             anyio.Semaphore(limit.max_concurrency) if limit and limit.max_concurrency else None
         )
@@ -96,14 +96,17 @@ class BackendHttp:
         )
 
     @staticmethod
-    def _quota(config: ClientConfig) -> QuotaLimiter | None:
+    def _quotas(config: ClientConfig) -> tuple[QuotaLimiter, ...]:
+        """One limiter per published window, the widest first (always taken in that
+        order, so two requests can never each hold what the other waits for)."""
         limit = config.rate_limit
         if limit is None:
-            return None
+            return ()
         if config.quotas is not None:
-            return config.quotas.limiter(config.backend, limit.max_requests, limit.per_seconds)
-        return QuotaLimiter(
-            limit.max_requests, limit.per_seconds, clock=config.clock, sleep=config.sleep
+            quotas = config.quotas
+            return tuple(quotas.limiter(config.backend, n, per) for n, per in limit.windows)
+        return tuple(
+            QuotaLimiter(n, per, clock=config.clock, sleep=config.sleep) for n, per in limit.windows
         )
 
     async def __aenter__(self) -> Self:
@@ -253,13 +256,11 @@ class BackendHttp:
         shown: RequestInfo,
         attempt: int,
     ) -> Outcome:
-        quota: AbstractAsyncContextManager[float] = (
-            self._limiter.slot() if self._limiter is not None else nullcontext(0.0)
-        )
-        # The slot is held until the response is in: see tools/limiter.py for why that,
+        # The slots are held until the response is in: see tools/limiter.py for why that,
         # and not the start, is what keeps arrivals at the vendor within its window.
-        async with quota as waited:
-            self.stats.throttled_seconds += waited
+        async with AsyncExitStack() as slots:
+            for limiter in self._limiters:
+                self.stats.throttled_seconds += await slots.enter_async_context(limiter.slot())
             return await self._exchange(method, target, body, headers, started, shown, attempt)
 
     async def _exchange(

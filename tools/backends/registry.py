@@ -32,7 +32,8 @@ def create_backend(
     **client_options: Any,
 ) -> Backend:
     """Build one instance with its own HTTP client, rate limiter and redaction.
-    `client_options` go to ClientConfig (tests pass a fake clock and sleep there)."""
+    `client_options` go to ClientConfig (tests pass a fake clock and sleep there, the
+    server its `quotas`, which keep each instance's window across rebuilds)."""
     # Imported here: the HTTP stack is not needed until a backend is first used.
     from tools.http import (
         ClientConfig,
@@ -45,6 +46,8 @@ def create_backend(
     cls = KINDS[settings.kind]
     rate = cls.default_rate_limit
     if settings.rate_limit_per_minute:
+        # Replaces every published window (Tallyfy's hourly one too): it is how tests and
+        # benchmarks lift the limit, and how a user sets a stricter one.
         rate = RateLimit(settings.rate_limit_per_minute, 60.0)
     secrets = tuple(
         value.get_secret_value()

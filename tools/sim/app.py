@@ -5,7 +5,8 @@ Per HTTP request, in this order:
     2. wait the base `latency` plus a random share of `latency_jitter` (the network);
     3. apply the first fault of `faults` that fires (a `latency` fault waits, then goes on);
     4. record its arrival (`arrivals`): the moment the vendor counts it;
-    5. enforce the sliding-window `rate_limit` (a rejected request does not use up the window);
+    5. enforce the sliding-window `rate_limits` (a request must fit in every window; a
+       rejected one uses up none of them);
     6. call the vendor app, which reads `core.strict` to decide how picky to be.
 
 Faults come before the rate limit because they stand for the proxy in front of the vendor:
@@ -16,13 +17,14 @@ window apart can still arrive at the vendor closer together than that.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -88,19 +90,33 @@ class SlidingWindow:
 
     def hit(self, key: str, now: float | None = None) -> float | None:
         """Count a request; return None if allowed, else seconds until a slot frees up."""
-        now = self.clock() if now is None else now
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.limit.per_seconds:
-                hits.popleft()
-            if len(hits) >= self.limit.max_requests:
-                return hits[0] + self.limit.per_seconds - now
-            hits.append(now)
-            return None
+        return hit_all((self,), key, self.clock() if now is None else now)
+
+    def _wait(self, key: str, now: float) -> float | None:
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - self.limit.per_seconds:
+            hits.popleft()
+        if len(hits) >= self.limit.max_requests:
+            return hits[0] + self.limit.per_seconds - now
+        return None
 
     def reset(self) -> None:
         with self._lock:
             self._hits.clear()
+
+
+def hit_all(windows: Sequence[SlidingWindow], key: str, now: float) -> float | None:
+    """Count a request in every window (a vendor with a per-minute and a per-hour quota),
+    or in none when one is full: then the seconds until all of them have room."""
+    with contextlib.ExitStack() as locks:
+        for window in windows:
+            locks.enter_context(window._lock)
+        waits = [w for w in (window._wait(key, now) for window in windows) if w is not None]
+        if waits:
+            return max(waits)
+        for window in windows:
+            window._hits[key].append(now)
+        return None
 
 
 class SimulatorCore:
@@ -120,6 +136,7 @@ class SimulatorCore:
         rate_limit: RateLimit | None = None,
         rate_limit_key: Callable[[RecordedRequest], str] = lambda _request: "",
         rate_limit_message: str = "Too Many Requests",
+        rate_limit_retry_after: bool = True,
         request_id_header: str | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = anyio.sleep,
@@ -139,16 +156,27 @@ class SimulatorCore:
         self.request_id_header = request_id_header
         self.clock = clock
         self.sleep = sleep
-        self._limiter: SlidingWindow | None = None
+        self.rate_limit_retry_after = rate_limit_retry_after
+        self._windows: tuple[SlidingWindow, ...] = ()
         self.rate_limit = rate_limit
 
     @property
     def rate_limit(self) -> RateLimit | None:
-        return self._limiter.limit if self._limiter else None
+        """The first quota window; setting it replaces every window (None: unthrottled)."""
+        return self._windows[0].limit if self._windows else None
 
     @rate_limit.setter
     def rate_limit(self, value: RateLimit | None) -> None:
-        self._limiter = SlidingWindow(value, self.clock) if value else None
+        self.rate_limits = (value,) if value else ()
+
+    @property
+    def rate_limits(self) -> tuple[RateLimit, ...]:
+        """Every quota window; a request must fit in all of them (100/min and 1,000/h)."""
+        return tuple(w.limit for w in self._windows)
+
+    @rate_limits.setter
+    def rate_limits(self, value: Sequence[RateLimit]) -> None:
+        self._windows = tuple(SlidingWindow(limit, self.clock) for limit in value)
 
     def clear(self) -> None:
         """Forget recorded requests and arrivals (faults and the rate-limit window are kept)."""
@@ -168,8 +196,8 @@ class SimulatorCore:
         """Back to a clean slate: no requests, no faults, an empty rate-limit window."""
         self.clear()
         self.faults.clear()
-        if self._limiter:
-            self._limiter.reset()
+        for window in self._windows:
+            window.reset()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -194,7 +222,7 @@ class SimulatorCore:
                 await _send(send, response)
                 return
         arrived = self.clock()
-        wait = self._limiter.hit(self.rate_limit_key(request), arrived) if self._limiter else None
+        wait = hit_all(self._windows, self.rate_limit_key(request), arrived)
         self.arrivals.append(Arrival(arrived, request.path, limited=wait is not None))
         if wait is not None:
             await _send(send, self._too_many(wait))
@@ -222,8 +250,10 @@ class SimulatorCore:
 
     def _too_many(self, wait: float) -> FaultResponse:
         body, ctype = self.error_body(429, self.rate_limit_message)
-        retry_after = str(max(1, math.ceil(wait)))
-        return FaultResponse(429, [("content-type", ctype), ("retry-after", retry_after)], body)
+        headers = [("content-type", ctype)]
+        if self.rate_limit_retry_after:
+            headers.append(("retry-after", str(max(1, math.ceil(wait)))))
+        return FaultResponse(429, headers, body)
 
     def _stamp(self, send: Send) -> Send:
         header = self.request_id_header

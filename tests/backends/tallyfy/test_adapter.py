@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.backends.tallyfy.conftest import make_backend
+from tests.backends.tallyfy.conftest import BASE, UNTHROTTLED, make_backend
+from tools.backends.registry import create_backend
+from tools.backends.tallyfy import sandbox
 from tools.backends.tallyfy.adapter import TallyfyBackend
 from tools.backends.tallyfy.data import TallyfyData
+from tools.backends.tallyfy.simulator import Readings, create_app
 from tools.errors import (
     BackendAuthError,
     BackendNotFoundError,
@@ -135,12 +139,36 @@ async def test_get_unknown_section_is_refused(backend: TallyfyBackend, data: Tal
         )
 
 
-async def test_get_missing_run_is_not_found_with_a_fix(backend: TallyfyBackend) -> None:
+@pytest.mark.parametrize("status", [403, 404])
+async def test_get_missing_run_is_not_found_with_a_fix_whether_tallyfy_says_403_or_404(
+    data: TallyfyData, status: int
+) -> None:
+    # "A missing or forbidden run returns 404 or 403" (reference B.6).
+    sim = create_app(
+        data,
+        token=sandbox.TOKEN,
+        rate_limit=None,
+        readings=Readings(missing_run_status=status),
+    )
+    backend = make_backend(sim, data)
     with pytest.raises(BackendNotFoundError) as caught:
         await backend.get("0" * 32, collection=None, include=None, detail="summary")
+    await backend.aclose()
     text = caught.value.for_model()
-    assert "HTTP 404" in text
+    assert f"HTTP {status}" in text
     assert "list_processes" in text
+    assert "token variable" not in text
+
+
+async def test_a_403_for_an_organization_the_token_cannot_see_stays_an_auth_error(
+    sim: SimulatorCore, data: TallyfyData
+) -> None:
+    settings = sandbox.settings(BASE, "f" * 32, rate_limit_per_minute=UNTHROTTLED)
+    backend = create_backend(settings, transport=httpx.ASGITransport(app=sim))
+    with pytest.raises(BackendAuthError) as caught:
+        await backend.get(data.runs[0]["id"], collection=None, include=None, detail="summary")
+    await backend.aclose()
+    assert caught.value.status == 403
 
 
 async def test_wrong_token_is_an_auth_error_that_never_shows_the_token(

@@ -16,7 +16,7 @@ from tests.backends.tallyfy.conftest import make_backend
 from tools.backends.tallyfy import sandbox
 from tools.backends.tallyfy.adapter import SORTS, TallyfyBackend
 from tools.backends.tallyfy.data import generate
-from tools.backends.tallyfy.simulator import create_app
+from tools.backends.tallyfy.simulator import Readings, create_app
 from tools.model import ProcessSummary
 from tools.paging import run_list
 from tools.query import ProcessQuery, evaluate
@@ -24,6 +24,19 @@ from tools.sim import Fault, SimulatorCore
 
 DATA = generate(seed=11, runs=160)
 SIM = create_app(DATA, token=sandbox.TOKEN, strict=True, rate_limit=None)
+# The other reading of everything the reference leaves open (SIM has the stricter ones).
+OTHER_READINGS = Readings(
+    q_match="name",
+    per_page_over_cap="reject",
+    empty_links="missing",
+    total_pages_from="per_page",
+    status_archived_shows=True,
+    missing_run_status=404,
+    retry_after_header=True,
+)
+SIM_OTHER = create_app(
+    DATA, token=sandbox.TOKEN, strict=True, rate_limit=None, readings=OTHER_READINGS
+)
 STATUS_SETS = [["open"], ["completed"], ["cancelled"], ["open", "cancelled"], ["completed", "open"]]
 NATIVE = ["active", "problem", "delayed", "complete", "archived"]
 TEXTS = ["onboarding", "CLOSE", "renewal", "ty", "review", "INC-"]
@@ -104,6 +117,26 @@ def check(query: ProcessQuery, sim: SimulatorCore = SIM, **options: Any) -> None
 @given(query=tallyfy_queries())
 def test_adapter_and_simulator_agree_with_local_evaluation(query: ProcessQuery) -> None:
     check(query)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query=tallyfy_queries())
+def test_the_other_readings_of_what_the_reference_leaves_open_agree_too(
+    query: ProcessQuery,
+) -> None:
+    check(query, sim=SIM_OTHER)
+
+
+@pytest.mark.parametrize("reading", ["array", "null", "missing"])
+@pytest.mark.parametrize("status", [None, ("cancelled",), ("completed",)])
+def test_every_shape_of_empty_links_walks_every_run(reading: Any, status: Any) -> None:
+    sim = create_app(
+        DATA,
+        token=sandbox.TOKEN,
+        rate_limit=None,
+        readings=Readings(empty_links=reading),
+    )
+    check(ProcessQuery(backend=sandbox.NAME, limit=30, status=status), sim=sim)
 
 
 @pytest.mark.parametrize("limit", [1, 7, 100, 160])

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tools.backends.tallyfy.data import TallyfyData, generate, parse_time
-from tools.backends.tallyfy.simulator import create_app, error_code
+from tools.backends.tallyfy.simulator import Readings, create_app, error_code
 from tools.sim import Fault, RateLimit, SimServer
 
 TOKEN = "sandbox-tallyfy-token"
@@ -136,8 +136,23 @@ async def test_responses_carry_a_request_id(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.anyio
-async def test_per_page_over_100_is_a_laravel_422_in_strict_mode(client: httpx.AsyncClient) -> None:
-    r = await client.get("/runs", params={"per_page": 150})
+@pytest.mark.parametrize("strict", [True, False])
+async def test_per_page_over_100_is_silently_capped_at_100_by_default(
+    make_client: MakeClient, strict: bool
+) -> None:
+    # "The server caps per_page at 100" (reference B.3): a cap, not a refusal.
+    r = await make_client(strict=strict).get("/runs", params={"per_page": 150})
+    assert r.status_code == 200
+    assert r.json()["meta"]["pagination"]["per_page"] == 100
+    assert len(r.json()["data"]) == 100
+
+
+@pytest.mark.anyio
+async def test_per_page_over_100_is_a_laravel_422_when_the_cap_rejects(
+    make_client: MakeClient,
+) -> None:
+    c = make_client(readings=Readings(per_page_over_cap="reject"))
+    r = await c.get("/runs", params={"per_page": 150})
     assert r.status_code == 422
     assert r.json() == {
         "message": "The given data was invalid.",
@@ -146,13 +161,17 @@ async def test_per_page_over_100_is_a_laravel_422_in_strict_mode(client: httpx.A
 
 
 @pytest.mark.anyio
-async def test_per_page_over_100_is_clamped_to_100_in_lenient_mode(
+async def test_total_pages_is_counted_at_the_cap_not_at_the_per_page_asked_for(
     make_client: MakeClient, data: TallyfyData
 ) -> None:
-    r = await make_client(strict=False).get("/runs", params={"per_page": 150})
-    assert r.status_code == 200
-    assert r.json()["meta"]["pagination"]["per_page"] == 100
-    assert len(r.json()["data"]) == 100
+    # "total_pages may not match the requested per_page; derive pages from total" (B.3).
+    params = {"per_page": 7, "archived": "true"}
+    quirky = (await make_client().get("/runs", params=params)).json()["meta"]["pagination"]
+    assert quirky["total"] == len(data.runs)
+    assert quirky["total_pages"] == -(-len(data.runs) // 100)
+    exact = make_client(readings=Readings(total_pages_from="per_page"))
+    pagination = (await exact.get("/runs", params=params)).json()["meta"]["pagination"]
+    assert pagination["total_pages"] == -(-len(data.runs) // 7)
 
 
 @pytest.mark.anyio
@@ -244,10 +263,28 @@ async def test_links_hold_absolute_next_and_previous_that_repeat_the_query(
 @pytest.mark.anyio
 async def test_last_page_has_only_a_previous_link(client: httpx.AsyncClient) -> None:
     total = (await client.get("/runs", params={"per_page": 7})).json()["meta"]["pagination"]
-    last = await client.get("/runs", params={"per_page": 7, "page": total["total_pages"]})
+    pages = -(-total["total"] // 7)  # from total: total_pages is not to be trusted
+    last = await client.get("/runs", params={"per_page": 7, "page": pages})
     pagination = last.json()["meta"]["pagination"]
     assert set(pagination["links"]) == {"previous"}
-    assert pagination["count"] == total["total"] - 7 * (total["total_pages"] - 1)
+    assert pagination["count"] == total["total"] - 7 * (pages - 1)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("reading", "expected"), [("array", []), ("null", None)])
+async def test_no_links_is_an_empty_array_or_null(
+    make_client: MakeClient, reading: Any, expected: Any
+) -> None:
+    c = make_client(readings=Readings(empty_links=reading))
+    body = (await c.get("/runs", params={"per_page": 100, "q": "onboarding"})).json()
+    assert body["meta"]["pagination"]["links"] == expected
+
+
+@pytest.mark.anyio
+async def test_no_links_can_also_be_missing(make_client: MakeClient) -> None:
+    c = make_client(readings=Readings(empty_links="missing"))
+    body = (await c.get("/runs", params={"per_page": 100, "q": "onboarding"})).json()
+    assert "links" not in body["meta"]["pagination"]
 
 
 @pytest.mark.anyio
@@ -307,11 +344,23 @@ async def test_archived_runs_are_hidden_by_default_and_shown_with_archived_true(
     assert archived_ids
     assert not archived_ids & {r["id"] for r in default}
     assert len(everything) == len(data.runs)
-    assert {r["id"] for r in only} == archived_ids == {r["id"] for r in by_status}
+    assert {r["id"] for r in only} == archived_ids
+    # status=archived does not lift the hiding (undocumented; the stricter reading).
+    assert by_status == []
 
 
 @pytest.mark.anyio
-async def test_q_matches_the_summary_as_well_as_the_name_ignoring_case(
+async def test_status_archived_shows_archived_runs_when_configured_to(
+    make_client: MakeClient, data: TallyfyData
+) -> None:
+    c = make_client(readings=Readings(status_archived_shows=True))
+    params = {"without_pagination": "true", "status": "archived"}
+    by_status = (await c.get("/runs", params=params)).json()["data"]
+    assert {r["id"] for r in by_status} == {r["id"] for r in data.runs if r["status"] == "archived"}
+
+
+@pytest.mark.anyio
+async def test_q_matches_the_summary_as_well_as_the_name_ignoring_case_by_default(
     client: httpx.AsyncClient, data: TallyfyData
 ) -> None:
     # "account manager" appears only in Customer Onboarding summaries, never in a name.
@@ -322,6 +371,19 @@ async def test_q_matches_the_summary_as_well_as_the_name_ignoring_case(
     assert not any("account manager" in n.lower() for n in names)
     by_name = await client.get("/runs", params={"q": "onboarding - ", "without_pagination": "1"})
     assert all("onboarding - " in x["name"].lower() for x in by_name.json()["data"])
+
+
+@pytest.mark.anyio
+async def test_q_matches_names_only_in_the_documented_reading(
+    make_client: MakeClient, data: TallyfyData
+) -> None:
+    c = make_client(readings=Readings(q_match="name"))
+    r = await c.get("/runs", params={"q": "ACCOUNT MANAGER", "without_pagination": "true"})
+    assert r.json()["data"] == []
+    by_name = await c.get("/runs", params={"q": "ONBOARDING - ", "without_pagination": "1"})
+    expected = [x["id"] for x in visible(data) if "onboarding - " in x["name"].lower()]
+    assert sorted(x["id"] for x in by_name.json()["data"]) == sorted(expected)
+    assert expected
 
 
 @pytest.mark.anyio
@@ -442,7 +504,17 @@ async def test_get_run_includes_tasks_tags_and_checklist_only_when_asked(
 
 
 @pytest.mark.anyio
-async def test_missing_run_is_a_laravel_404(client: httpx.AsyncClient) -> None:
+async def test_missing_run_is_403_by_default(client: httpx.AsyncClient) -> None:
+    # "A missing or forbidden run returns 404 or 403" (reference B.6).
+    for path in ("/runs/0123456789abcdef0123456789abcdef", "/runs/0123456789abcdef0/tasks"):
+        r = await client.get(path)
+        assert r.status_code == 403
+        assert r.json()["message"] == "This action is unauthorized."
+
+
+@pytest.mark.anyio
+async def test_missing_run_is_a_laravel_404_when_configured(make_client: MakeClient) -> None:
+    client = make_client(readings=Readings(missing_run_status=404))
     r = await client.get("/runs/0123456789abcdef0123456789abcdef")
     assert r.status_code == 404
     assert r.json() == {
@@ -484,8 +556,9 @@ async def test_run_tasks_filter_by_status_owner_and_deadline(
 
 @pytest.mark.anyio
 async def test_unknown_run_is_404_even_when_the_query_is_also_invalid(
-    client: httpx.AsyncClient,
+    make_client: MakeClient,
 ) -> None:
+    client = make_client(readings=Readings(missing_run_status=404))
     r = await client.get("/runs/0123456789abcdef0123456789abcdef/tasks", params={"x": "1"})
     assert r.status_code == 404
 
@@ -512,7 +585,9 @@ async def test_101st_request_in_a_minute_is_429_until_the_window_moves(
     make_client: MakeClient,
 ) -> None:
     clock = FakeClock()
-    c = make_client(rate_limit=RateLimit(100, 60.0), clock=clock)
+    c = make_client(
+        rate_limit=RateLimit(100, 60.0), clock=clock, readings=Readings(retry_after_header=True)
+    )
     for i in range(100):
         clock.now = i * 0.5
         assert (await c.get("/tags")).status_code == 200
@@ -526,9 +601,50 @@ async def test_101st_request_in_a_minute_is_429_until_the_window_moves(
 
 
 @pytest.mark.anyio
-async def test_rate_limit_is_on_by_default_at_100_per_minute(data: TallyfyData) -> None:
+async def test_a_429_has_no_retry_after_by_default(make_client: MakeClient) -> None:
+    # "Rate-limit header names are undocumented" (reference B.7).
+    c = make_client(rate_limit=RateLimit(1, 60.0), clock=FakeClock())
+    assert (await c.get("/tags")).status_code == 200
+    r = await c.get("/tags")
+    assert r.status_code == 429
+    assert "retry-after" not in r.headers
+
+
+@pytest.mark.anyio
+async def test_quota_is_100_a_minute_and_1000_an_hour_by_default(data: TallyfyData) -> None:
     sim = create_app(data)
-    assert sim.rate_limit == RateLimit(100, 60.0)
+    assert sim.rate_limits == (RateLimit(100, 60.0), RateLimit(1000, 3600.0))
+    assert create_app(data, rate_limit=None).rate_limits == ()
+
+
+@pytest.mark.anyio
+async def test_the_1001st_request_in_an_hour_is_429_though_each_minute_is_under_100(
+    make_client: MakeClient,
+) -> None:
+    clock = FakeClock()
+    c = make_client(rate_limit=RateLimit(100, 60.0), clock=clock)
+    for i in range(1000):
+        clock.now = i * 0.7  # 85 a minute
+        assert (await c.get("/tags")).status_code == 200
+    clock.now = 1000 * 0.7
+    assert (await c.get("/tags")).status_code == 429
+    clock.now = 3600.0
+    assert (await c.get("/tags")).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_the_quota_window_belongs_to_the_organization_not_the_token(
+    make_client: MakeClient, data: TallyfyData
+) -> None:
+    clock = FakeClock()
+    c = make_client(rate_limit=RateLimit(2, 60.0), clock=clock, other_tokens=("second-user-token",))
+    assert (await c.get("/tags")).status_code == 200
+    other = {**HEADERS, "Authorization": "Bearer second-user-token"}
+    assert (await c.get("/tags", headers=other)).status_code == 200
+    assert (await c.get("/tags", headers=other)).status_code == 429
+    # Another organization has its own window (403 here: this token cannot see it).
+    elsewhere = await c.get("http://sim.test/api/organizations/" + "f" * 32 + "/tags")
+    assert elsewhere.status_code == 403
 
 
 @pytest.mark.anyio

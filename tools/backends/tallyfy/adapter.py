@@ -37,6 +37,7 @@ from tools.backends.base import (
     Position,
 )
 from tools.errors import (
+    BackendAuthError,
     BackendNotFoundError,
     BackendResponseError,
     InvalidArgumentError,
@@ -167,9 +168,13 @@ class _Directory:
 class TallyfyBackend(Backend):
     kind: ClassVar[str] = "tallyfy"
     settings_model: ClassVar[type[InstanceSettings]] = TallyfySettings
-    # 100 requests/minute per organization (reference B.7), the published figure: the
-    # limiter paces arrivals, whatever the latency (tools/limiter.py).
-    default_rate_limit: ClassVar[RateLimit | None] = RateLimit(100, 60.0)
+    # 100 requests a minute and 1,000 an hour per organization (reference B.7), the
+    # published figures: the limiter paces arrivals, whatever the latency (tools/limiter.py).
+    default_rate_limit: ClassVar[RateLimit | None] = RateLimit(
+        100,
+        60.0,
+        also=(RateLimit(1000, 3600.0),),
+    )
     error_message: ClassVar[Callable[[httpx.Response], str | None] | None] = staticmethod(
         tallyfy_error_message
     )
@@ -292,6 +297,11 @@ class TallyfyBackend(Backend):
         if len(wanted) == len(NATIVE_STATUS):
             params.append(("archived", "true"))
             mode = FieldSupport("native", "archived=true includes archived runs")
+        elif wanted == ["archived"]:
+            # `status=archived` is a documented value, but not that it lifts the hiding of
+            # archived runs; `archived=only` is what the first-party MCP sends (B.4).
+            params.append(("archived", "only"))
+            mode = FieldSupport("native", "archived=only")
         elif len(wanted) == 1:
             params.append(("status", wanted[0]))
             mode = FieldSupport("native", f"status={wanted[0]}")
@@ -477,9 +487,16 @@ class TallyfyBackend(Backend):
         run = path_segment(process_id, RUN_ID)
         try:
             body = await self.http.get_json(f"{self._org_path}/runs/{run}", params=params)
-        except BackendNotFoundError as exc:
+        except (BackendNotFoundError, BackendAuthError) as exc:
+            # Tallyfy answers a missing or forbidden run with 404 or 403 (reference B.6):
+            # a 403 here is about this run, not the token, as long as the token lists runs.
+            if isinstance(exc, BackendAuthError) and (
+                exc.status != 403 or not await self._can_list()
+            ):
+                raise
+            seen = " that this token can see" if exc.status == 403 else ""
             raise BackendNotFoundError(
-                f"no run {process_id!r}",
+                f"no run {process_id!r}{seen}",
                 backend=self.name,
                 request=exc.request,
                 status=exc.status,
@@ -580,6 +597,14 @@ class TallyfyBackend(Backend):
             "title": data.get("title"),
             "steps": [s.get("title") for s in steps if isinstance(s, dict)],
         }
+
+    async def _can_list(self) -> bool:
+        """Whether the token reaches the organization at all (one cached lookup)."""
+        try:
+            await self._dir.load("users")
+        except BackendAuthError:
+            return False
+        return True
 
     async def check(self) -> str:
         body = await self.http.get_json(

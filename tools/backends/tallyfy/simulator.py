@@ -12,14 +12,19 @@ Every request (checked in this order):
 - strict: an `Accept` that names application/json, else 406 (`*/*` is not enough);
 - an org id other than `data.org_id`: 403 "This action is unauthorized." (chosen over 404:
   the org exists somewhere, the token just has no access to it);
-- 100 requests per 60 s per organization, sliding window (core): 429 "Too Many Attempts."
-  with Retry-After. Responses carry X-Request-Id.
+- 100 requests per 60 s and 1,000 per hour per organization, whatever the token (sliding
+  windows in the core, keyed by the org in the path): 429 "Too Many Attempts.", without
+  Retry-After unless `Readings.retry_after_header` (header names are undocumented).
+  Responses carry X-Request-Id.
+
+Where the reference leaves a behaviour open, `Readings` picks the stricter reading by
+default and offers the other (each field cites the reference line).
 
 `GET /runs`:
-- archived runs are hidden unless `archived=true` (include them), `archived=only` (only
-  them) or `status=archived`;
+- archived runs are hidden unless `archived=true` (include them) or `archived=only` (only
+  them); `status=archived` alone finds nothing (`status_archived_shows` lifts the hiding);
 - `q`: case-insensitive substring of the name OR the summary (wider than the documented
-  "by name", so clients must re-check names);
+  "by name", so clients must re-check names; `q_match="name"` is the literal reading);
 - `status`: exact match on run.status; `starred` = starred runs; `improvement` = none here;
 - `owners`: comma-separated user ids; a run matches if ANY id is its owner OR a task assignee;
 - `checklist_id` (alias `blueprint_id`) exact; `folder` = run is in that folder;
@@ -31,20 +36,22 @@ Every request (checked in this order):
 - `sort` (alias `sort_by`): name (case-insensitive), created_at, last_updated, `-` for
   descending, default `-created_at`; ties broken by id in the same direction. Unknown → 422;
 - `page` (1-based, default 1), `per_page` (default 10): not a positive integer → 422;
-  per_page > 100 → strict: 422, lenient: clamped to 100. `without_pagination=true`: every
-  row, and (our stricter reading) no `meta` at all;
+  per_page > 100 is silently capped at 100 (`per_page_over_cap="reject"`: 422).
+  `without_pagination=true`: every row, and (our stricter reading) no `meta` at all;
 - `with`: checklist {"data":{…}}; tasks, tags, folders, ko_form_fields, next_task
   {"data":[…]}; assets, permissions, tasks_meta, form_fields, stages, whose shapes the docs
   do not show, are always {"data":[]}; nested `tasks.threads` counts as `tasks`;
 - `form_fields_values` is validated and otherwise ignored (the values are in `prerun`).
 Envelope: `{"data":[…],"meta":{"pagination":{total,count,per_page,current_page,total_pages,
 links}}}`; `links` holds absolute `previous`/`next` URLs that repeat the request's query with
-page=N±1 (PHP-style: commas come back as %2C) and is an empty ARRAY `[]` when there are none.
-A page past the end is `data: []` with the true totals (and a `previous` link).
+page=N±1 (PHP-style: commas come back as %2C) and is an empty ARRAY `[]` when there are none
+(`empty_links`: or null, or missing). `total_pages` is counted at the 100 cap, not at the
+per_page asked for (`total_pages_from="per_page"`: exact), so clients derive pages from
+`total`. A page past the end is `data: []` with the true total (and a `previous` link).
 
 Other endpoints (same paging, same strictness):
-- `GET /runs/{id}`: `with` as above, `form_fields_values`; unknown id → 404
-  "No query results for model [Run].";
+- `GET /runs/{id}`: `with` as above, `form_fields_values`; unknown id → 403 "This action is
+  unauthorized." (`missing_run_status=404`: 404 "No query results for model [Run].");
 - `GET /runs/{id}/tasks`: `status` (task tokens as for task_status), `owners`/`guests`/
   `groups` (any of them among the task's owners), `unassigned=true`, `deadline_start`/
   `deadline_end` (inclusive), `sort` position (default) | deadline, `with` step (the step
@@ -58,7 +65,7 @@ Unknown paths answer 404 `{"message":"Not Found","code":"NOT_FOUND","error":true
 Strict mode (default): an undocumented query parameter, a `with` value, status, type,
 archived or task_status token outside the documented list, a non-boolean boolean, or a
 non-integer owner id → 422 `{"message":"The given data was invalid.","errors":{…}}`.
-Lenient mode ignores unknown parameters and `with` values and clamps per_page.
+Lenient mode ignores unknown parameters and `with` values.
 
 Errors are `{"message","code","error":true}`, `code` derived from the message as api-v2 does
 (upper-cased, punctuation removed, spaces to `_`, first 25 characters) — so a missing run is
@@ -73,6 +80,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -126,6 +134,10 @@ _ORG_IN_PATH = re.compile(r"/organizations/([^/]+)")
 
 AuthErrorStyle = Literal["laravel", "edge", "plain"]
 TagIdsMatch = Literal["any", "all"]
+QMatch = Literal["name_or_summary", "name"]
+OverCap = Literal["clamp", "reject"]
+EmptyLinks = Literal["array", "null", "missing"]
+TotalPagesFrom = Literal["cap", "per_page"]
 
 
 class ApiError(Exception):
@@ -160,22 +172,59 @@ def error_body(status: int, message: str) -> tuple[bytes, str]:
     return LaravelJSON().render(error_json(message)), "application/json"
 
 
+@dataclass(frozen=True)
+class Readings:
+    """How the simulator reads what the reference leaves open. Each default is the stricter
+    reading, the one a careless client fails on; tests run the other too."""
+
+    # `q` "searches processes by name" (B.2 seed): the default also matches the summary,
+    # so a client that trusts q without re-checking names shows extra rows.
+    q_match: QMatch = "name_or_summary"
+    # "The server caps per_page at 100" (B.3): silently, so a client that computes offsets
+    # from the per_page it asked for skips rows. "reject" answers 422 instead.
+    per_page_over_cap: OverCap = "clamp"
+    # No links: `[]` (B.3), "may also be null or missing" (B.3, B10).
+    empty_links: EmptyLinks = "array"
+    # "total_pages may not match the requested per_page, so derive pages from total"
+    # (B.3, B11): by default it is counted at the 100 cap, whatever per_page was asked.
+    total_pages_from: TotalPagesFrom = "cap"
+    # `status=archived` is a documented value, but whether it lifts the default hiding of
+    # archived runs is not; the first-party MCP uses `archived=only` (B.4, B11). By
+    # default it does not: status=archived alone finds nothing.
+    status_archived_shows: bool = False
+    # "A missing or forbidden run returns 404 or 403" (B.6): 403 by default.
+    missing_run_status: int = 403
+    # "Rate-limit header names are undocumented" (B.7): no Retry-After on a 429 by default.
+    retry_after_header: bool = False
+
+
 def create_app(
     data: TallyfyData,
     *,
     token: str = "sandbox-tallyfy-token",
+    other_tokens: tuple[str, ...] = (),
     strict: bool = True,
     prefix: str = "/api",
     rate_limit: RateLimit | None = RateLimit(100, 60.0),  # noqa: B008 - immutable
+    hourly_limit: RateLimit | None = RateLimit(1000, 3600.0),  # noqa: B008 - immutable
     clock: Callable[[], float] = time.monotonic,
     latency: float = 0.0,
     tag_ids_match: TagIdsMatch = "any",
     auth_error_style: AuthErrorStyle = "laravel",
+    readings: Readings = Readings(),
 ) -> SimulatorCore:
     """The Tallyfy simulator: a `SimulatorCore` (serve it) wrapping the Starlette app.
 
-    `data` is treated as read-only from here on (orderings and results are cached)."""
-    api = _Api(data, token=token, tag_ids_match=tag_ids_match, auth_error_style=auth_error_style)
+    `other_tokens` are further users' tokens of the same organization. `rate_limit=None`
+    lifts every quota window, the hourly one too. `data` is treated as read-only from here
+    on (orderings and results are cached)."""
+    api = _Api(
+        data,
+        tokens=(token, *other_tokens),
+        tag_ids_match=tag_ids_match,
+        auth_error_style=auth_error_style,
+        readings=readings,
+    )
     base = f"{prefix.rstrip('/')}/organizations/{{org}}"
     routes = [
         Route(f"{base}/runs", api.list_runs),
@@ -195,12 +244,15 @@ def create_app(
         error_body=error_body,
         strict=strict,
         latency=latency,
-        rate_limit=rate_limit,
         rate_limit_key=_org_of,
         rate_limit_message="Too Many Attempts.",
+        rate_limit_retry_after=readings.retry_after_header,
         request_id_header="X-Request-Id",
         clock=clock,
     )
+    # 100 requests a minute and 1,000 an hour, per organization (B.7), whatever the token.
+    if rate_limit is not None:
+        core.rate_limits = (rate_limit, *([hourly_limit] if hourly_limit else []))
     api.core = core
     app.state.data = data
     app.state.sim = core
@@ -228,9 +280,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 class _Params:
     """Laravel-like validation of query parameters, collecting every error at once."""
 
-    def __init__(self, request: Request, allowed: Iterable[str], strict: bool) -> None:
+    def __init__(
+        self,
+        request: Request,
+        allowed: Iterable[str],
+        strict: bool,
+        over_cap: OverCap = "clamp",
+    ) -> None:
         self.raw = request.query_params
         self.strict = strict
+        self.over_cap = over_cap
         self.errors: dict[str, list[str]] = {}
         if strict:
             for key in dict.fromkeys(self.raw.keys()):
@@ -332,7 +391,7 @@ class _Params:
         page = self.positive_int("page", 1)
         per_page = self.positive_int("per_page", DEFAULT_PER_PAGE)
         if per_page > MAX_PER_PAGE:
-            if self.strict:
+            if self.over_cap == "reject":
                 self.fail("per_page", f"The per page may not be greater than {MAX_PER_PAGE}.")
             per_page = MAX_PER_PAGE
         return page, per_page, self.boolean("without_pagination") is True
@@ -350,12 +409,14 @@ class _Api:
         self,
         data: TallyfyData,
         *,
-        token: str,
+        tokens: tuple[str, ...],
         tag_ids_match: TagIdsMatch,
         auth_error_style: AuthErrorStyle,
+        readings: Readings,
     ) -> None:
         self.data = data
-        self.token = token
+        self.tokens = tokens
+        self.readings = readings
         self.tag_ids_match = tag_ids_match
         self.auth_error_style = auth_error_style
         self.runs_by_id = {r["id"]: r for r in data.runs}
@@ -365,11 +426,19 @@ class _Api:
         self._orders: dict[str, list[Json]] = {}
         self._results: dict[tuple[tuple[str, str], ...], list[Json]] = {}
 
+    def _params(self, request: Request, allowed: Iterable[str]) -> _Params:
+        return _Params(request, allowed, self.core.strict, self.readings.per_page_over_cap)
+
+    def _page(
+        self, request: Request, rows: list[Json], page: int, per_page: int, unpaged: bool
+    ) -> dict[str, Any]:
+        return _paginate(request, rows, page, per_page, unpaged, self.readings)
+
     # -- endpoints -------------------------------------------------------------------
 
     async def list_runs(self, request: Request) -> Response:
         self._guard(request)
-        p = _Params(request, RUN_LIST_PARAMS, self.core.strict)
+        p = self._params(request, RUN_LIST_PARAMS)
         keep = self._run_filters(p)
         p.boolean("form_fields_values")
         relations = p.with_(RUN_WITH)
@@ -377,14 +446,14 @@ class _Api:
         page, per_page, unpaged = p.paging()
         p.check()
         rows = self._matching_runs(request, keep, field, descending)
-        body = _paginate(request, rows, page, per_page, unpaged)
+        body = self._page(request, rows, page, per_page, unpaged)
         body["data"] = [self._render_run(r, relations) for r in body["data"]]
         return LaravelJSON(body)
 
     async def get_run(self, request: Request) -> Response:
         self._guard(request)
         run = self._run_or_404(request)
-        p = _Params(request, RUN_GET_PARAMS, self.core.strict)
+        p = self._params(request, RUN_GET_PARAMS)
         relations = p.with_(RUN_WITH)
         p.boolean("form_fields_values")
         p.check()
@@ -394,7 +463,7 @@ class _Api:
         self._guard(request)
         # Route-model binding runs before validation in Laravel: 404 beats 422.
         run = self._run_or_404(request)
-        p = _Params(request, TASK_PARAMS, self.core.strict)
+        p = self._params(request, TASK_PARAMS)
         keep: list[Callable[[Json], bool]] = []
         if (token := p.choice("status", TASK_STATUSES)) is not None:
             keep.append(lambda t: self._task_is(t, token, run["status"]))
@@ -416,7 +485,7 @@ class _Api:
         p.check()
         tasks = [t for t in self.data.tasks[run["id"]] if all(f(t) for f in keep)]
         tasks.sort(key=_sort_key(field, text_fields=()), reverse=descending)
-        body = _paginate(request, tasks, page, per_page, unpaged)
+        body = self._page(request, tasks, page, per_page, unpaged)
         body["data"] = [self._render_task(t, relations) for t in body["data"]]
         return LaravelJSON(body)
 
@@ -428,7 +497,7 @@ class _Api:
 
     async def list_checklists(self, request: Request) -> Response:
         self._guard(request)
-        p = _Params(request, CHECKLIST_PARAMS, self.core.strict)
+        p = self._params(request, CHECKLIST_PARAMS)
         q = p.text("q")
         folder, owner = p.text("folder"), p.text("owner_id")
         kind = p.choice("type", RUN_TYPES)
@@ -452,7 +521,7 @@ class _Api:
             and archived != "only"
         ]
         rows.sort(key=_sort_key(field, text_fields=("title",)), reverse=descending)
-        body = _paginate(request, rows, page, per_page, unpaged)
+        body = self._page(request, rows, page, per_page, unpaged)
         body["data"] = [self._render_checklist(c, relations) for c in body["data"]]
         return LaravelJSON(body)
 
@@ -461,7 +530,7 @@ class _Api:
         checklist = self.checklists_by_id.get(request.path_params["checklist_id"])
         if checklist is None:
             raise ApiError(404, error_json("No query results for model [Checklist]."))
-        p = _Params(request, frozenset({"with"}), self.core.strict)
+        p = self._params(request, frozenset({"with"}))
         relations = p.with_(CHECKLIST_WITH)
         p.check()
         return LaravelJSON({"data": self._render_checklist(checklist, relations)})
@@ -471,7 +540,7 @@ class _Api:
     def _guard(self, request: Request) -> None:
         headers = request.headers
         scheme, _, credential = headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or credential.strip() != self.token:
+        if scheme.lower() != "bearer" or credential.strip() not in self.tokens:
             raise self._unauthenticated()
         if headers.get("x-tallyfy-client") != "APIClient":
             raise self._unauthenticated()
@@ -495,6 +564,8 @@ class _Api:
     def _run_or_404(self, request: Request) -> Json:
         run = self.runs_by_id.get(request.path_params["run_id"])
         if run is None:
+            if self.readings.missing_run_status == 403:
+                raise ApiError(403, error_json("This action is unauthorized."))
             raise ApiError(404, error_json("No query results for model [Run]."))
         return run
 
@@ -528,14 +599,18 @@ class _Api:
         data = self.data
         status = p.choice("status", RUN_STATUSES)
         archived = p.choice("archived", _TRUE | _FALSE | {"only"})
+        lifts = self.readings.status_archived_shows
         keep: list[Callable[[Json], bool]] = [
-            lambda r: _visible(r["status"] == "archived", status, archived)
+            lambda r: _visible(r["status"] == "archived", status if lifts else None, archived)
         ]
         if status is not None:
             keep.append(lambda r: _status_matches(r, status))
         if (q := p.text("q")) is not None:
             needle = q.casefold()
-            keep.append(lambda r: needle in f"{r['name']}\n{r['summary']}".casefold())
+            if self.readings.q_match == "name":
+                keep.append(lambda r: needle in r["name"].casefold())
+            else:
+                keep.append(lambda r: needle in f"{r['name']}\n{r['summary']}".casefold())
         if (owners := p.ints("owners")) is not None:
             wanted = set(owners)
             keep.append(
@@ -645,13 +720,13 @@ class _Api:
 
     def _simple_list(self, request: Request, rows: list[Json], fields: tuple[str, ...]) -> Response:
         self._guard(request)
-        p = _Params(request, SIMPLE_LIST_PARAMS, self.core.strict)
+        p = self._params(request, SIMPLE_LIST_PARAMS)
         q = p.text("q")
         page, per_page, unpaged = p.paging()
         p.check()
         if q is not None:
             rows = [r for r in rows if any(q.casefold() in str(r[f]).casefold() for f in fields)]
-        return LaravelJSON(_paginate(request, rows, page, per_page, unpaged))
+        return LaravelJSON(self._page(request, rows, page, per_page, unpaged))
 
 
 def _owned_by(kind: str, wanted: Iterable[object]) -> Callable[[Json], bool]:
@@ -686,13 +761,24 @@ def _sort_key(field: str, text_fields: tuple[str, ...]) -> Callable[[Json], tupl
 
 
 def _paginate(
-    request: Request, rows: list[Json], page: int, per_page: int, unpaged: bool
+    request: Request,
+    rows: list[Json],
+    page: int,
+    per_page: int,
+    unpaged: bool,
+    readings: Readings,
 ) -> dict[str, Any]:
     """Fractal's envelope for Laravel's LengthAwarePaginator."""
     if unpaged:
         return {"data": list(rows)}
     total = len(rows)
     total_pages = max(1, math.ceil(total / per_page))
+    # What a client may believe; the page walk itself follows the real page count.
+    shown_pages = (
+        total_pages
+        if readings.total_pages_from == "per_page"
+        else max(1, math.ceil(total / MAX_PER_PAGE))
+    )
     items = rows[(page - 1) * per_page : page * per_page]
     links: dict[str, str] = {}
     if page > 1:
@@ -704,8 +790,11 @@ def _paginate(
         "count": len(items),
         "per_page": per_page,
         "current_page": page,
-        "total_pages": total_pages,
-        # PHP serialises an empty associative array as a JSON array: the documented quirk.
-        "links": links or [],
+        "total_pages": shown_pages,
     }
+    if links or readings.empty_links == "array":
+        # PHP serialises an empty associative array as a JSON array: the documented quirk.
+        pagination["links"] = links or []
+    elif readings.empty_links == "null":
+        pagination["links"] = None
     return {"data": items, "meta": {"pagination": pagination}}
