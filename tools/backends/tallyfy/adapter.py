@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
@@ -29,12 +28,26 @@ import anyio
 from tools.backends.base import (
     Backend,
     Capabilities,
-    CollectionInfo,
     FieldSupport,
     InstanceSettings,
     PageResult,
     Plan,
     Position,
+)
+from tools.backends.tallyfy.info import (
+    LIST_WITH,
+    NATIVE_STATUS,
+    RUN_ID,
+    RUNS,
+    SECTIONS,
+    SORTS,
+    TEMPLATE_ID,
+    TallyfySettings,
+    fields,
+    relation,
+    summary,
+    tallyfy_error_message,
+    tasks,
 )
 from tools.errors import (
     BackendAuthError,
@@ -43,15 +56,12 @@ from tools.errors import (
     InvalidArgumentError,
     UnsupportedQueryError,
 )
-from tools.ids import HEX32, IdShape, path_segment
+from tools.ids import path_segment
 from tools.limits import RateLimit
 from tools.model import (
     Detail,
     ProcessDetail,
     ProcessSummary,
-    Status,
-    TaskInfo,
-    human_duration,
     parse_time,
 )
 from tools.query import ProcessQuery
@@ -59,95 +69,7 @@ from tools.query import ProcessQuery
 if TYPE_CHECKING:
     import httpx
 
-NATIVE_STATUS: dict[str, Status] = {
-    "active": "open",
-    "problem": "open",
-    "delayed": "open",
-    "complete": "completed",
-    "archived": "cancelled",
-}
-# Runs and templates have 32-hex ids (reference B.1).
-RUN_ID = IdShape(
-    "Tallyfy run id", HEX32, "32 hexadecimal characters, e.g. 2b654ce0013c5f093c60cb29ec41d31e"
-)
-TEMPLATE_ID = IdShape("Tallyfy template id", HEX32, "32 hexadecimal characters")
-SORTS = {"-created_at": "-created_at", "created_at": "created_at", "name": "name", "-name": "-name"}
-SECTIONS = ("tasks", "fields", "definition")
-LIST_WITH = "tags"
-MAX_FIELD_CHARS = 500
-
-RUNS = CollectionInfo(
-    name="runs",
-    description="Process runs: launched instances of a template (checklist) with their tasks.",
-    fields={
-        "status": FieldSupport(
-            "native",
-            "one Tallyfy status per request (completed, cancelled, or a single native value); "
-            "open spans three native values and is checked locally (narrowed)",
-        ),
-        "native_status": FieldSupport(
-            "native", "one of active, problem, delayed, complete, archived; several are narrowed"
-        ),
-        "text": FieldSupport("narrowed", "q= searches; each name is re-checked"),
-        "owner": FieldSupport(
-            "narrowed", "user id or email; owners= also matches task assignees, so re-checked"
-        ),
-        "template": FieldSupport("native", "checklist_id; a template title is resolved"),
-        "tags": FieldSupport("native", "tag names; the first is native, others are narrowed"),
-        "created_after": FieldSupport("local", "early stop when sorted by -created_at"),
-        "created_before": FieldSupport("local", "early stop when sorted by created_at"),
-        "updated_after": FieldSupport("local"),
-        "updated_before": FieldSupport("local"),
-        "where": FieldSupport("unsupported", "Tallyfy runs have no attribute filter"),
-    },
-    sorts=tuple(SORTS),
-    statuses=NATIVE_STATUS,
-    sections=SECTIONS,
-)
-
-
-class TallyfySettings(InstanceSettings):
-    kind: str = "tallyfy"
-    base_url: str = "https://go.tallyfy.com/api"
-    org: str
-
-
-def _duration(started: Any, completed: Any) -> str | None:
-    start, end = parse_time(started), parse_time(completed)
-    return human_duration((end - start).total_seconds()) if start and end else None
-
-
-def _relation(raw: Mapping[str, Any], name: str) -> Any:
-    """Relations arrive wrapped as {"data": ...} and only when asked for with `with=`."""
-    value = raw.get(name)
-    if isinstance(value, dict) and "data" in value:
-        return value["data"]
-    return value
-
-
-def tallyfy_error_message(response: httpx.Response) -> str | None:
-    """Laravel bodies: `message`, plus an `errors` map on 422 naming the fields."""
-    from tools.http import default_error_message
-
-    try:
-        body = response.json()
-    except ValueError:
-        return default_error_message(response)
-    if isinstance(body, dict):
-        message = body.get("message")
-        errors = body.get("errors")
-        if isinstance(errors, dict) and errors:
-            detail = "; ".join(
-                f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-                for k, v in errors.items()
-            )
-            return f"{message or 'invalid'} ({detail})"[:300]
-        nested = body.get("error")
-        if isinstance(nested, dict) and nested.get("message"):
-            return str(nested["message"])[:300]
-        if isinstance(message, str):
-            return message[:300]
-    return default_error_message(response)
+__all__ = ["NATIVE_STATUS", "RUNS", "SORTS", "TallyfyBackend", "TallyfySettings"]
 
 
 class _Directory:
@@ -426,44 +348,7 @@ class TallyfyBackend(Backend):
     def to_summary(
         self, raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]
     ) -> ProcessSummary:
-        native = str(raw.get("status") or "") or None
-        owner_id = raw.get("owner_id")
-        owner = users.get(str(owner_id)) if owner_id is not None else None
-        progress = raw.get("progress") or {}
-        tags = _relation(raw, "tags")
-        done, total = progress.get("complete"), progress.get("total")
-        started_by = users.get(str(raw.get("started_by")))
-        extra = {
-            "increment_id": raw.get("increment_id"),
-            "summary": raw.get("summary") or None,
-            "started_by": started_by.get("email") if started_by else raw.get("started_by"),
-            "started_at": raw.get("started_at"),
-            "completed_at": raw.get("completed_at"),
-            "archived_at": raw.get("archived_at"),
-            "late_tasks": raw.get("late_tasks"),
-            "due_date_passed": raw.get("due_date_passed"),
-            "starred": raw.get("starred"),
-            "type": raw.get("type"),
-        }
-        return ProcessSummary(
-            backend=self.name,
-            collection="runs",
-            id=str(raw.get("id")),
-            name=str(raw.get("name") or ""),
-            status=NATIVE_STATUS.get(native or ""),
-            native_status=native,
-            template=raw.get("checklist_title"),
-            template_id=raw.get("checklist_id"),
-            owner=str(owner.get("email")) if owner else None,
-            owner_id=str(owner_id) if owner_id is not None else None,
-            tags=[str(t.get("title")) for t in tags] if isinstance(tags, list) else None,
-            created_at=parse_time(raw.get("created_at")),
-            updated_at=parse_time(raw.get("last_updated")),
-            due_at=parse_time(raw.get("due_date")),
-            progress=f"{done}/{total}" if done is not None and total else None,
-            duration=_duration(raw.get("started_at"), raw.get("completed_at")),
-            extra={k: v for k, v in extra.items() if v not in (None, "", [])},
-        )
+        return summary(self.name, raw, users)
 
     # -- get --------------------------------------------------------------------------------
 
@@ -517,14 +402,14 @@ class TallyfyBackend(Backend):
             completed_at=parse_time(raw.get("completed_at")),
         )
         if "tasks" in sections:
-            result.tasks = self._tasks(_relation(raw, "tasks") or [], users)
+            result.tasks = tasks(relation(raw, "tasks") or [], users)
         if "fields" in sections:
             labels = {
                 str(f.get("timeline_id")): str(f.get("label"))
-                for f in _relation(raw, "ko_form_fields") or []
+                for f in relation(raw, "ko_form_fields") or []
                 if isinstance(f, dict) and f.get("label")
             }
-            result.fields = self._fields(raw.get("prerun"), labels, notes)
+            result.fields = fields(raw.get("prerun"), labels, notes)
         if "definition" in sections and raw.get("checklist_id"):
             result.sections = {"definition": await self._definition(str(raw["checklist_id"]))}
         result.notes = notes or None
@@ -542,47 +427,6 @@ class TallyfyBackend(Backend):
             )
         return include
 
-    def _tasks(
-        self, raw_tasks: list[Any], users: Mapping[str, Mapping[str, Any]]
-    ) -> list[TaskInfo]:
-        now = datetime.now(UTC)
-        tasks: list[TaskInfo] = []
-        for t in sorted(raw_tasks, key=lambda t: (t.get("position") or 0, str(t.get("id")))):
-            owners = (t.get("owners") or {}).get("users") or []
-            owner = users.get(str(owners[0])) if owners else None
-            due = parse_time(t.get("deadline"))
-            status = t.get("status")
-            finished = status in ("completed", "auto-skipped")
-            tasks.append(
-                TaskInfo(
-                    id=str(t.get("id")),
-                    name=str(t.get("title") or ""),
-                    status=status,
-                    owner=str(owner.get("email")) if owner else None,
-                    position=t.get("position"),
-                    due_at=due,
-                    completed_at=parse_time(t.get("completed_at")),
-                    overdue=bool(due and not finished and due < now) or None,
-                )
-            )
-        return tasks
-
-    def _fields(
-        self, prerun: Any, labels: Mapping[str, str], notes: list[str]
-    ) -> dict[str, Any] | None:
-        if not isinstance(prerun, dict):
-            return None
-        out: dict[str, Any] = {}
-        for key, value in prerun.items():
-            name = labels.get(str(key), str(key))
-            if name in out:  # two fields with one label: keep both, told apart by id
-                name = f"{name} ({key})"
-            if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
-                notes.append(f"field {name} truncated from {len(value)} characters")
-                value = value[:MAX_FIELD_CHARS] + "…"
-            out[name] = value
-        return out
-
     async def _definition(self, checklist_id: str) -> dict[str, Any]:
         template = path_segment(checklist_id, TEMPLATE_ID)
         body = await self.http.get_json(
@@ -591,7 +435,7 @@ class TallyfyBackend(Backend):
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
             return {"id": checklist_id}
-        steps = _relation(data, "steps") or []
+        steps = relation(data, "steps") or []
         return {
             "id": checklist_id,
             "title": data.get("title"),
