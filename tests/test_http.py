@@ -21,7 +21,7 @@ from anyio.lowlevel import checkpoint
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.sim.virtual_time import VirtualTime
+from tests.sim.virtual_time import FakeTime, VirtualTime
 from tools.errors import (
     BackendAuthError,
     BackendNotFoundError,
@@ -51,22 +51,6 @@ BASE = "http://tallyfy.test/api"
 
 
 # --------------------------------------------------------------------------- fakes
-
-
-class FakeTime:
-    """A clock that only moves when someone sleeps; records every requested delay."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await checkpoint()
 
 
 class MaxRandom(random.Random):

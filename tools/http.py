@@ -241,26 +241,13 @@ class BackendHttp:
         shown: RequestInfo,
         attempt: int,
     ) -> Outcome:
-        if self._slots is None:
-            return await self._send(method, target, body, headers, started, shown, attempt)
-        async with self._slots:
-            return await self._send(method, target, body, headers, started, shown, attempt)
-
-    async def _send(
-        self,
-        method: str,
-        target: httpx.URL,
-        body: Any,
-        headers: Mapping[str, str] | None,
-        started: float,
-        shown: RequestInfo,
-        attempt: int,
-    ) -> Outcome:
-        # The slots are held until the response is in: see tools/limiter.py for why that,
-        # and not the start, is what keeps arrivals at the vendor within its window.
-        async with AsyncExitStack() as slots:
+        async with AsyncExitStack() as held:
+            if self._slots is not None:
+                await held.enter_async_context(self._slots)
+            # The quota slots are held until the response is in: see tools/limiter.py for
+            # why that, and not the start, keeps arrivals at the vendor within its window.
             for limiter in self._limiters:
-                self.stats.throttled_seconds += await slots.enter_async_context(limiter.slot())
+                self.stats.throttled_seconds += await held.enter_async_context(limiter.slot())
             return await self._exchange(method, target, body, headers, started, shown, attempt)
 
     async def _exchange(

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from anyio.lowlevel import checkpoint
 from mcp import Client
 
 from server.app import build_server
 from server.settings import Settings
+from tests.sim.virtual_time import FakeTime
 from tools.backends.tallyfy import sandbox
 from tools.backends.tallyfy.data import TallyfyData
 from tools.backends.tallyfy.simulator import create_app
@@ -20,25 +20,11 @@ from tools.limiter import Quotas
 from tools.sim import RateLimit
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await checkpoint()
-
-
 @pytest.mark.anyio
 async def test_a_new_connection_waits_for_the_window_the_previous_one_filled(
     tallyfy_data: TallyfyData, tmp_path: Path
 ) -> None:
-    time = FakeTime()
+    time = FakeTime(start=0.0)
     vendor = create_app(
         tallyfy_data, token=sandbox.TOKEN, rate_limit=RateLimit(2, 60.0), clock=time.clock
     )

@@ -1,6 +1,7 @@
-"""Virtual time for concurrent tasks: clients, limiters and simulators share one clock that
-jumps to the next wake-up once every task is blocked, so a test of many seconds of quota
-windows and latency runs in milliseconds and never sleeps for real."""
+"""Fake and virtual time for tests. With virtual time, clients, limiters and simulators of
+concurrent tasks share one clock that jumps to the next wake-up once every task is
+blocked, so a test of many seconds of quota windows and latency runs in milliseconds and
+never sleeps for real."""
 
 from __future__ import annotations
 
@@ -26,6 +27,23 @@ async def all_other_tasks_blocked() -> None:
 def _waiting(task: asyncio.Task[Any]) -> bool:
     waiter = getattr(task, "_fut_waiter", None)
     return waiter is not None and not waiter.done()
+
+
+class FakeTime:
+    """A clock that only moves when someone sleeps; records every requested delay (for one
+    task at a time; concurrent tasks need `VirtualTime`)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await checkpoint()
 
 
 class VirtualTime:
