@@ -26,8 +26,9 @@ the vendor's sliding window never sees more than `max_requests`. Vendors can the
 paced at their published figures, with no margin.
 
 The price is throughput: a slot is busy for latency + window, not window, so a window's
-worth of requests takes one latency longer. That is the cheapest pacing that needs no
-knowledge of the latency.
+worth of requests takes one latency longer; that is what needing no knowledge of the
+latency costs. A vendor with several windows (Tallyfy: 100 a minute, 1,000 an hour) gets
+one limiter per window, and a request holds a slot in each (tools/http.py).
 
 A request abandoned in flight (our timeout, a cancelled call) is anchored when it was
 abandoned. If the vendor still counts it after that (it sat in a queue longer than our
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -87,35 +89,30 @@ class LocalSlots:
         self.max_requests = max_requests
         self.per_seconds = per_seconds
         self._in_flight: set[str] = set()
-        self._completed: dict[str, float] = {}  # token -> completion time, oldest first
+        self._completed: deque[float] = deque()  # completion times, oldest first
         self._tokens = itertools.count()
 
     async def reserve(self, now: float) -> Reservation:
         # The same comparison as a vendor's window (`hit <= now - window` has left it), so
         # float rounding cannot free a slot here that the vendor still counts.
         edge = now - self.per_seconds
-        for token, done in list(self._completed.items()):
-            if done > edge:
-                break
-            del self._completed[token]
-        if len(self._in_flight) + len(self._completed) < self.max_requests:
+        completed = self._completed
+        while completed and completed[0] <= edge:
+            completed.popleft()
+        if len(self._in_flight) + len(completed) < self.max_requests:
             token = str(next(self._tokens))
             self._in_flight.add(token)
             return Reservation(token=token)
-        if not self._completed:
+        if not completed:
             return Reservation()
-        oldest = next(iter(self._completed.values()))
-        return Reservation(retry_in=max(oldest + self.per_seconds - now, _MIN_WAIT))
+        return Reservation(retry_in=max(completed[0] + self.per_seconds - now, _MIN_WAIT))
 
     async def complete(self, token: str, now: float) -> None:
-        if token in self._in_flight:
-            self._in_flight.discard(token)
-            # Completions may be reported out of order; keep the dict sorted by time.
-            later = {t: d for t, d in self._completed.items() if d > now}
-            for t in later:
-                del self._completed[t]
-            self._completed[token] = now
-            self._completed.update(later)
+        if token not in self._in_flight:
+            return
+        self._in_flight.discard(token)
+        # The clock is monotonic, so completions come in order: the deque stays sorted.
+        self._completed.append(now)
 
 
 class QuotaLimiter:
@@ -143,6 +140,7 @@ class QuotaLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = anyio.Lock()
+        self._completions = 0
         self._completed = anyio.Event()
 
     @asynccontextmanager
@@ -156,24 +154,25 @@ class QuotaLimiter:
             # counted as in flight forever.
             with anyio.CancelScope(shield=True):
                 await self._store.complete(token, self._clock())
+            self._completions += 1
             self._completed.set()
 
     async def _acquire(self) -> tuple[str, float]:
         async with self._lock:
             began = self._clock()
             while True:
-                # A fresh event before asking: a completion while the store answers (a
-                # shared store awaits the network) must still wake us.
-                completed = self._completed = anyio.Event()
+                seen = self._completions
                 answer = await self._store.reserve(self._clock())
                 if answer.token is not None:
                     return answer.token, self._clock() - began
                 if answer.retry_in is not None:
                     await self._sleep(answer.retry_in)
-                else:
+                elif seen == self._completions:
                     # Every slot is in flight: the first completion starts the wait for
-                    # its window to pass.
-                    await completed.wait()
+                    # its window to pass. (One that came while the store answered, which
+                    # a shared store does over the network, is seen by the count.)
+                    self._completed = anyio.Event()
+                    await self._completed.wait()
 
 
 class Quotas:
