@@ -241,7 +241,7 @@ async def test_missing_id_answered_204_is_not_found_never_an_empty_success(
 @pytest.mark.parametrize(
     ("process_id", "collection", "include", "fix"),
     [
-        ("abc", None, None, "Kommo ids are numbers"),
+        ("abc", None, None, "not a valid Kommo lead id: 'abc' (ids look like"),
         ("21000101", None, frozenset({"tasks"}), "sections here: fields, definition"),
         ("41000001", "contacts", frozenset({"definition"}), "sections here: fields"),
     ],

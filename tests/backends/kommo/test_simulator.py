@@ -180,7 +180,8 @@ async def test_with_adds_relations_only_when_asked(
 # -- filters -------------------------------------------------------------------------------
 
 
-async def test_three_forms_of_several_values_mean_the_same(client: httpx.AsyncClient) -> None:
+async def test_three_forms_of_several_values_mean_the_same(make_client: MakeClient) -> None:
+    client = make_client(repeated_keys="all")
     forms = [
         "filter[pipeline_id][]=7700012&filter[pipeline_id][]=7700023",
         "filter[pipeline_id][0]=7700012&filter[pipeline_id][1]=7700023",
@@ -193,12 +194,14 @@ async def test_three_forms_of_several_values_mean_the_same(client: httpx.AsyncCl
     assert 0 < len(one) < len(answers[0])
 
 
-async def test_php_reading_keeps_only_the_last_repeated_bare_key(
-    make_client: MakeClient,
+async def test_by_default_a_repeated_bare_key_keeps_only_its_last_value(
+    client: httpx.AsyncClient,
 ) -> None:
-    php = make_client(repeated_keys="last")
-    both = await all_ids(php, "filter[pipeline_id]=7700012&filter[pipeline_id]=7700023")
-    assert both == await all_ids(php, "filter[pipeline_id]=7700023")
+    # The PHP reading (reference section 3), stricter than the filtration page's example.
+    both = await all_ids(client, "filter[pipeline_id]=7700012&filter[pipeline_id]=7700023")
+    assert both == await all_ids(client, "filter[pipeline_id]=7700023")
+    listed = await all_ids(client, "filter[pipeline_id][]=7700012&filter[pipeline_id][]=7700023")
+    assert len(listed) > len(both)
 
 
 async def test_statuses_pairs_or_together_and_need_both_keys(
@@ -225,12 +228,62 @@ async def test_statuses_pairs_or_together_and_need_both_keys(
     assert len(await all_ids(lenient, half)) == len(data.leads)  # dropped, as the PHP lib does
 
 
-async def test_query_searches_custom_field_values_too(
+def company_only_leads(data: KommoData) -> list[tuple[int, str]]:
+    """(id, company) of leads whose company is only in their Company text field."""
+    out = []
+    for lead in data.leads:
+        for cf in lead["custom_fields_values"] or ():
+            company = cf["values"][0]["value"]
+            if cf["field_name"] == "Company" and company.casefold() not in lead["name"].casefold():
+                out.append((lead["id"], company))
+    return out
+
+
+def test_some_leads_name_their_company_only_in_a_text_custom_field(data: KommoData) -> None:
+    for dataset in (data, generate(seed=7)):  # the tests' data and the sandbox's
+        found = company_only_leads(dataset)
+        assert len(found) >= 3
+        by_id = {r["id"]: r for r in dataset.leads}
+        assert all(by_id[lead]["_embedded"]["companies"] == [] for lead, _ in found)
+        fields = {f["name"]: f["type"] for f in dataset.custom_fields["leads"]}
+        assert fields["Company"] == "text"
+
+
+async def test_query_finds_a_lead_by_the_company_in_its_text_custom_field(
     client: httpx.AsyncClient, data: KommoData
 ) -> None:
-    hits = await all_ids(client, "query=WEBSITE")
-    names = {r["id"] for r in data.leads if "website" in r["name"].casefold()}
-    assert len(hits) > len(names)  # wider than a name search
+    for lead_id, company in company_only_leads(data):
+        assert lead_id in await all_ids(client, f"query={company.upper()}")
+
+
+async def test_query_searches_text_like_fields_but_not_select_labels(
+    client: httpx.AsyncClient, data: KommoData
+) -> None:
+    # "Website" is a Lead source option (a select), never free text in this data.
+    assert any(
+        v["value"] == "Website"
+        for r in data.leads
+        for cf in r["custom_fields_values"] or ()
+        for v in cf["values"]
+    )
+    assert await all_ids(client, "query=website") == []
+    # Phones are multitext fields; Kommo suggests ?query={phone} to find a contact.
+    phoned = {
+        c["id"]
+        for c in data.contacts
+        for cf in c["custom_fields_values"] or ()
+        if cf["field_name"] == "Phone"
+    }
+    assert set(await all_ids(client, "query=%2B1 555", "contacts")) == phoned
+    # Web (url) and Address (textarea) of companies.
+    webbed = {
+        c["id"]
+        for c in data.companies
+        for cf in c["custom_fields_values"] or ()
+        if cf["field_name"] == "Web"
+    }
+    assert webbed <= set(await all_ids(client, "query=https://", "companies"))
+    assert await all_ids(client, "query=main street", "companies")
 
 
 async def test_ranges_are_inclusive_unless_told_otherwise(
@@ -272,7 +325,6 @@ async def test_legacy_customer_filters_are_aliases(
     [
         ("/api/v4/leads?filter[colour]=red", "filter.colour"),
         ("/api/v4/leads?with=everything", "with"),
-        ("/api/v4/leads?limit=251", "limit"),
         ("/api/v4/leads?order[name]=asc", "order.name"),
         ("/api/v4/contacts?order[created_at]=desc", "order.created_at"),
         ("/api/v4/contacts?filter[pipeline_id]=1", "filter.pipeline_id"),
@@ -291,9 +343,16 @@ async def test_strict_mode_refuses_what_kommo_does_not_document(
     assert (await make_client(strict=False).get(path)).status_code in (200, 204)
 
 
-async def test_lenient_limit_above_250_falls_back_to_50(make_client: MakeClient) -> None:
-    r = await make_client(strict=False).get("/api/v4/leads?limit=500")
-    assert len(ids(r)) == 50
+async def test_a_limit_above_250_silently_gives_50_unless_told_to_refuse(
+    client: httpx.AsyncClient, make_client: MakeClient
+) -> None:
+    assert len(ids(await client.get("/api/v4/leads?limit=250"))) == 250 - 90  # 160 leads
+    for limit in (251, 500):
+        assert len(ids(await client.get(f"/api/v4/leads?limit={limit}"))) == 50
+    assert len(ids(await client.get("/api/v4/leads"))) == 50  # the default
+    refused = await make_client(limit_over_max="refuse").get("/api/v4/leads?limit=251")
+    assert refused.status_code == 400
+    assert refused.json()["validation-errors"][0]["errors"][0]["path"] == "limit"
 
 
 async def test_ordering_ties_break_by_id_in_the_same_direction(
@@ -326,11 +385,15 @@ async def test_pipelines_come_whole_with_a_total(client: httpx.AsyncClient) -> N
     assert (missing.status_code, missing.json()["detail"]) == (404, "Pipeline not found")
 
 
-async def test_custom_fields_page_at_50_with_a_page_count(client: httpx.AsyncClient) -> None:
+async def test_custom_fields_page_at_50_with_a_page_count(
+    client: httpx.AsyncClient, make_client: MakeClient
+) -> None:
     body = (await client.get("/api/v4/leads/custom_fields")).json()
     assert body["_page_count"] == 1
     assert {f["type"] for f in body["_embedded"]["custom_fields"]} >= {"select", "numeric"}
-    assert (await client.get("/api/v4/leads/custom_fields?limit=51")).status_code == 400
+    assert (await client.get("/api/v4/leads/custom_fields?limit=51")).json()["_page_count"] == 1
+    refusing = make_client(limit_over_max="refuse")
+    assert (await refusing.get("/api/v4/leads/custom_fields?limit=51")).status_code == 400
 
 
 async def test_customers_switched_off_is_402(make_client: MakeClient) -> None:

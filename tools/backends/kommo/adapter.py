@@ -7,8 +7,10 @@ Facts: shared/reference/kommo.md. Translation (details in `translate`):
   every pipeline; customers take their status id (`filter[status_id]`);
 - owner: `filter[responsible_user_id]`; a user email, name or id resolved via `/users`;
 - template (leads): `filter[pipeline_id]`, a pipeline name or id;
-- text: `query`, which searches every filled field, so names are re-checked (narrowed);
-  customers have no `query`, so text is local there;
+- text: `query`, Kommo's free-text search over the filled fields: the name and the
+  text-like custom fields (text, textarea, url, multitext). Rows carry those values, so
+  the re-check (narrowed) covers the same fields and keeps every row Kommo found;
+  customers have no `query`, so text is local there, over the same fields;
 - dates: `filter[created_at|updated_at][from|to]` in Unix seconds (see translate);
 - where: `filter[custom_fields_values][ID]` (custom-field names or ids), re-checked;
 - tags: no tag filter exists; rows carry their tags, so tags are local;
@@ -57,6 +59,7 @@ from tools.errors import (
     InvalidArgumentError,
     UnsupportedQueryError,
 )
+from tools.ids import INTEGER, IdShape, path_segment
 from tools.limits import RateLimit
 from tools.model import Detail, ProcessDetail
 from tools.query import ProcessQuery
@@ -67,6 +70,13 @@ if TYPE_CHECKING:
     from tools.http import BackendHttp
 
 MAX_PAGE = 250
+SINGULAR = {"leads": "lead", "contacts": "contact", "companies": "company", "customers": "customer"}
+# Kommo ids are positive integers (every example in the reference); anything else is
+# refused before a request, so an id can never reach another path or add a parameter.
+ID_SHAPES = {
+    entity: IdShape(f"Kommo {one} id", INTEGER, "a positive whole number, e.g. 21005895")
+    for entity, one in SINGULAR.items()
+}
 # Relations a single get asks for (ids only; shown with detail="full").
 GET_WITH = {
     "leads": "contacts,loss_reason",
@@ -198,11 +208,11 @@ class KommoBackend(Backend):
         if query.tags is not None:
             applied["tags"] = info.support("tags")
         if query.text is not None:
-            if entity == "customers":
-                applied["text"] = info.support("text")
-            else:
+            # Kommo's `query` searches the name and the text-like custom fields; rows carry
+            # those values (search_text), so the re-check keeps whatever Kommo found.
+            if entity != "customers":
                 params.append(("query", query.text))
-                applied["text"] = FieldSupport("narrowed", "query= searches every field")
+            applied["text"] = info.support("text")
         column = query.sort.lstrip("-")
         params.append((f"order[{column}]", "desc" if query.sort.startswith("-") else "asc"))
         return Plan(
@@ -333,22 +343,17 @@ class KommoBackend(Backend):
     ) -> ProcessDetail:
         info = self.collection_info(collection)
         entity = info.name
-        if not process_id.isdigit():
-            raise InvalidArgumentError(
-                f"{self.name}: Kommo ids are numbers, not {process_id!r}",
-                field="id",
-                hint=f"use an id from list_processes with backend={self.name}",
-            )
+        segment = path_segment(process_id, ID_SHAPES[entity])
         sections = sections_for(entity, include, detail, self.name)
         with_ = GET_WITH[entity]
         try:
-            body = await self._get(f"api/v4/{entity}/{process_id}", [("with", with_)])
+            body = await self._get(f"api/v4/{entity}/{segment}", [("with", with_)])
         except BackendNotFoundError:
             body = None
         if body is None:
             # Kommo answers 204 No Content for a missing id: not found, never an empty row.
             raise BackendNotFoundError(
-                f"no {entity[:-1] if entity != 'companies' else 'company'} {process_id}",
+                f"no {SINGULAR[entity]} {segment}",
                 backend=self.name,
                 status=204,
                 hint=f"check the id and the collection ({entity}); list_processes with "
@@ -358,7 +363,7 @@ class KommoBackend(Backend):
             raise BackendResponseError(f"unexpected {entity} object shape", backend=self.name)
         look = await self._lookups()
         summary = to_summary(self.name, entity, body, look)
-        url = f"{self.settings.base_url.rstrip('/')}/{entity}/detail/{process_id}"
+        url = f"{self.settings.base_url.rstrip('/')}/{entity}/detail/{segment}"
         return build_detail(entity, body, summary, look, sections, detail, url)
 
     async def check(self) -> str:

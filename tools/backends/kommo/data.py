@@ -9,6 +9,12 @@ host). Relations that only appear with `with=` live in side tables.
 Ids are fixed-width numbers (8 digits for entities), so their text order equals their
 numeric order: the unified sort breaks ties by the id as text, Kommo by the id as number.
 Times are Unix seconds, spread over two years ending at `now`.
+
+Leads with no linked company record usually carry their company's name in the Company
+text custom field instead; some are named after a person ("Rosa Chen inquiry"), so their
+company is in that field only, and a text search must look there (as Kommo's `query`
+does). Those values come from a second random stream, so adding them left every other
+generated value as it was.
 """
 
 from __future__ import annotations
@@ -72,6 +78,9 @@ FIELDS: dict[str, tuple[tuple[str, str, str | None, tuple[str, ...]], ...]] = {
         ("Budget approved", "checkbox", None, ()),
         ("Seats", "numeric", None, ()),
         ("Campaign code", "text", None, ()),
+        # Where a lead with no linked company record keeps its company's name, so only
+        # `query` (which searches text fields) finds the lead by its company.
+        ("Company", "text", None, ()),
     ),
     "contacts": (
         ("Phone", "multitext", "PHONE", ("WORK", "WORKDD", "MOB", "FAX", "HOME", "OTHER")),
@@ -160,12 +169,16 @@ def generate(
     customers: int = 40,
     now: datetime = DEFAULT_NOW,
 ) -> KommoData:
-    return _Generator(random.Random(seed), now).build(seed, leads, contacts, companies, customers)
+    side = random.Random(seed * 1_000_003 + 17)
+    return _Generator(random.Random(seed), now, side).build(
+        seed, leads, contacts, companies, customers
+    )
 
 
 class _Generator:
-    def __init__(self, rng: random.Random, now: datetime) -> None:
+    def __init__(self, rng: random.Random, now: datetime, side: random.Random) -> None:
         self.rng = rng
+        self.side = side  # draws added later, kept apart so the main stream is unchanged
         self.now = now.astimezone(UTC).replace(microsecond=0)
         self.account_id = 30000000 + rng.randrange(1_000_000)
         self._next_field_id = 880001
@@ -480,11 +493,9 @@ class _Generator:
             company = rng.choice(companies) if companies and rng.random() < 0.75 else None
             person = fake.person(rng)
             product = rng.choice(products)
-            name = rng.choice(_LEAD_TITLES).format(
-                company=company["name"] if company else fake.company(rng),
-                product=product,
-                person=person.full_name,
-            )
+            title = rng.choice(_LEAD_TITLES)
+            company_name = company["name"] if company else fake.company(rng)
+            name = title.format(company=company_name, product=product, person=person.full_name)
             values = []
             if rng.random() < 0.7:
                 source = rng.choice(FIELDS["leads"][0][3])
@@ -502,6 +513,8 @@ class _Generator:
             if rng.random() < 0.25:
                 code = f"CMP-{rng.randint(10, 99)}{rng.choice('ABCDEF')}"
                 values.append(self._value(self._field("leads", "Campaign code"), code))
+            if company is None and self.side.random() < 0.85:
+                values.append(self._value(self._field("leads", "Company"), company_name))
             row = {
                 "id": lid,
                 "name": name,

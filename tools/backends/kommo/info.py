@@ -29,6 +29,9 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "customers": ("fields",),
 }
 MAX_FIELD_CHARS = 500
+# What `text` searches: what Kommo's `query` searches ("free-text search over filled
+# fields", reference section 2).
+TEXT_SCOPE = "the name and the text, textarea, url and multitext custom fields"
 
 _DESCRIPTIONS = {
     "leads": "Deals moving through sales pipelines (stages; 142 won, 143 lost).",
@@ -48,7 +51,7 @@ _DATES: dict[str, FieldSupport] = {
     ),
 }
 _COMMON: dict[str, FieldSupport] = {
-    "text": FieldSupport("narrowed", "query= searches every filled field; names re-checked"),
+    "text": FieldSupport("narrowed", f"query= over {TEXT_SCOPE}; re-checked over the same"),
     "owner": FieldSupport("native", "filter[responsible_user_id]; user email, name or id"),
     "tags": FieldSupport("local", "Kommo has no tag filter; rows carry their tags"),
     "where": FieldSupport(
@@ -77,7 +80,7 @@ def fields_for(entity: str) -> dict[str, FieldSupport]:
     fields["template"] = FieldSupport("unsupported", f"{entity} belong to no pipeline")
     if entity == "customers":
         fields["native_status"] = FieldSupport("native", "customer status ids (filter[status_id])")
-        fields["text"] = FieldSupport("local", "customers have no query= search")
+        fields["text"] = FieldSupport("local", f"no query= for customers; {TEXT_SCOPE} here")
     else:
         fields["native_status"] = FieldSupport("unsupported", f"{entity} {_NO_STATUS}")
     return fields

@@ -11,7 +11,11 @@ Row choices:
 - `due_at`: the closest task's date (customers: the expected next purchase date);
 - `where` attributes: each custom field by name AND by id (plus `price` on leads); select
   fields give their option text, checkboxes booleans, numeric fields numbers (Kommo sends
-  them as strings), multitext (phones, emails) the first value.
+  them as strings), multitext (phones, emails) the first value;
+- `search_text`: every value of the text-like custom fields (text, textarea, url,
+  multitext), which Kommo's `query` searches besides the name ("free-text search over
+  filled fields", reference section 2), so a local `text` re-check keeps every row Kommo's
+  own search found (a lead whose company is typed into a Company text field).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 
 Json = dict[str, Any]
 NUMBER_TYPES = frozenset({"numeric", "date", "date_time", "birthday", "monetary"})
+# The custom-field types whose values `text` (Kommo's `query`) searches besides the name.
+SEARCHED_TYPES = frozenset({"text", "textarea", "url", "multitext"})
 MAX_VALUE_CHARS = 500
 BLOCK_MARK = "Kommo API block page"
 
@@ -89,6 +95,17 @@ def field_value(cf: Mapping[str, Any], *, every: bool = False) -> Any:
 def custom_fields(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     values = raw.get("custom_fields_values")
     return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+
+
+def search_text(raw: Mapping[str, Any]) -> list[str]:
+    """Every value of the row's text-like custom fields, as `text` searches them."""
+    return [
+        str(v["value"])
+        for cf in custom_fields(raw)
+        if cf.get("field_type") in SEARCHED_TYPES
+        for v in cf.get("values") or ()
+        if isinstance(v, dict) and v.get("value") not in (None, "")
+    ]
 
 
 def attributes(entity: str, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,7 +190,7 @@ def to_summary(
         due_at=due,
         extra={k: v for k, v in extra.items() if v not in (None, "", [], {})} if full else None,
     )
-    return row.with_attributes(attributes(entity, raw))
+    return row.with_attributes(attributes(entity, raw)).with_search_text(search_text(raw))
 
 
 def _iso(value: Any) -> str | None:

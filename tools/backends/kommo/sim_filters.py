@@ -19,8 +19,12 @@ Choices where the docs are silent (each a constructor flag of the simulator):
 - text custom fields match a case-insensitive substring (the docs say "raw value"),
   select fields match the enum_id, checkbox 1 or 0, numeric/date fields the number or a
   from/to range;
-- `query` is a case-insensitive substring of the name OR of any custom-field value (the
-  docs: "search over filled fields"), so it is wider than a name search;
+- `query` ("free-text search over filled fields", reference section 2) is a
+  case-insensitive substring of the name OR of any value of a filled text-like custom
+  field (text, textarea, url, multitext: phones and e-mails are multitext, and Kommo
+  suggests `?query={phone}` to find a contact, reference section 3), so it finds a lead
+  by the company typed into its Company text field. Select labels, numbers, dates and
+  checkboxes are not free text and are not searched;
 - `filter[name]` matches the whole name, case-insensitively;
 - ordering: leads by created_at, updated_at or id; contacts and companies by updated_at or
   id (the current reference; an older page also lists created_at); customers have no
@@ -94,7 +98,8 @@ WITH: dict[str, frozenset[str]] = {
     "companies": frozenset({"leads", "customers", "catalog_elements", "contacts"}),
     "customers": frozenset({"contacts", "companies", "catalog_elements"}),
 }
-TEXT_TYPES = frozenset({"text", "textarea", "url", "multitext", "streetaddress", "smart_address"})
+# The filled fields `query` searches besides the name.
+SEARCHED_TYPES = frozenset({"text", "textarea", "url", "multitext"})
 ENUM_TYPES = frozenset({"select", "multiselect", "radiobutton"})
 NUMBER_TYPES = frozenset({"numeric", "date", "date_time", "birthday", "monetary"})
 
@@ -321,6 +326,8 @@ def _search(row: Json, needle: str) -> bool:
     if needle in str(row.get("name", "")).casefold():
         return True
     for value in row.get("custom_fields_values") or ():
+        if value.get("field_type") not in SEARCHED_TYPES:
+            continue
         for item in value["values"]:
             if needle in str(item.get("value", "")).casefold():
                 return True

@@ -15,9 +15,16 @@ Every request, in this order:
   header is undocumented and sent only with `retry_after_header=True`.
 
 Lists (`GET /api/v4/{leads|contacts|companies|customers}`):
-- `page` (1-based, default 1), `limit` (default 50, at most 250; above: strict 400,
-  lenient 50, the one user report's reading);
-- filters, `query` and `order` as `sim_filters` describes; `with` checked per entity;
+- `page` (1-based, default 1), `limit` (default 50, at most 250). Above 250 is
+  undocumented; by default (`limit_over_max="fallback"`) the page silently holds 50, the
+  one user report's reading (reference section 2, G-210) and the stricter one: a client
+  that asks for more and takes a short page as the end loses rows without a word.
+  `limit_over_max="refuse"` answers 400 instead;
+- filters, `query` and `order` as `sim_filters` describes; `with` checked per entity.
+  Several values of one filter come in three forms (`brackets`); a bare key repeated
+  keeps only its LAST value by default (`repeated_keys="last"`): the reference (section
+  3) says a PHP stack reads it so, although Kommo's filtration page shows the repeated
+  form, and the stricter reading wins; `"all"` honours every value;
 - HAL envelope `{"_page", "_links", "_embedded": {entity: [...]}}` with NO total. `_links`
   hold absolute hrefs that echo the request's query (brackets percent-encoded); page 1 has
   only `self` and `next`, later pages also `first` and `prev`; `next` is ALWAYS present,
@@ -45,7 +52,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
@@ -79,6 +86,9 @@ LIST_PARAMS = {
     "companies": frozenset({"page", "limit", "with", "filter", "order", "query"}),
     "customers": frozenset({"page", "limit", "with", "filter", "order"}),
 }
+# What a list does with a `limit` above its maximum (undocumented): a page of the default
+# size, silently, or a 400.
+LimitOverMax = Literal["fallback", "refuse"]
 USER_WITH = frozenset({"role", "group", "uuid", "amojo_id", "user_rank", "phone_number"})
 # Parameters that never change which rows match or their order.
 _NO_EFFECT = frozenset({"page", "limit", "with"})
@@ -166,11 +176,12 @@ def create_app(
     latency: float = 0.0,
     range_to_inclusive: bool = True,
     custom_field_filtering: bool = True,
-    repeated_keys: Repeated = "all",
+    repeated_keys: Repeated = "last",
     customers_order: bool = True,
     customers_enabled: bool = True,
     retry_after_header: bool = False,
     block_after_429s: int | None = None,
+    limit_over_max: LimitOverMax = "fallback",
 ) -> KommoCore:
     """The Kommo simulator. `data` is read-only from here on (results are cached)."""
     api = _Api(
@@ -181,6 +192,7 @@ def create_app(
         custom_field_filtering=custom_field_filtering,
         customers_order=customers_order,
         customers_enabled=customers_enabled,
+        limit_over_max=limit_over_max,
     )
     routes = [Route("/api/v4/leads/pipelines", api.list_pipelines)]
     routes += [
@@ -252,6 +264,7 @@ class _Api:
         custom_field_filtering: bool,
         customers_order: bool,
         customers_enabled: bool,
+        limit_over_max: LimitOverMax,
     ) -> None:
         self.data = data
         self.token = token
@@ -260,6 +273,7 @@ class _Api:
         self.custom_field_filtering = custom_field_filtering
         self.customers_order = customers_order
         self.customers_enabled = customers_enabled
+        self.limit_over_max = limit_over_max
         self.by_id = {e: {r["id"]: r for r in data.rows(e)} for e in ENTITIES}
         self.fields = {e: {f["id"]: f for f in data.custom_fields[e]} for e in ENTITIES}
         self._results: dict[tuple[Any, ...], list[Json]] = {}
@@ -559,7 +573,7 @@ class _Api:
         if limit < 1:
             problems.add("limit", "limit must be at least 1")
         elif limit > max_limit:
-            if self.core.strict:
+            if self.limit_over_max == "refuse":
                 problems.add("limit", f"limit must be at most {max_limit}", "TooBig")
             limit = min(DEFAULT_LIMIT, max_limit)
         return max(page, 1), max(limit, 1)
