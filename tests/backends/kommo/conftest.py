@@ -21,6 +21,17 @@ def small_data() -> KommoData:
     return generate(seed=11, leads=160, contacts=100, companies=40, customers=40)
 
 
+def company_only_leads(data: KommoData) -> list[tuple[int, str]]:
+    """(id, company) of leads whose company is only in their Company text field."""
+    out = []
+    for lead in data.leads:
+        for cf in lead["custom_fields_values"] or ():
+            company = cf["values"][0]["value"]
+            if cf["field_name"] == "Company" and company.casefold() not in lead["name"].casefold():
+                out.append((lead["id"], company))
+    return out
+
+
 @pytest.fixture(scope="session")
 def data() -> KommoData:
     return small_data()

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.backends.kommo.conftest import make_backend, make_sim, small_data
+from tests.backends.kommo.conftest import company_only_leads, make_backend, make_sim, small_data
 from tools.backends.kommo import sandbox
 from tools.backends.kommo.adapter import KommoBackend
 from tools.backends.kommo.data import TAGS
@@ -29,15 +29,24 @@ from tools.sim import Fault
 DATA = small_data()
 SIM = make_sim(DATA)
 # The other readings: Kommo's `to` exclusive; custom-field filters silently ignored (an
-# account without the filtering package); a repeated bare key keeps only its last value.
+# account without the filtering package); a repeated bare key keeps every value; a limit
+# above 250 refused rather than cut to 50.
 OTHER_SIM = make_sim(
-    DATA, range_to_inclusive=False, custom_field_filtering=False, repeated_keys="last"
+    DATA,
+    range_to_inclusive=False,
+    custom_field_filtering=False,
+    repeated_keys="all",
+    limit_over_max="refuse",
 )
 START = datetime(2024, 11, 1, tzinfo=UTC)
 STAGES = sorted({s["name"] for p in DATA.pipelines for s in p["_embedded"]["statuses"]})
 STATUS_SETS = [["open"], ["completed"], ["cancelled"], ["open", "cancelled"], ["completed", "open"]]
+# Companies that only a lead's Company text field names, found only by searching it.
+COMPANY_ONLY = [company for _, company in company_only_leads(DATA)]
 LEAD_TEXTS = ["pilot", "GLOBEX", "inquiry", "ac", "deal", "crm pro", "website", "cmp-"]
-CONTACT_TEXTS = ["an", "SMITH", "li", "o", "ceo", "+1 555"]
+LEAD_TEXTS += ["corp", "LTD", *COMPANY_ONLY[:4]]
+CONTACT_TEXTS = ["an", "SMITH", "li", "o", "ceo", "+1 555", "mail.test", "WORK"]
+COMPANY_TEXTS = ["https://", "main street", "+1 555", "corp", "berlin", "industries"]
 LEAD_WHERE: list[dict[str, Any]] = [
     {"Lead source": "Website"},
     {"Lead source": ["Referral", "Partner"]},
@@ -87,7 +96,18 @@ async def everything(
         rows.extend(body["_embedded"][entity])
         page += 1
     look = await backend._lookups()
-    return [to_summary(backend.name, entity, r, look, full=full) for r in rows]
+    # The reference's text semantics, read from the raw rows here rather than taken from
+    # the adapter: Kommo's `query` searches the name and every value of the text-like
+    # custom fields, so a row the adapter failed to make searchable shows up as missing.
+    return [
+        to_summary(backend.name, entity, r, look, full=full).with_search_text(
+            str(v["value"])
+            for cf in r["custom_fields_values"] or ()
+            if cf["field_type"] in ("text", "textarea", "url", "multitext")
+            for v in cf["values"]
+        )
+        for r in rows
+    ]
 
 
 def _dates(draw: st.DrawFn, q: dict[str, Any]) -> None:
@@ -161,6 +181,22 @@ def contact_queries(draw: st.DrawFn) -> ProcessQuery:
     return _finish(q)
 
 
+@st.composite
+def company_queries(draw: st.DrawFn) -> ProcessQuery:
+    q: dict[str, Any] = {
+        "backend": sandbox.NAME,
+        "collection": "companies",
+        "sort": draw(st.sampled_from(SORTS["companies"])),
+        "limit": draw(st.integers(1, 12)),
+        "text": draw(st.sampled_from(COMPANY_TEXTS)),
+    }
+    if draw(st.integers(0, 2)) == 0:
+        user = draw(st.sampled_from(DATA.users))
+        q["owner"] = str(draw(st.sampled_from([user["email"], user["id"]])))
+    _dates(draw, q)
+    return _finish(q)
+
+
 async def walk(backend: KommoBackend, query: ProcessQuery) -> list[ProcessSummary]:
     rows: list[ProcessSummary] = []
     cursor = None
@@ -217,7 +253,35 @@ def test_contacts_agree_with_local_evaluation(query: ProcessQuery) -> None:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(query=st.one_of(lead_queries(), contact_queries()))
+@given(query=company_queries())
+def test_companies_found_by_text_fields_agree_with_local_evaluation(query: ProcessQuery) -> None:
+    check(query)
+
+
+@pytest.mark.parametrize(
+    ("collection", "text"),
+    [
+        ("leads", "corp"),
+        ("leads", COMPANY_ONLY[0]),
+        ("contacts", "+1 555"),
+        ("companies", "https://"),
+        ("customers", "a"),
+    ],
+)
+@pytest.mark.parametrize("limit", [1, 2, 7])
+def test_text_over_custom_fields_walks_whole_across_pages(
+    collection: str, text: str, limit: int
+) -> None:
+    sort = "-created_at" if collection == "leads" else "-updated_at"
+    query = ProcessQuery(
+        backend=sandbox.NAME, collection=collection, text=text, sort=sort, limit=limit
+    )
+    check(query)
+    check(query, sim=OTHER_SIM)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query=st.one_of(lead_queries(), contact_queries(), company_queries()))
 def test_answers_hold_under_the_other_readings_of_undocumented_behaviour(
     query: ProcessQuery,
 ) -> None:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from tests.backends.kommo.conftest import make_sim
+from tests.backends.kommo.conftest import company_only_leads, make_sim
 from tools.backends.kommo import sandbox
 from tools.backends.kommo.data import LOST, WON, KommoData, generate
 from tools.sim import RateLimit
@@ -226,17 +226,6 @@ async def test_statuses_pairs_or_together_and_need_both_keys(
     assert errors[0]["path"] == "filter.statuses.0"
     lenient = make_client(strict=False)
     assert len(await all_ids(lenient, half)) == len(data.leads)  # dropped, as the PHP lib does
-
-
-def company_only_leads(data: KommoData) -> list[tuple[int, str]]:
-    """(id, company) of leads whose company is only in their Company text field."""
-    out = []
-    for lead in data.leads:
-        for cf in lead["custom_fields_values"] or ():
-            company = cf["values"][0]["value"]
-            if cf["field_name"] == "Company" and company.casefold() not in lead["name"].casefold():
-                out.append((lead["id"], company))
-    return out
 
 
 def test_some_leads_name_their_company_only_in_a_text_custom_field(data: KommoData) -> None:

@@ -98,7 +98,8 @@ def collection_infos(
             for p in pipelines:
                 for s in p.stages:
                     statuses.setdefault(s.name, s.status)
-        description = _DESCRIPTIONS[entity]
+        # Said here too, since the text view of list_backends shows descriptions, not notes.
+        description = f"{_DESCRIPTIONS[entity]} text searches {TEXT_SCOPE}."
         if entity in problems:
             description += f" Unavailable here: {problems[entity]}"
         out.append(
