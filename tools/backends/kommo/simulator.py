@@ -1,5 +1,7 @@
 """A Kommo API v4 simulator that behaves like the documented API, quirks included
-(facts: shared/reference/kommo.md; filter semantics: `sim_filters`).
+(facts: shared/reference/kommo.md; filter semantics: `sim_filters`; what every request
+goes through: `sim_requests`; problem+json, HAL links, the 429 and the API block:
+`sim_http`).
 
 `create_app(data)` returns a `KommoCore` (a `SimulatorCore`: serve it); `core.requests`,
 `core.faults`, `core.strict`, `core.api_blocked` control and observe it, and
@@ -48,21 +50,18 @@ as the live API is reported to do (reference: unknown parameters are ignored).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
-from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
-from tools.backends.kommo.brackets import BracketError, Repeated, Tree, integer, parse, scalar
+from tools.backends.kommo.brackets import Repeated
 from tools.backends.kommo.data import ENTITIES, Json, KommoData
 from tools.backends.kommo.sim_filters import (
     WITH,
@@ -72,98 +71,35 @@ from tools.backends.kommo.sim_filters import (
     ordering,
     sort_rows,
 )
-from tools.sim import RateLimit, RecordedRequest, SimulatorCore
-from tools.sim.faults import FaultResponse, nginx_page
+from tools.backends.kommo.sim_http import (
+    ApiError,
+    KommoCore,
+    api_error,
+    error_body,
+    hal,
+    http_error,
+    no_content,
+    origin,
+    page_links,
+    problem,
+    self_link,
+)
+from tools.backends.kommo.sim_requests import LimitOverMax, RequestChecks
+from tools.sim import RateLimit
+
+__all__ = ["KommoCore", "create_app"]
 
 MAX_LIMIT = 250
-DEFAULT_LIMIT = 50
 MAX_FIELDS_LIMIT = 50
-PROBLEM = "application/problem+json"
-HAL = "application/hal+json"
 LIST_PARAMS = {
     "leads": frozenset({"page", "limit", "with", "filter", "order", "query"}),
     "contacts": frozenset({"page", "limit", "with", "filter", "order", "query"}),
     "companies": frozenset({"page", "limit", "with", "filter", "order", "query"}),
     "customers": frozenset({"page", "limit", "with", "filter", "order"}),
 }
-# What a list does with a `limit` above its maximum (undocumented): a page of the default
-# size, silently, or a 400.
-LimitOverMax = Literal["fallback", "refuse"]
 USER_WITH = frozenset({"role", "group", "uuid", "amojo_id", "user_rank", "phone_number"})
 # Parameters that never change which rows match or their order.
 _NO_EFFECT = frozenset({"page", "limit", "with"})
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> Json:
-    return {
-        "title": title,
-        "type": f"https://httpstatus.es/{status}",
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
-
-
-def error_body(status: int, message: str) -> tuple[bytes, str]:
-    """The kit's callback: Kommo-style problem+json for injected faults."""
-    return json.dumps(problem(status, message, message)).encode(), PROBLEM
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, body: Json | None = None, html: bytes | None = None):
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.html = html
-
-
-class KommoCore(SimulatorCore):
-    """The kit's core with Kommo's 429 (retry_after in the body) and its API block."""
-
-    retry_after_header: bool = False
-    block_after_429s: int | None = None
-    api_blocked: bool = False
-    rejected_429s: int = 0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The block sits in front of everything, the rate limiter included.
-        if scope["type"] == "http" and self.api_blocked:
-            query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), True)
-            headers = {
-                k.decode("latin-1").lower(): v.decode("latin-1")
-                for k, v in scope.get("headers", [])
-            }
-            self.requests.append(RecordedRequest(scope["method"], scope["path"], query, headers))
-            page = nginx_page(403)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 403,
-                    "headers": [
-                        (b"content-type", b"text/html"),
-                        (b"content-length", str(len(page)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": page})
-            return
-        await super().__call__(scope, receive, send)
-
-    def _too_many(self, wait: float) -> FaultResponse:
-        self.rejected_429s += 1
-        if self.block_after_429s is not None and self.rejected_429s >= self.block_after_429s:
-            self.api_blocked = True
-        seconds = max(1, math.ceil(wait))
-        body = problem(
-            429,
-            "Too Many Requests",
-            "Too many requests: at most 7 requests per second are allowed",
-            retry_after=seconds,
-        )
-        headers = [("content-type", PROBLEM)]
-        if self.retry_after_header:
-            headers.append(("retry-after", str(seconds)))
-        return FaultResponse(429, headers, json.dumps(body).encode())
 
 
 def create_app(
@@ -208,7 +144,7 @@ def create_app(
             Route(f"/api/v4/{entity}/{{entity_id:int}}", api.getter(entity)),
         ]
     app = Starlette(
-        routes=routes, exception_handlers={ApiError: _api_error, HTTPException: _http_error}
+        routes=routes, exception_handlers={ApiError: api_error, HTTPException: http_error}
     )
     core = KommoCore(
         app,
@@ -227,33 +163,7 @@ def create_app(
     return core
 
 
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    if exc.html is not None:
-        return Response(exc.html, exc.status, media_type="text/html")
-    return Response(json.dumps(exc.body), exc.status, media_type=PROBLEM)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        body = problem(404, "Not Found", f"Could not fetch the path {request.url.path}")
-    else:
-        body = problem(exc.status_code, "Error", str(exc.detail))
-    return Response(json.dumps(body), exc.status_code, media_type=PROBLEM)
-
-
-def _hal(body: Json) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), 200, media_type=HAL)
-
-
-def _no_content() -> Response:
-    return Response(b"", 204)
-
-
-class _Api:
-    core: KommoCore
-
+class _Api(RequestChecks):
     def __init__(
         self,
         data: KommoData,
@@ -317,15 +227,15 @@ class _Api:
         page, limit = self._paging(tree, MAX_LIMIT, problems)
         self._check(problems)
         if "only_deleted" in relations:
-            return _no_content()  # the sandbox trash is empty
+            return no_content()  # the sandbox trash is empty
         rows = self._matching(request, entity, keep, column, descending)
         chunk = rows[(page - 1) * limit : page * limit]
         if not chunk:
-            return _no_content()
-        return _hal(
+            return no_content()
+        return hal(
             {
                 "_page": page,
-                "_links": _page_links(request, page),
+                "_links": page_links(request, page),
                 "_embedded": {entity: [self._render(request, entity, r, relations) for r in chunk]},
             }
         )
@@ -338,8 +248,8 @@ class _Api:
         self._check(problems)
         row = self.by_id[entity].get(request.path_params["entity_id"])
         if row is None:
-            return _no_content()  # Kommo's answer for a missing id: 204, no body
-        return _hal(self._render(request, entity, row, relations))
+            return no_content()  # Kommo's answer for a missing id: 204, no body
+        return hal(self._render(request, entity, row, relations))
 
     def _matching(
         self,
@@ -368,12 +278,12 @@ class _Api:
         return rows
 
     def _render(self, request: Request, entity: str, row: Json, relations: set[str]) -> Json:
-        base = _origin(request)
+        base = origin(request)
         out = dict(row)
         embedded: dict[str, Any] = {k: list(v) for k, v in row["_embedded"].items()}
         if "companies" in embedded:
             embedded["companies"] = [
-                {"id": c["id"], "_links": _self(base, f"companies/{c['id']}")}
+                {"id": c["id"], "_links": self_link(base, f"companies/{c['id']}")}
                 for c in embedded["companies"]
             ]
         data = self.data
@@ -381,7 +291,7 @@ class _Api:
             if "contacts" in relations:
                 ids = data.lead_contacts.get(row["id"], [])
                 embedded["contacts"] = [
-                    {"id": c, "is_main": i == 0, "_links": _self(base, f"contacts/{c}")}
+                    {"id": c, "is_main": i == 0, "_links": self_link(base, f"contacts/{c}")}
                     for i, c in enumerate(ids)
                 ]
             if "loss_reason" in relations:
@@ -396,12 +306,12 @@ class _Api:
                 embedded["source"] = None
         if entity == "contacts" and "leads" in relations:
             embedded["leads"] = [
-                {"id": lead, "_links": _self(base, f"leads/{lead}")}
+                {"id": lead, "_links": self_link(base, f"leads/{lead}")}
                 for lead in data.contact_leads.get(row["id"], [])
             ]
         if entity == "companies" and "contacts" in relations:
             embedded["contacts"] = [
-                {"id": c["id"], "_links": _self(base, f"contacts/{c['id']}")}
+                {"id": c["id"], "_links": self_link(base, f"contacts/{c['id']}")}
                 for c in data.contacts
                 if any(x["id"] == row["id"] for x in c["_embedded"]["companies"])
             ]
@@ -411,7 +321,7 @@ class _Api:
             embedded["contacts"] = []
         if entity == "customers" and "companies" in relations:
             embedded["companies"] = []
-        out["_links"] = _self(base, f"{entity}/{row['id']}")
+        out["_links"] = self_link(base, f"{entity}/{row['id']}")
         out["_embedded"] = embedded
         return out
 
@@ -422,9 +332,9 @@ class _Api:
         problems = Problems()
         self._tree(request, frozenset(), problems)
         self._check(problems)
-        base = _origin(request)
+        base = origin(request)
         pipelines = [self._pipeline(base, p) for p in self.data.pipelines]
-        return _hal(
+        return hal(
             {
                 "_total_items": len(pipelines),
                 "_links": {"self": {"href": str(request.url)}},
@@ -434,13 +344,13 @@ class _Api:
 
     async def get_pipeline(self, request: Request) -> Response:
         self._guard(request)
-        return _hal(self._pipeline(_origin(request), self._pipeline_or_404(request)))
+        return hal(self._pipeline(origin(request), self._pipeline_or_404(request)))
 
     async def list_statuses(self, request: Request) -> Response:
         self._guard(request)
         pipeline = self._pipeline_or_404(request)
-        statuses = self._pipeline(_origin(request), pipeline)["_embedded"]["statuses"]
-        return _hal(
+        statuses = self._pipeline(origin(request), pipeline)["_embedded"]["statuses"]
+        return hal(
             {
                 "_total_items": len(statuses),
                 "_links": {"self": {"href": str(request.url)}},
@@ -480,11 +390,11 @@ class _Api:
     ) -> Response:
         chunk = rows[(page - 1) * limit : page * limit]
         if not chunk:
-            return _no_content()
-        links = _page_links(request, page)
+            return no_content()
+        links = page_links(request, page)
         if page * limit >= len(rows):
             links.pop("next", None)  # directories know their size
-        return _hal(
+        return hal(
             {
                 "_total_items": len(rows),
                 "_page": page,
@@ -497,10 +407,10 @@ class _Api:
     def _pipeline(self, base: str, pipeline: Json) -> Json:
         out = dict(pipeline)
         pid = pipeline["id"]
-        out["_links"] = _self(base, f"leads/pipelines/{pid}")
+        out["_links"] = self_link(base, f"leads/pipelines/{pid}")
         out["_embedded"] = {
             "statuses": [
-                {**s, "_links": _self(base, f"leads/pipelines/{pid}/statuses/{s['id']}")}
+                {**s, "_links": self_link(base, f"leads/pipelines/{pid}/statuses/{s['id']}")}
                 for s in pipeline["_embedded"]["statuses"]
             ]
         }
@@ -513,106 +423,6 @@ class _Api:
                 return pipeline
         raise ApiError(404, problem(404, "Not Found", "Pipeline not found"))
 
-    # -- request checks ------------------------------------------------------------------
-
-    def _guard(self, request: Request, entity: str | None = None) -> None:
-        if self.core.api_blocked:
-            raise ApiError(403, html=nginx_page(403))
-        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or credential.strip() != self.token:
-            raise ApiError(
-                401, problem(401, "Unauthorized", "Authorization failed: invalid access token")
-            )
-        if entity == "customers" and not self.customers_enabled:
-            raise ApiError(
-                402,
-                problem(402, "Payment Required", "Customers are not available on this plan"),
-            )
-
-    def _tree(self, request: Request, allowed: frozenset[str], problems: Problems) -> Tree:
-        try:
-            tree = parse(request.query_params.multi_items(), repeated=self.repeated)
-        except BracketError as exc:
-            problems.bracket(exc)
-            self._check(problems)
-            return {}
-        if self.core.strict:
-            for key in tree:
-                if key not in allowed:
-                    problems.add(key, "This field is not supported.", "NotSupportedChoice")
-        return tree
-
-    def _with(self, tree: Tree, allowed: frozenset[str], problems: Problems) -> set[str]:
-        if "with" not in tree:
-            return set()
-        try:
-            text = scalar(tree["with"], "with")
-        except BracketError as exc:
-            problems.bracket(exc)
-            return set()
-        wanted: set[str] = set()
-        for item in (w.strip() for w in text.split(",")):
-            if item in allowed:
-                wanted.add(item)
-            elif item and self.core.strict:
-                problems.add("with", f"{item!r} is not a valid choice.", "NotSupportedChoice")
-        return wanted
-
-    def _paging(self, tree: Tree, max_limit: int, problems: Problems) -> tuple[int, int]:
-        page, limit = 1, DEFAULT_LIMIT
-        try:
-            if "page" in tree:
-                page = integer(scalar(tree["page"], "page"), "page")
-            if "limit" in tree:
-                limit = integer(scalar(tree["limit"], "limit"), "limit")
-        except BracketError as exc:
-            problems.bracket(exc)
-            return 1, DEFAULT_LIMIT
-        if page < 1:
-            problems.add("page", "page must be at least 1")
-        if limit < 1:
-            problems.add("limit", "limit must be at least 1")
-        elif limit > max_limit:
-            if self.limit_over_max == "refuse":
-                problems.add("limit", f"limit must be at most {max_limit}", "TooBig")
-            limit = min(DEFAULT_LIMIT, max_limit)
-        return max(page, 1), max(limit, 1)
-
-    def _check(self, problems: Problems) -> None:
-        if problems.errors:
-            body = problem(
-                400,
-                "Bad Request",
-                "Request validation failed",
-                **{"validation-errors": [{"request_id": "0", "errors": problems.errors}]},
-            )
-            raise ApiError(400, body)
-
 
 def _counts(key: str) -> bool:
     return key.split("[", 1)[0] not in _NO_EFFECT
-
-
-def _origin(request: Request) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}"
-
-
-def _self(base: str, path: str) -> dict[str, dict[str, str]]:
-    return {"self": {"href": f"{base}/api/v4/{path}"}}
-
-
-def _page_links(request: Request, page: int) -> dict[str, dict[str, str]]:
-    """Absolute links that repeat the request's query with another page (brackets are
-    percent-encoded, as Kommo's are). `next` is always there: Kommo does not count."""
-    links = {"self": {"href": _with_page(request, page)}}
-    links["next"] = {"href": _with_page(request, page + 1)}
-    if page > 1:
-        links["first"] = {"href": _with_page(request, 1)}
-        links["prev"] = {"href": _with_page(request, page - 1)}
-    return links
-
-
-def _with_page(request: Request, page: int) -> str:
-    pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
-    pairs.append(("page", str(page)))
-    return str(request.url.replace(query=urlencode(pairs)))
