@@ -100,7 +100,10 @@ LIST_PROCESSES_SCHEMA = _object(
             STATUSES,
         ),
         "native_status": _strings("The backend's own status values (see list_backends)."),
-        "text": _string("Case-insensitive substring of the process name."),
+        "text": _string(
+            "Case-insensitive substring of the process name, or of the text fields the "
+            "backend's own search reads (list_backends says which)."
+        ),
         "created_after": _string("ISO 8601 date or date-time, inclusive. Bare date = 00:00 UTC."),
         "created_before": _string("ISO 8601 date or date-time, exclusive."),
         "updated_after": _string("Last change at or after this ISO 8601 date/date-time."),
