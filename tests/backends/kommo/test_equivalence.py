@@ -122,6 +122,14 @@ def _dates(draw: st.DrawFn, q: dict[str, Any]) -> None:
                 q[name] = datetime.fromtimestamp(moment, tz=UTC)
 
 
+def _owner(draw: st.DrawFn, q: dict[str, Any], odds: int) -> None:
+    """One time in `odds + 1`, an owner by email or id: a name is resolved too, but rows
+    show the email, so the evaluator (owner = id or display value) would not know it."""
+    if draw(st.integers(0, odds)) == 0:
+        user = draw(st.sampled_from(DATA.users))
+        q["owner"] = str(draw(st.sampled_from([user["email"], user["id"]])))
+
+
 def _finish(q: dict[str, Any]) -> ProcessQuery:
     query = ProcessQuery.model_validate(q)
     for lo, hi in (("created_after", "created_before"), ("updated_after", "updated_before")):
@@ -144,11 +152,7 @@ def lead_queries(draw: st.DrawFn) -> ProcessQuery:
         q["native_status"] = draw(st.lists(st.sampled_from(STAGES), min_size=1, max_size=3))
     if draw(st.booleans()):
         q["text"] = draw(st.sampled_from(LEAD_TEXTS))
-    if draw(st.integers(0, 3)) == 0:
-        # By email or id: a name is resolved too, but rows show the email, so the
-        # evaluator (owner = id or display value) would not recognise it.
-        user = draw(st.sampled_from(DATA.users))
-        q["owner"] = str(draw(st.sampled_from([user["email"], user["id"]])))
+    _owner(draw, q, 3)
     if draw(st.integers(0, 3)) == 0:
         pipeline = draw(st.sampled_from(DATA.pipelines))
         q["template"] = draw(st.sampled_from([pipeline["name"], str(pipeline["id"])]))
@@ -170,9 +174,7 @@ def contact_queries(draw: st.DrawFn) -> ProcessQuery:
     }
     if draw(st.booleans()):
         q["text"] = draw(st.sampled_from(CONTACT_TEXTS))
-    if draw(st.integers(0, 2)) == 0:
-        user = draw(st.sampled_from(DATA.users))
-        q["owner"] = str(draw(st.sampled_from([user["email"], user["id"]])))
+    _owner(draw, q, 2)
     if draw(st.integers(0, 4)) == 0:
         q["tags"] = draw(st.lists(st.sampled_from(TAGS["contacts"]), min_size=1, max_size=2))
     if draw(st.integers(0, 2)) == 0:
@@ -190,9 +192,7 @@ def company_queries(draw: st.DrawFn) -> ProcessQuery:
         "limit": draw(st.integers(1, 12)),
         "text": draw(st.sampled_from(COMPANY_TEXTS)),
     }
-    if draw(st.integers(0, 2)) == 0:
-        user = draw(st.sampled_from(DATA.users))
-        q["owner"] = str(draw(st.sampled_from([user["email"], user["id"]])))
+    _owner(draw, q, 2)
     _dates(draw, q)
     return _finish(q)
 
