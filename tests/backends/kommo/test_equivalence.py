@@ -122,6 +122,15 @@ def _dates(draw: st.DrawFn, q: dict[str, Any]) -> None:
                 q[name] = datetime.fromtimestamp(moment, tz=UTC)
 
 
+def _start(draw: st.DrawFn, collection: str, max_limit: int) -> dict[str, Any]:
+    return {
+        "backend": sandbox.NAME,
+        "collection": collection,
+        "sort": draw(st.sampled_from(SORTS[collection])),
+        "limit": draw(st.integers(1, max_limit)),
+    }
+
+
 def _owner(draw: st.DrawFn, q: dict[str, Any], odds: int) -> None:
     """One time in `odds + 1`, an owner by email or id: a name is resolved too, but rows
     show the email, so the evaluator (owner = id or display value) would not know it."""
@@ -166,12 +175,7 @@ def lead_queries(draw: st.DrawFn) -> ProcessQuery:
 
 @st.composite
 def contact_queries(draw: st.DrawFn) -> ProcessQuery:
-    q: dict[str, Any] = {
-        "backend": sandbox.NAME,
-        "collection": "contacts",
-        "sort": draw(st.sampled_from(SORTS["contacts"])),
-        "limit": draw(st.integers(1, 30)),
-    }
+    q = _start(draw, "contacts", 30)
     if draw(st.booleans()):
         q["text"] = draw(st.sampled_from(CONTACT_TEXTS))
     _owner(draw, q, 2)
@@ -185,13 +189,8 @@ def contact_queries(draw: st.DrawFn) -> ProcessQuery:
 
 @st.composite
 def company_queries(draw: st.DrawFn) -> ProcessQuery:
-    q: dict[str, Any] = {
-        "backend": sandbox.NAME,
-        "collection": "companies",
-        "sort": draw(st.sampled_from(SORTS["companies"])),
-        "limit": draw(st.integers(1, 12)),
-        "text": draw(st.sampled_from(COMPANY_TEXTS)),
-    }
+    q = _start(draw, "companies", 12)
+    q["text"] = draw(st.sampled_from(COMPANY_TEXTS))
     _owner(draw, q, 2)
     _dates(draw, q)
     return _finish(q)
