@@ -8,10 +8,12 @@ list), and return our own compact text next to the structured result.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +22,16 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, Icon, TextContent, ToolAnnotations
 from pydantic import ConfigDict
 
+from server import completions, prompts, protocol
+from server import resources as resources_list
 from server.catalog import TOOLS, ToolDef
+from server.protocol import notice_sink
 from server.schema import output_schema
 from server.settings import Settings
+from tools import notices
 from tools.errors import ProcessMcpError
 from tools.export_process import URI_SCHEME
 from tools.exportfiles import resolve_in
@@ -33,6 +39,7 @@ from tools.exportformats import MIME
 from tools.instances import Instances
 from tools.limiter import Quotas
 from tools.redact import registered_secrets, scrub
+from tools.suggest import SuggestionCache
 
 if TYPE_CHECKING:
     import httpx
@@ -42,11 +49,27 @@ log = logging.getLogger("process_mcp.server")
 
 INSTRUCTIONS = (
     "Look up business processes (runs, instances, leads, executions) across several "
-    "systems. Call list_backends first: it names the instances and says which filters each "
-    "applies. list_processes answers with one line per process and a cursor for more; "
-    "get_process shows one process with its tasks or fields. Dates are ISO 8601; "
-    "list_backends gives the server's current time for relative questions."
+    "systems. Start with list_backends: it names the instances, their collections and "
+    "statuses, which filters each applies, and the server's current time for relative "
+    "dates. list_processes finds processes with one filter vocabulary, one line each, "
+    "and a cursor for more. get_process shows one process with its tasks, fields or "
+    "definition. export_process writes a whole list (csv, jsonl) or one process (json, "
+    "markdown, native) to a file and answers with a resource link; resources/list shows "
+    "earlier exports. Dates are ISO 8601. The prompts stuck_processes, status_report and "
+    "owner_workload spell out common questions."
 )
+ICON = "icons/process-mcp.svg"
+
+
+def server_icon() -> Icon:
+    """The server's icon, shipped in the package, inlined as a data URI so that a client
+    needs no network (and no file access) to show it."""
+    svg = resources.files("server").joinpath(ICON).read_bytes()
+    return Icon(
+        src="data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii"),
+        mime_type="image/svg+xml",
+        sizes=["any"],
+    )
 
 
 class SharedInstances:
@@ -105,6 +128,7 @@ class _CallSession:
     def __init__(self, shared: SharedInstances, ctx: Context[Any, Any]) -> None:
         self._shared = shared
         self._ctx = ctx
+        self.notices = notice_sink(ctx)
 
     @property
     def instances(self) -> Instances:
@@ -159,8 +183,10 @@ def _error(text: str) -> CallToolResult:
 def build_tool(definition: ToolDef, shared: SharedInstances) -> Tool:
     async def run(arguments: dict[str, Any], ctx: Context[Any, Any]) -> CallToolResult:
         args = _unstring(arguments, definition.input_schema)
+        session = _CallSession(shared, ctx)
         try:
-            reply = await definition.handler(_CallSession(shared, ctx), args)
+            with notices.sink(session.notices):
+                reply = await definition.handler(session, args)
         except ProcessMcpError as exc:
             log.info("%s refused: %s", definition.name, exc.message)
             return _error(exc.for_model())
@@ -217,7 +243,10 @@ def build_server(
     server: MCPServer[Any] = MCPServer(
         "process-mcp",
         title="process-mcp",
+        description="Look up business processes in Tallyfy, ChakraHQ, Kommo, Frends and "
+        "yuuvis Momentum through one filter vocabulary.",
         version=__version__,
+        icons=[server_icon()],
         instructions=INSTRUCTIONS,
         tools=[build_tool(d, shared) for d in TOOLS],
         lifespan=lifespan,
@@ -225,6 +254,10 @@ def build_server(
         **server_kwargs,
     )
     register_exports(server, settings.export_dir)
+    protocol.install(server)
+    resources_list.install(server, settings.export_dir)
+    prompts.install(server, lambda: [i.name for i in settings.instances])
+    completions.install(server, shared, SuggestionCache())
     return server
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio
 
+from tools import notices
 from tools.backends.base import Backend, Plan
 from tools.cursor import CursorState, _check_entry, decode_cursor, encode_cursor
 from tools.errors import BackendError, InvalidCursorError, ProcessMcpError
@@ -68,6 +69,11 @@ class _Run:
     failed: dict[str, Any] = field(default_factory=dict)
     capped: bool = False
 
+    async def warn(self, message: str) -> None:
+        """A warning for the answer, and its live copy for the client (tools.notices)."""
+        self.warnings.append(message)
+        await notices.warn(message, source="process_mcp.paging")
+
     @property
     def total(self) -> int | None:
         """Sum of the backends' totals, when every stream knows its own and filters nothing."""
@@ -106,7 +112,7 @@ async def _open(
         except ProcessMcpError as exc:
             if not run.fan_out:
                 raise
-            run.warnings.append(f"{backend.name} skipped: {exc.message}")
+            await run.warn(f"{backend.name} skipped: {exc.message}")
             continue
         caps = backend.capabilities().for_collection(plan.collection)
         if state is not None:
@@ -157,7 +163,7 @@ async def _merge(
             if not run.fan_out:
                 raise
             run.failed[stream.backend.name] = stream.resume()
-            run.warnings.append(f"{stream.backend.name} failed: {exc.for_model()}")
+            await run.warn(f"{stream.backend.name} failed: {exc.for_model()}")
             stream.done = True
             return
         if row is not None:

@@ -22,7 +22,7 @@ Positions. `addressing` tells the driver how pages are addressed:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -209,6 +209,27 @@ class Backend(ABC):
         """The process whole, in the vendor's own form: (file extension, content), secrets
         redacted. None where the backend has no such form (the default)."""
         return None
+
+    async def suggest(self, field_name: str, collection: str | None) -> Sequence[str]:
+        """Values worth offering when a person types `field_name` ("collection",
+        "native_status", "include", "template", "owner") for `collection` (None: the
+        default one). Completions call this through a TTL cache (tools.suggest), never per
+        keystroke, so one directory request per refresh is fine here.
+
+        The default offers what `capabilities()` already says: collection names, native
+        statuses and get_process sections. A backend with a template or user directory
+        overrides it for "template" and "owner" (names a filter accepts)."""
+        caps = self.capabilities()
+        if field_name == "collection":
+            return [c.name for c in caps.collections]
+        info = caps.collection(collection)
+        if info is None:
+            return []
+        if field_name == "native_status":
+            return list(info.statuses)
+        if field_name == "include":
+            return list(info.sections)
+        return []
 
     async def check(self) -> str:
         """Reach the backend with the smallest real call; return a short description."""
