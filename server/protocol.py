@@ -12,11 +12,13 @@ rest of that session and never leaks into another client's.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Final, get_args
 
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import (
     DiscoverResult,
     EmptyResult,
@@ -98,8 +100,11 @@ def notice_sink(ctx: Context[Any, Any]) -> notices.Sink:
             return
         if not wants(request.session, level):
             return
-        await request.session.send_log_message(
-            level, message, logger=source, related_request_id=request.request_id
-        )
+        with warnings.catch_warnings():
+            # Deprecated in 2026-07-28, which never gets here.
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await request.session.send_log_message(
+                level, message, logger=source, related_request_id=request.request_id
+            )
 
     return send
