@@ -48,7 +48,9 @@ def test_match_puts_prefix_matches_before_word_matches_and_caps_at_100() -> None
     got = match(["Customer Onboarding", "Onboarding", "Offboarding", "onboard"], "onb")
     assert got.values == ("Onboarding", "onboard", "Customer Onboarding")
     many = match([f"t{i}" for i in range(250)], "t")
-    assert len(many.values) == MAX_VALUES and many.total == 250 and many.has_more
+    assert len(many.values) == MAX_VALUES
+    assert many.total == 250
+    assert many.has_more
 
 
 async def test_typing_a_prefix_costs_one_lookup_until_the_ttl_runs_out() -> None:

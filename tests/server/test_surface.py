@@ -65,7 +65,7 @@ async def test_prompts_list_names_three_prompts_with_their_arguments(any_era: Cl
     by_name = {p.name: p for p in listed.prompts}
     assert set(by_name) == {"stuck_processes", "status_report", "owner_workload"}
     owner = by_name["owner_workload"].arguments or []
-    assert [(a.name, a.required) for a in owner][0] == ("owner", True)
+    assert (owner[0].name, owner[0].required) == ("owner", True)
     assert {a.name for a in by_name["stuck_processes"].arguments or []} >= {
         "backend",
         "template",
@@ -214,7 +214,8 @@ async def test_resources_list_shows_exports_newest_first_with_size_and_mime(
     ]
     first = listed.resources[0]
     assert first.uri == "export://md/c.md"
-    assert first.annotations is not None and first.annotations.last_modified
+    assert first.annotations is not None
+    assert first.annotations.last_modified
     read = await any_era.read_resource(first.uri)
     assert read.contents[0].text == "xxx"  # type: ignore[union-attr]
 
@@ -263,7 +264,8 @@ async def test_legacy_session_gets_logging_and_a_warning_when_a_backend_is_skipp
         result = await _stuck_everywhere(client)
         assert not result.is_error
         skipped = [m for m in messages if m.level == "warning" and YUUVIS in str(m.data)]
-        assert skipped and "skipped" in str(skipped[0].data)
+        assert skipped
+        assert "skipped" in str(skipped[0].data)
         assert skipped[0].logger == "process_mcp.paging"
         messages.clear()
         with warnings.catch_warnings():
@@ -283,9 +285,10 @@ async def test_modern_session_has_no_logging_capability_nor_set_level(two_backen
         assert client.protocol_version == "2026-07-28"
         assert client.server_capabilities.logging is None
         assert client.server_capabilities.completions is not None
-        with warnings.catch_warnings(), pytest.raises(MCPError) as err:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            await client.set_logging_level("info")
+            with pytest.raises(MCPError) as err:
+                await client.set_logging_level("info")
         assert err.value.error.code == METHOD_NOT_FOUND
         result = await _stuck_everywhere(client)
         assert any("skipped" in w for w in result.structured_content["warnings"])
@@ -297,7 +300,8 @@ async def test_modern_session_has_no_logging_capability_nor_set_level(two_backen
 
 async def test_server_has_an_svg_icon_and_instructions_name_every_tool(any_era: Client) -> None:
     info = any_era.server_info
-    assert info is not None and info.icons
+    assert info is not None
+    assert info.icons
     assert info.icons[0].mime_type == "image/svg+xml"
     assert info.icons[0].src.startswith("data:image/svg+xml;base64,")
     for tool in TOOLS:
