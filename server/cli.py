@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="process-mcp",
         description="MCP server for looking up business processes across several backends.",
     )
+    from server import __version__
+
+    parser.add_argument("--version", action="version", version=f"process-mcp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")

@@ -30,6 +30,7 @@ from typing import Any, Literal, cast, get_args
 import platformdirs
 from pydantic import SecretStr, ValidationError
 
+from server.config_errors import Problems, did_you_mean, validation_problems
 from tools.backends.base import InstanceSettings
 from tools.backends.registry import KINDS
 from tools.errors import ConfigError
@@ -38,6 +39,8 @@ from tools.redact import register_secret
 APP = "process-mcp"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+SECTIONS = ("instances", "server")
+SERVER_KEYS = ("log_level", "export_dir")
 
 
 def default_config_path() -> Path:
@@ -54,6 +57,8 @@ class Settings:
     # Instances that could not be set up, with the reason (and the fix) for each.
     problems: dict[str, ConfigError] = field(default_factory=dict)
     config_path: Path | None = None
+    # Where the config file was looked for (whether or not it was there): for `check`.
+    searched: Path | None = None
     http_token: SecretStr | None = None
     log_level: LogLevel = "INFO"
     # Where export_process writes; nothing is ever written anywhere else.
@@ -112,27 +117,35 @@ def _instance(
     secrets: Mapping[str, Any],
     env: Mapping[str, str],
 ) -> InstanceSettings:
+    """One instance's settings, or one ConfigError naming every problem of its table."""
+    problems = Problems()
     if not NAME_RE.match(name):
-        raise ConfigError(
+        problems.add(
             f"instance name {name!r} is not allowed",
-            hint="use lower-case letters, digits, '-' and '_' (agents type this name)",
+            "use lower-case letters, digits, '-' and '_' (agents type this name)",
         )
     if not isinstance(table, Mapping):
-        raise ConfigError(f"[instances.{name}] must be a table")
+        problems.add(f"[instances.{name}] must be a table")
+        raise problems.error(f"instance {name!r}")
     kind = table.get("kind")
     if kind not in KINDS:
-        raise ConfigError(
-            f"instance {name!r}: unknown kind {kind!r}",
-            hint="kind must be one of: " + ", ".join(sorted(KINDS)),
+        problems.add(
+            f"instance {name!r}: unknown kind {kind!r}{did_you_mean(str(kind), KINDS)}",
+            "kind must be one of: " + ", ".join(sorted(KINDS)),
         )
+        raise problems.error(f"instance {name!r}")
     backend = KINDS[kind]
-    values = {k: v for k, v in table.items() if not k.endswith("_env")}
+    # Only the secrets' own *_env keys are the loader's; any other key goes to validation,
+    # so a typo such as `tokn_env` is reported rather than dropped.
+    env_keys = {f"{secret}_env" for secret in backend.secret_fields}
+    values = {k: v for k, v in table.items() if k not in env_keys}
     for secret in backend.secret_fields:
         if secret in values:
-            raise ConfigError(
+            problems.add(
                 f"instance {name!r}: {secret} must not be written in the config file",
-                hint=f"remove it and set {env_var(name, secret)} (or use a secrets file)",
+                f"remove it and set {env_var(name, secret)} (or use a secrets file)",
             )
+            del values[secret]
         named_var = table.get(f"{secret}_env")
         candidates = [named_var] if named_var else []
         candidates.append(env_var(name, secret))
@@ -140,23 +153,46 @@ def _instance(
         if value is None:
             value = (secrets.get(name) or {}).get(secret)
         if not value:
-            raise ConfigError(
+            problems.add(
                 f"instance {name!r} ({kind}) has no {secret}",
-                hint=f"set the environment variable {candidates[0]}"
+                f"set the environment variable {candidates[0]}"
                 + (f" or {candidates[1]}" if len(candidates) > 1 else "")
                 + f", or add {secret} under [{name}] in the secrets file",
             )
+            continue
         register_secret(str(value))
         values[secret] = value
     try:
-        return backend.settings_model.model_validate({**values, "name": name, "kind": kind})
+        settings = backend.settings_model.model_validate({**values, "name": name, "kind": kind})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(
-            f"instance {name!r}: {where}: {err['msg']}",
-            hint=f"fix [instances.{name}] {where} in the config file",
-        ) from None
+        validation_problems(exc, backend.settings_model, name, problems)
+    if problems:
+        raise problems.error(f"instance {name!r}")
+    return settings
+
+
+def _server_table(
+    server: Any, settings: Settings, config_path: Path, env: Mapping[str, str], problems: Problems
+) -> None:
+    if not isinstance(server, Mapping):
+        problems.add("[server] must be a table", "write it as [server] with key = value lines")
+        return
+    for key in sorted(set(server) - set(SERVER_KEYS)):
+        problems.add(
+            f"unknown [server] key {key}{did_you_mean(key, SERVER_KEYS)}",
+            "[server] takes " + " and ".join(SERVER_KEYS),
+        )
+    if "log_level" in server:
+        try:
+            settings.log_level = _log_level(str(server["log_level"]), "file")
+        except ConfigError as exc:
+            problems.extend(exc)
+    if "export_dir" in server and not env.get("PROCESS_MCP_EXPORT_DIR"):
+        # Relative paths are read from the config file's folder, not the current one.
+        configured = Path(str(server["export_dir"])).expanduser()
+        settings.export_dir = (
+            configured if configured.is_absolute() else config_path.parent / configured
+        )
 
 
 def load_settings(
@@ -181,6 +217,7 @@ def load_settings(
         register_secret(env["PROCESS_MCP_HTTP_TOKEN"])
     if not read_file:
         return settings
+    settings.searched = config_path
     if not config_path.exists():
         if explicit:
             raise ConfigError(
@@ -190,32 +227,27 @@ def load_settings(
         return settings
     settings.config_path = config_path
     data = _read_toml(config_path, "config file")
-    unknown = set(data) - {"instances", "server"}
-    if unknown:
-        raise ConfigError(
-            f"config file {config_path}: unknown section(s) {', '.join(sorted(unknown))}",
-            hint="top-level sections are [server] and [instances.NAME]",
+    problems = Problems()
+    for section in sorted(set(data) - set(SECTIONS)):
+        problems.add(
+            f"unknown section [{section}]{did_you_mean(section, SECTIONS)}",
+            "top-level sections are [server] and [instances.NAME]",
         )
-    server = data.get("server") or {}
-    unknown_keys = set(server) - {"log_level", "export_dir"}
-    if unknown_keys:
-        raise ConfigError(
-            f"config file {config_path}: unknown [server] key(s) "
-            + ", ".join(sorted(unknown_keys)),
-            hint="[server] takes log_level and export_dir",
-        )
-    if "log_level" in server:
-        settings.log_level = _log_level(str(server["log_level"]), "file")
-    if "export_dir" in server and not env.get("PROCESS_MCP_EXPORT_DIR"):
-        # Relative paths are read from the config file's folder, not the current one.
-        configured = Path(str(server["export_dir"])).expanduser()
-        settings.export_dir = (
-            configured if configured.is_absolute() else config_path.parent / configured
-        )
+    _server_table(data.get("server") or {}, settings, config_path, env, problems)
     secrets = _secrets_file(config_path, env)
-    for name, table in (data.get("instances") or {}).items():
+    instances = data.get("instances") or {}
+    if not isinstance(instances, Mapping):
+        problems.add("instances must be tables", "write each as [instances.NAME]")
+        instances = {}
+    for name, table in instances.items():
         try:
             settings.instances.append(_instance(name, table, secrets, env))
         except ConfigError as exc:
             settings.problems[name] = exc
+    if problems:
+        # The file as a whole is wrong: report it with every instance's problems too,
+        # so one round of fixing is enough.
+        for problem in settings.problems.values():
+            problems.extend(problem)
+        raise problems.error(f"config file {config_path}")
     return settings

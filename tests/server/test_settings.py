@@ -79,7 +79,7 @@ def test_secrets_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     [
         ('[instances.x]\nkind = "jira"\n', "unknown kind 'jira'"),
         ('[instances.x]\nkind = "tallyfy"\n', "org: Field required"),
-        ('[instances.x]\nkind = "tallyfy"\norg = "o"\ncolour = 1\n', "colour: Extra inputs"),
+        ('[instances.x]\nkind = "tallyfy"\norg = "o"\ncolour = 1\n', "unknown key colour"),
         ('[instances."Bad Name"]\nkind = "tallyfy"\n', "is not allowed"),
     ],
 )
