@@ -146,6 +146,13 @@ class _CallSession:
         except Exception as exc:
             log.debug("progress not delivered: %r", exc)
 
+    async def resources_changed(self) -> None:
+        # To subscriptions/listen streams (2026-07-28); advisory like progress.
+        try:
+            await self._ctx.notify_resources_changed()
+        except Exception as exc:
+            log.debug("resources/list_changed not delivered: %r", exc)
+
 
 class _RawArguments(ArgModelBase):
     """Hands the tool every argument as given; our handlers validate them."""
@@ -254,7 +261,7 @@ def build_server(
         **server_kwargs,
     )
     register_exports(server, settings.export_dir)
-    protocol.install(server)
+    protocol.install(server, [d.name for d in TOOLS])
     resources_list.install(server, settings.export_dir)
     prompts.install(server, lambda: [i.name for i in settings.instances])
     completions.install(server, shared, SuggestionCache())

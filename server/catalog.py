@@ -37,6 +37,9 @@ class Session(Protocol):
 
     async def progress(self, done: float, total: float | None, message: str) -> None: ...
 
+    async def resources_changed(self) -> None:
+        """A file was added to the export directory (resources/list changed)."""
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -221,6 +224,7 @@ async def _export_process(session: Session, args: dict[str, Any]) -> Reply:
     result: ExportResult = await export_process(
         session.instances, args, directory=session.export_dir, progress=session.progress
     )
+    await session.resources_changed()
     link = ResourceLink(
         name=result.file_name,
         uri=result.uri,

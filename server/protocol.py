@@ -12,14 +12,18 @@ rest of that session and never leaks into another client's.
 
 from __future__ import annotations
 
+import difflib
 import warnings
+from collections.abc import Sequence
 from typing import Any, Final, get_args
 
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types import (
+    INVALID_PARAMS,
+    CallToolRequestParams,
     DiscoverResult,
     EmptyResult,
     LoggingLevel,
@@ -61,7 +65,7 @@ def wants(session: Any, level: LoggingLevel) -> bool:
     return LEVELS.index(level) >= LEVELS.index(client_level(session))
 
 
-def install(server: MCPServer[Any]) -> None:
+def install(server: MCPServer[Any], tool_names: Sequence[str]) -> None:
     low = lowlevel(server)
 
     async def set_level(
@@ -76,17 +80,41 @@ def install(server: MCPServer[Any]) -> None:
         ctx: ServerRequestContext[Any, Any], params: RequestParams
     ) -> DiscoverResult:
         capabilities = low.get_capabilities(protocol_version=ctx.protocol_version)
+        changes: dict[str, Any] = {"logging": None}  # deprecated in this era: not offered
+        # The SDK claims listChanged for every list once subscriptions/listen is served;
+        # our tools and prompts are fixed for the life of the server, only the exports
+        # (resources) change.
+        if capabilities.tools is not None:
+            changes["tools"] = capabilities.tools.model_copy(update={"list_changed": False})
+        if capabilities.prompts is not None:
+            changes["prompts"] = capabilities.prompts.model_copy(update={"list_changed": False})
         return DiscoverResult(
             supported_versions=list(MODERN_PROTOCOL_VERSIONS),
-            # Deprecated in the era discover belongs to: not offered there.
-            capabilities=capabilities.model_copy(update={"logging": None}),
+            capabilities=capabilities.model_copy(update=changes),
             instructions=low.instructions,
         )
+
+    call_tool = low.get_request_handler("tools/call")
+    assert call_tool is not None, "MCPServer serves tools/call"
+    known = tuple(tool_names)
+
+    async def call(ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams) -> Any:
+        # An unknown tool is a protocol error (Invalid params), as the spec's tools page
+        # has it; the SDK answers it as a tool result, which reads as if the tool ran.
+        if params.name not in known:
+            close = difflib.get_close_matches(params.name, known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"unknown tool {params.name!r}; {hint}tools: {', '.join(known)}",
+            )
+        return await call_tool.handler(ctx, params)
 
     # add_request_handler, unlike the constructor argument, does not warn about the
     # deprecation: we know, and serve it to the clients of the era that has it.
     low.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
     low.add_request_handler("server/discover", RequestParams, discover)
+    low.add_request_handler("tools/call", CallToolRequestParams, call)
 
 
 def notice_sink(ctx: Context[Any, Any]) -> notices.Sink:

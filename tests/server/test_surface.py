@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
@@ -307,3 +308,37 @@ async def test_server_has_an_svg_icon_and_instructions_name_every_tool(any_era: 
     for tool in TOOLS:
         assert tool.name in INSTRUCTIONS
     assert len(INSTRUCTIONS.split()) <= 120
+
+
+# -- tools/call and list changes -----------------------------------------------------------
+
+
+async def test_an_unknown_tool_is_invalid_params_naming_the_tools(any_era: Client) -> None:
+    with pytest.raises(MCPError) as err:
+        await any_era.call_tool("list_process", {})
+    assert err.value.error.code == INVALID_PARAMS
+    assert "did you mean list_processes?" in err.value.error.message
+
+
+async def test_discover_claims_list_changes_for_resources_only(two_backends: Any) -> None:
+    async with Client(two_backends) as client:
+        caps = client.server_capabilities
+        assert caps.resources is not None
+        assert caps.resources.list_changed
+        assert caps.tools is not None
+        assert not caps.tools.list_changed
+        assert caps.prompts is not None
+        assert not caps.prompts.list_changed
+
+
+async def test_an_export_tells_listeners_that_the_resource_list_changed(two_backends: Any) -> None:
+    async with Client(two_backends) as client, client.listen(resources_list_changed=True) as sub:
+        done = await client.call_tool(
+            "export_process", {"backend": NAME, "format": "jsonl", "max_rows": 3}
+        )
+        assert not done.is_error
+        with anyio.fail_after(5):
+            event = await sub.__anext__()
+        assert "resource" in type(event).__name__.lower()
+        listed = await client.list_resources(cache_mode="bypass")
+        assert [r.uri for r in listed.resources] == [done.structured_content["uri"]]
