@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -19,11 +17,11 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.server.conftest import NAME, text
+from tests.server.serving import SERVE, serve_http
 from tools.sandbox import SANDBOXES
 
 pytestmark = pytest.mark.anyio
 TOKEN = "test-http-token-0123456789"
-SERVE = [sys.executable, "-m", "server", "serve", "--sandbox"]
 
 
 async def must_show(session: Any, name: str = NAME) -> None:
@@ -84,31 +82,10 @@ async def _first(client: Any) -> str:
 def http_server(transport: str) -> Iterator[str]:
     """Start `serve --transport X --port 0` and return the URL it reports on stderr."""
     env = dict(os.environ, PROCESS_MCP_HTTP_TOKEN=TOKEN, PROCESS_MCP_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen(
-        [*SERVE, "--transport", transport, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stderr is not None
     lines: list[str] = []
-    url = None
-    for line in proc.stderr:  # blocks until the server prints its address (or dies)
-        lines.append(line)
-        if "listening on " in line:
-            url = line.rsplit("listening on ", 1)[1].strip()
-            break
-    drain = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
-    drain.start()
-    try:
-        assert url, "server did not start:\n" + "".join(lines)
+    with serve_http(["--transport", transport], env, lines) as url:
         yield url
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=15)
-        assert out == "", "nothing may be written to stdout"
-        assert TOKEN not in "".join(lines), "the HTTP token must never be logged"
+    assert TOKEN not in "".join(lines), "the HTTP token must never be logged"
 
 
 @asynccontextmanager
