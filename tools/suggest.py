@@ -25,6 +25,7 @@ from tools.model import STATUSES
 MAX_VALUES = 100  # the protocol's limit for one completion answer
 # Fields a backend answers (Backend.suggest); the rest are known here.
 BACKEND_FIELDS = ("collection", "native_status", "include", "template", "owner")
+FILTERS = ("native_status", "template", "owner")
 DAYS = ("7", "14", "30", "60", "90")
 PERIODS = ("7d", "30d", "90d", "this-week", "last-week", "this-month", "last-month")
 
@@ -93,7 +94,11 @@ class SuggestionCache:
             try:
                 with anyio.fail_after(self.timeout):
                     await backend.discover()
-                    fresh = tuple(dict.fromkeys(await backend.suggest(field, collection)))
+                    fresh = (
+                        tuple(dict.fromkeys(await backend.suggest(field, collection)))
+                        if _filters_by(backend, field, collection)
+                        else ()
+                    )
                 entry = _Entry(fresh, self._clock() + self.ttl)
             except (ProcessMcpError, TimeoutError):
                 # Keep what we had; ask again later, not at the next keystroke.
@@ -138,6 +143,15 @@ async def suggest(
         for i, b in enumerate(chosen):
             tg.start_soon(one, i, b)
     return match((v for values in lists for v in values), prefix)
+
+
+def _filters_by(backend: Backend, field: str, collection: str | None) -> bool:
+    """Whether the collection can filter by `field` at all: no use offering values for
+    a filter that would be refused (Kommo contacts have no pipeline)."""
+    if field not in FILTERS:
+        return True
+    info = backend.capabilities().collection(collection)
+    return info is not None and info.support(field).mode != "unsupported"
 
 
 def _chosen(instances: Instances, backend: str | None) -> list[Backend]:

@@ -30,7 +30,7 @@ get_process takes a uuid (fetched by path, quoted as one segment) or a primary-k
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
@@ -223,13 +223,23 @@ class ChakraBackend(Backend):
         assert proc is not None
         return proc
 
-    async def users(self) -> list[User]:
-        if self._users is None:
+    async def users(self, *, fresh: bool = False) -> list[User]:
+        """`fresh` re-reads them (suggestions do, once per their TTL)."""
+        if fresh or self._users is None:
             async with self._users_lock:
-                if self._users is None:
+                if fresh or self._users is None:
                     body = await self.http.get_json("/v1/ext/users")
                     self._users = parse_users(self._data(body, "users"))
         return self._users
+
+    async def suggest(self, field_name: str, collection: str | None) -> Sequence[str]:
+        """Usernames (what owner is sent as), and the procedure itself as the template
+        (its name; another procedure is a collection, not a template)."""
+        if field_name == "owner":
+            return [u.username for u in await self.users(fresh=True)]
+        if field_name == "template":
+            return [self.procedure(collection).name]
+        return await super().suggest(field_name, collection)
 
     async def users_by_ref(self) -> dict[str, User]:
         """uuid -> user and username -> user (objects carry uuids; accept either)."""

@@ -32,7 +32,7 @@ Secrets never leave this module: see `convert.Secrets` and `scrub`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -360,6 +360,16 @@ class FrendsBackend(Backend):
             sort=query.sort,
             warnings=warnings,
         )
+
+    async def suggest(self, field_name: str, collection: str | None) -> Sequence[str]:
+        """Process names for executions (a name is resolved to its guids); the
+        definitions list takes a guid, so there it offers the guids it knows."""
+        if field_name != "template":
+            return await super().suggest(field_name, collection)
+        await self.directory.ensure_listing()
+        if self.collection_info(collection).name == "processes":
+            return sorted(g for g in self.directory.names if g)
+        return sorted({n for names in self.directory.names.values() for n in names if n})
 
     async def _template_guids(self, template: str) -> tuple[set[str], FieldSupport]:
         if is_guid(template):

@@ -21,7 +21,7 @@ Facts: shared/reference/kommo.md. Translation (details in `translate`):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import model_validator
@@ -246,6 +246,15 @@ class KommoBackend(Backend):
             if getattr(query, name) is not None and plan.support is not None:
                 applied[name] = plan.support
         return plan.pipeline_ids
+
+    async def suggest(self, field_name: str, collection: str | None) -> Sequence[str]:
+        """Pipeline names (the leads' templates) and user emails (or names), read afresh
+        (tools.suggest calls this once per TTL)."""
+        if field_name == "template":
+            return [p.name for p in await self.directory.pipelines(fresh=True)]
+        if field_name == "owner":
+            return [u.label for u in await self.directory.users(fresh=True)]
+        return await super().suggest(field_name, collection)
 
     async def _resolve_owner(self, owner: str) -> list[str]:
         wanted = owner.strip().casefold()

@@ -103,17 +103,18 @@ class Directory:
 
     # -- loaders ---------------------------------------------------------------------------
 
-    async def pipelines(self) -> tuple[Pipeline, ...]:
+    async def pipelines(self, *, fresh: bool = False) -> tuple[Pipeline, ...]:
+        """`fresh` re-reads them (suggestions do, once per their TTL)."""
         async with self._lock:
-            if self._pipelines is None:
+            if fresh or self._pipelines is None:
                 body = await self._get("api/v4/leads/pipelines", [])
                 raw = ((body or {}).get("_embedded") or {}).get("pipelines") or []
                 self._pipelines = tuple(_pipeline(p) for p in raw if isinstance(p, dict))
             return self._pipelines
 
-    async def users(self) -> tuple[User, ...]:
+    async def users(self, *, fresh: bool = False) -> tuple[User, ...]:
         async with self._lock:
-            if self._users is None:
+            if fresh or self._users is None:
                 try:
                     raw = await self._all("api/v4/users", "users", USERS_PAGE)
                 except ApiBlockedError:

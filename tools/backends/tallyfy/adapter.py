@@ -19,7 +19,7 @@ Translation choices (facts: shared/reference/chakra-and-tallyfy.md part B):
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
@@ -80,9 +80,10 @@ class _Directory:
         self._lock = anyio.Lock()
         self._cache: dict[str, list[dict[str, Any]]] = {}
 
-    async def load(self, kind: str) -> list[dict[str, Any]]:
+    async def load(self, kind: str, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """`fresh` re-reads the list (suggestions do, once per their TTL)."""
         async with self._lock:
-            if kind not in self._cache:
+            if fresh or kind not in self._cache:
                 self._cache[kind] = await self._backend._all_pages(kind)
             return self._cache[kind]
 
@@ -243,6 +244,17 @@ class TallyfyBackend(Backend):
             )
         for f in used:
             applied[f] = mode
+
+    async def suggest(self, field_name: str, collection: str | None) -> Sequence[str]:
+        """Template titles and user emails, read afresh (tools.suggest calls this once
+        per TTL), which also refreshes what plan() resolves names with."""
+        if field_name == "template":
+            rows = await self._dir.load("checklists", fresh=True)
+            return [str(c["title"]) for c in rows if c.get("title")]
+        if field_name == "owner":
+            rows = await self._dir.load("users", fresh=True)
+            return [str(u["email"]) for u in rows if u.get("email")]
+        return await super().suggest(field_name, collection)
 
     async def _resolve_owner(self, owner: str) -> str:
         users = await self._dir.load("users")

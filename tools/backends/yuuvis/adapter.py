@@ -28,7 +28,7 @@ Translation choices:
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
@@ -231,10 +231,19 @@ class YuuvisBackend(Backend):
         stamp.update(planned.stamp)
         return planned.support()
 
-    async def _load_definitions(self) -> list[dict[str, Any]]:
-        """Every process definition (all versions), fetched once per instance."""
+    async def suggest(self, field_name: str, collection: str | None) -> Sequence[str]:
+        """Definition names (every version's, once), read afresh: tools.suggest calls
+        this once per TTL."""
+        if field_name == "template":
+            rows = await self._load_definitions(fresh=True)
+            return [str(d["name"]) for d in rows if d.get("name")]
+        return await super().suggest(field_name, collection)
+
+    async def _load_definitions(self, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """Every process definition (all versions), fetched once per instance (`fresh`:
+        again)."""
         async with self._lock:
-            if self._definitions is None:
+            if fresh or self._definitions is None:
                 out: list[dict[str, Any]] = []
                 for page in range(1000):
                     body = await self.http.get_json(
