@@ -32,7 +32,9 @@ from tools.sandbox import Sandbox
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-SNIPPET = re.compile(r"<!-- snippet: (?P<name>[\w-]+) -->\n```(?P<lang>\w+)\n(?P<body>.*?)\n```", re.S)
+SNIPPET = re.compile(
+    r"<!-- snippet: (?P<name>[\w-]+) -->\n```(?P<lang>\w+)\n(?P<body>.*?)\n```", re.S
+)
 SNIPPETS = {m["name"]: (m["lang"], m["body"]) for m in SNIPPET.finditer(README)}
 CLIENTS = ("claude-desktop", "claude-code", "vscode", "cursor")
 TOKENS = {
@@ -129,7 +131,8 @@ def fill(text: str, config: Path) -> str:
     )
     for placeholder, token in TOKENS.items():
         text = text.replace(placeholder, token)
-    assert "<" not in text and "/path/to" not in text, f"unfilled placeholder in {text!r}"
+    assert "<" not in text, f"unfilled placeholder in {text!r}"
+    assert "/path/to" not in text, f"unfilled path in {text!r}"
     return text
 
 
