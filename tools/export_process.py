@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tools.arguments import refusal
 from tools.errors import InvalidArgumentError, UnsupportedQueryError
 from tools.exportfiles import AtomicExport, safe_name
 from tools.exportformats import (
@@ -55,16 +56,33 @@ LIST_ONLY = (*FILTER_FIELDS, "sort")
 
 
 class ExportArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON value of the wrong type is refused, never converted (tools/arguments).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    backend: str = Field(min_length=1)
-    collection: str | None = None
+    backend: str = Field(min_length=1, max_length=200)
+    collection: str | None = Field(None, min_length=1, max_length=200)
     id: str | None = Field(None, min_length=1, max_length=300)
     format: Format | None = None
     columns: list[str] | None = None
     file_name: str | None = Field(None, max_length=300)
     overwrite: bool = False
     max_rows: int | None = Field(None, ge=1, le=MAX_ROWS)
+
+
+_HINTS = {
+    "format": "use one of: " + ", ".join(FORMATS),
+    "max_rows": f"pass a number from 1 to {MAX_ROWS}, or leave max_rows out for every row",
+    "collection": "leave collection out for the backend's main one, or name one that "
+    "list_backends shows",
+    "backend": 'name an instance from list_backends ("all" for list exports)',
+}
+_EXAMPLES = {
+    "overwrite": "true",
+    "max_rows": "500",
+    "columns": '["id", "name", "status"]',
+    "file_name": '"stuck-onboarding.csv"',
+    "backend": '"all"',
+}
 
 
 class ExportResult(BaseModel):
@@ -105,14 +123,8 @@ def parse_export(arguments: Mapping[str, Any]) -> tuple[ExportArgs, dict[str, An
     try:
         args = ExportArgs.model_validate(own)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        name = str(err["loc"][0]) if err["loc"] else "arguments"
-        hint = {
-            "format": "use one of: " + ", ".join(FORMATS),
-            "max_rows": f"pass a number from 1 to {MAX_ROWS}",
-        }.get(name, f"fix {name} and call again")
-        raise InvalidArgumentError(
-            f"{name}: {err['msg']} (got {err.get('input')!r})", field=name, hint=hint
+        raise refusal(
+            exc, valid=(*OWN, *LIST_ONLY), hints=_HINTS, examples=_EXAMPLES, model=ExportArgs
         ) from None
     if args.id is not None:
         stray = [k for k in (*filters, "columns", "max_rows") if k in arguments]

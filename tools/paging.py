@@ -28,7 +28,7 @@ from tools.backends.base import Backend, Plan
 from tools.cursor import CursorState, _check_entry, decode_cursor, encode_cursor
 from tools.errors import BackendError, InvalidCursorError, ProcessMcpError
 from tools.model import ApplyNote, ListResult, ProcessSummary
-from tools.query import ProcessQuery, is_descending, sort_key
+from tools.query import ProcessQuery, check_where_types, is_descending, sort_key
 from tools.stream import InstanceStream, ScanCapReachedError, page_geometry
 
 __all__ = [
@@ -102,6 +102,7 @@ async def _open(
             continue
         try:
             await backend.discover()
+            _check_where_types(backend, query)
             plan = await backend.plan(query)
         except ProcessMcpError as exc:
             if not run.fan_out:
@@ -130,6 +131,17 @@ async def _open(
             )
         )
     return run
+
+
+def _check_where_types(backend: Backend, query: ProcessQuery) -> None:
+    """Once for every backend: a `where` value of the wrong JSON type for its attribute
+    (a string against a number) would match nothing, so it is refused before any request."""
+    if query.where is None:
+        return
+    info = backend.capabilities().collection(query.collection)
+    if info is not None and info.attribute_types:
+        scope = f"{backend.name} ({info.name})"
+        check_where_types(query.where, info.attribute_types, scope=scope)
 
 
 async def _merge(

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from tools.errors import UnsupportedQueryError
 from tools.limits import RateLimit
 from tools.model import Detail, FilterMode, ProcessDetail, ProcessSummary, Status
-from tools.query import ProcessQuery
+from tools.query import AttributeType, ProcessQuery
 
 if TYPE_CHECKING:
     import httpx
@@ -71,6 +71,9 @@ class CollectionInfo:
     statuses: Mapping[str, Status] = field(default_factory=dict)
     sections: tuple[str, ...] = ()
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # The JSON type of attributes whose type is known, so the driver can refuse a `where`
+    # value that could never match (a string against a number); others are unchecked.
+    attribute_types: Mapping[str, AttributeType] = field(default_factory=dict)
     # Paging that differs from the backend's (e.g. Frends: page numbers for definitions,
     # continuation tokens for executions). None: the backend's Capabilities hold.
     paging: Paging | None = None

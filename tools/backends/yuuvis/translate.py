@@ -16,7 +16,7 @@ from typing import Any
 from tools.backends.base import FieldSupport
 from tools.errors import InvalidArgumentError, UnsupportedQueryError
 from tools.model import Status
-from tools.query import WHERE_GROUPS
+from tools.query import WHERE_GROUPS, AttributeType
 
 Params = list[tuple[str, str]]
 
@@ -54,6 +54,12 @@ PARAM_ONLY: dict[str, type] = {
     "superProcessInstanceId": str,
     "subProcessInstanceId": str,
     "excludeSubprocesses": bool,
+}
+_JSON_TYPE: dict[type, AttributeType] = {int: "number", str: "text", bool: "boolean"}
+# What the shared driver checks `where` values against (tools/where.py).
+WHERE_TYPES: dict[str, AttributeType] = {
+    **{key: _JSON_TYPE[kind] for key, (_, kind) in ROW_KEYS.items()},
+    **{key: _JSON_TYPE[kind] for key, kind in PARAM_ONLY.items()},
 }
 WHERE_KEYS: dict[str, str] = {
     "businessKey": "business key; one value is sent as businessKey=, anything else is local",
