@@ -21,12 +21,13 @@ Positions. `addressing` tells the driver how pages are addressed:
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from tools.errors import UnsupportedQueryError
 from tools.limits import RateLimit
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
     from tools.http import BackendHttp
 
 Addressing = Literal["page", "offset", "token"]
+# An "@" before the query: userinfo, or a password with a "/" in it that breaks the URL
+# (`https://u:pa/ss@host`). No vendor base URL has an "@" in its path.
+_USERINFO = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://[^?#]*@")
 Position = int | str | None
 
 
@@ -153,6 +157,19 @@ class InstanceSettings(BaseModel):
     rate_limit_per_minute: int | None = None
     timeout_seconds: float = 20.0
     max_scan: int = 5000
+
+    @field_validator("base_url", check_fields=False)
+    @classmethod
+    def _no_userinfo(cls, value: str) -> str:
+        # `https://user:pass@host` would put a password in a file and in every printed URL,
+        # and httpx would send it as Basic auth in place of the configured token.
+        if _USERINFO.match(value):
+            raise ValueError(
+                "base_url must not carry a user name or password (user:pass@); remove "
+                "them: credentials belong in the environment (PROCESS_MCP_<NAME>_TOKEN) "
+                "or the secrets file, never in the config"
+            )
+        return value
 
 
 class Backend(ABC):

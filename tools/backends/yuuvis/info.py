@@ -68,7 +68,7 @@ def yuuvis_error_message(response: httpx.Response) -> str | None:
         message = f"{message}; {check}" if message else f"unauthorized: {check}"
     elif response.status_code == 400 and message and "startedBy" in message:
         message += "; this account is not a tenant admin (check is_admin in the configuration)"
-    return message[:300] if message else None
+    return message or None
 
 
 def instances_info(settings: YuuvisSettings) -> CollectionInfo:
