@@ -111,7 +111,7 @@ async def _open(
             continue
         caps = backend.capabilities().for_collection(plan.collection)
         if state is not None:
-            _check_entry(state[backend.name], caps.addressing)
+            _check_entry(state[backend.name], caps.addressing, caps.max_page_size)
         run.applied.extend(_notes(backend.name, plan))
         run.warnings.extend(f"{backend.name}: {w}" for w in plan.warnings)
         native_date_sort = plan.sort == query.sort and query.sort.lstrip("-") in (

@@ -130,7 +130,7 @@ class ProcessQuery(BaseModel):
     where: dict[str, Any] | None = None
     sort: SortKey = "-created_at"
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = Field(None, min_length=1)
+    cursor: str | None = Field(None, min_length=1, max_length=16_384)
     detail: Detail = "summary"
 
     @field_validator(*DATE_FIELDS, mode="before")
