@@ -51,7 +51,7 @@ def validate_where(where: Mapping[str, Any], *, depth: int = 1) -> None:
                 raise InvalidArgumentError(
                     f"where.{key}: empty operator map",
                     field="where",
-                    hint="give at least one operator, e.g. {'>=': 100}",
+                    hint='give at least one operator, e.g. {">=": 100}',
                 )
             for op, value in rhs.items():
                 if op not in WHERE_OPERATORS:

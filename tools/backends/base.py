@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from tools.arguments import shown
 from tools.errors import UnsupportedQueryError
 from tools.limits import RateLimit
 from tools.model import Detail, FilterMode, ProcessDetail, ProcessSummary, Status
@@ -251,7 +252,7 @@ class Backend(ABC):
         if info is None:
             known = ", ".join(c.name for c in caps.collections)
             raise UnsupportedQueryError(
-                f"{self.name} has no collection {name!r}",
+                f"{self.name} has no collection {shown(name)}",
                 backend=self.name,
                 field="collection",
                 hint=f"use one of: {known} (or leave collection out for {caps.default_collection})",

@@ -70,7 +70,7 @@ WHERE_KEYS: dict[str, str] = {
     "startActivityId": "local check",
     "endActivityId": "local check (endEvent1 for a normal end)",
     "deleteReason": "local check",
-    "durationInMillis": "local check, e.g. {'>': 86400000} for more than a day",
+    "durationInMillis": 'local check, e.g. {">": 86400000} for more than a day',
     "businessKeyLike": "SQL LIKE on the business key, % any text, _ one character",
     "nameLike": "SQL LIKE on the name (case-sensitive)",
     "processDefinitionCategory": "definition category",
