@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tools.arguments import refusal
 from tools.instances import Instances
@@ -24,14 +24,6 @@ class GetArgs(BaseModel):
     collection: str | None = Field(None, min_length=1, max_length=200)
     include: list[Section] | None = None
     detail: Literal["summary", "full"] = "summary"
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        # Copied ids often carry a stray space; an id of spaces only is no id at all.
-        if not value.strip():
-            raise ValueError("is blank")
-        return value.strip()
 
 
 _HINTS = {
@@ -59,5 +51,10 @@ async def get_process(instances: Instances, arguments: Mapping[str, Any]) -> Pro
     include = frozenset(args.include) if args.include is not None else None
     await backend.discover()
     return await backend.get(
-        args.id, collection=args.collection, include=include, detail=args.detail
+        # A stray space around a copied id is dropped; an id of spaces only goes on as it
+        # is, for the backend's id check to refuse.
+        args.id.strip() or args.id,
+        collection=args.collection,
+        include=include,
+        detail=args.detail,
     )

