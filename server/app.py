@@ -34,7 +34,14 @@ from server.settings import Settings
 from tools import notices
 from tools.errors import ProcessMcpError
 from tools.export_process import URI_SCHEME
-from tools.exportfiles import resolve_in
+from tools.exportfiles import (
+    MAX_READ_BYTES,
+    part_count,
+    read_part,
+    resolve_in,
+    sweep_once,
+    too_large_notice,
+)
 from tools.exportformats import MIME
 from tools.instances import Instances
 from tools.limiter import Quotas
@@ -270,26 +277,59 @@ def build_server(
 
 def register_exports(server: MCPServer[Any], directory: Path) -> None:
     """resources/read for exported files: one template per file type, so each read
-    answers with the right MIME type. Names are checked to stay inside the directory."""
+    answers with the right MIME type, and one per type for the parts of a large file.
+    Names are checked to stay inside the directory. Temporaries that a killed server
+    left behind (untouched for an hour) are removed here, at start."""
+    sweep_once(directory)
     for extension, mime in MIME.items():
         server.resource(
             f"{URI_SCHEME}://{extension}/{{name}}",
             name=f"export-{extension}",
             title=f"Exported {extension} file",
-            description=f"A .{extension} file written by export_process.",
+            description=f"A .{extension} file written by export_process (whole up to "
+            f"{MAX_READ_BYTES // 1_048_576} MB; larger ones are read in parts).",
             mime_type=mime,
         )(_reader(directory, extension))
+        server.resource(
+            f"{URI_SCHEME}://{extension}/{{name}}/part/{{part}}",
+            name=f"export-{extension}-part",
+            title=f"Part of an exported {extension} file",
+            description=f"Part N (1-based, about {MAX_READ_BYTES // 1_048_576} MB of whole "
+            f"lines) of a large .{extension} export.",
+            mime_type=mime,
+        )(_part_reader(directory, extension))
+
+
+def _export_path(directory: Path, extension: str, name: str) -> Path:
+    if not name.endswith("." + extension):
+        raise ResourceError(f"{name!r} is not a .{extension} export")
+    try:
+        return resolve_in(directory, name)
+    except ProcessMcpError as exc:
+        raise ResourceError(exc.for_model()) from None
 
 
 def _reader(directory: Path, extension: str) -> Callable[[str], str]:
     def read(name: str) -> str:
-        if not name.endswith("." + extension):
-            raise ResourceError(f"{name!r} is not a .{extension} export")
-        try:
-            path = resolve_in(directory, name)
-        except ProcessMcpError as exc:
-            raise ResourceError(exc.for_model()) from None
+        path = _export_path(directory, extension, name)
+        if path.stat().st_size > MAX_READ_BYTES:
+            # Refused rather than loaded: tens of MB in one message helps no client.
+            raise ResourceError(too_large_notice(path, f"{URI_SCHEME}://{extension}/{name}"))
         # Bytes decoded as they are: read_text would turn the CSV line ends into "\n".
         return path.read_bytes().decode("utf-8")
+
+    return read
+
+
+def _part_reader(directory: Path, extension: str) -> Callable[[str, str], str]:
+    def read(name: str, part: str) -> str:
+        path = _export_path(directory, extension, name)
+        parts = part_count(path.stat().st_size)
+        if not part.isdigit() or not 1 <= int(part) <= parts:
+            raise ResourceError(
+                f"{name} has parts 1 to {parts}; {part!r} is not one of them\n"
+                f"How to fix: read {URI_SCHEME}://{extension}/{name}/part/1 first"
+            )
+        return read_part(path, int(part)).decode("utf-8")
 
     return read

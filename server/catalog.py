@@ -14,6 +14,7 @@ from mcp.types import ResourceLink
 from pydantic import BaseModel
 
 from server import render
+from tools.arguments import shown
 from tools.errors import InvalidArgumentError
 from tools.export_process import FORMATS, MAX_ROWS, ExportResult, export_process
 from tools.exportformats import DEFAULT_COLUMNS
@@ -202,7 +203,7 @@ LIST_BACKENDS_SCHEMA = _object({})
 async def _list_backends(session: Session, args: dict[str, Any]) -> Reply:
     if args:
         raise InvalidArgumentError(
-            f"list_backends takes no parameters (got {', '.join(sorted(args))})",
+            f"list_backends takes no parameters (got {', '.join(map(shown, sorted(args)))})",
             hint="call it with no arguments",
         )
     result: BackendsResult = await list_backends(session.instances)

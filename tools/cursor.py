@@ -1,6 +1,11 @@
 """The opaque cursor: base64 JSON with a checksum, bound to the query's fingerprint.
 
-It holds per instance where its stream resumes, and nothing secret, so it needs no key,
+It holds per instance where its stream resumes, and nothing secret. The checksum is NOT
+keyed (a choice, issue 14): it catches truncated or garbled cursors, while a hand-made
+one is caught by checking its state instead - only the keys we write, offsets that are
+non-negative integers below MAX_OFFSET, a token position whose skip lies inside a page of
+at most the collection's page size - and is then no more than a query the caller could
+have sent anyway. With no key there is nothing to configure or rotate, and a cursor
 survives restarts and works on every replica."""
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from typing import Any
 from tools.errors import InvalidCursorError
 
 CURSOR_VERSION = 1
+# No vendor's list can be paged this far: their page and skip parameters are 32-bit.
+MAX_OFFSET = 2**31 - 1
+MAX_TOKEN_CHARS = 4096
+_KEYS = frozenset({"v", "q", "s"})
 
 
 # -- cursor ---------------------------------------------------------------------------------
@@ -44,19 +53,30 @@ def decode_cursor(cursor: str, fingerprint: str) -> CursorState:
         ) from None
     if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
         raise InvalidCursorError("cursor is from an incompatible version", hint=restart)
+    if set(data) != _KEYS or not isinstance(data["q"], str):
+        raise _malformed()
     if data.get("q") != fingerprint:
         raise InvalidCursorError(
             "cursor belongs to a different query (filters, backend, collection or sort changed)",
             hint="repeat the exact filters of the call that returned this cursor, or " + restart,
         )
     state = data.get("s")
-    if not isinstance(state, dict):
-        raise InvalidCursorError("cursor is not valid", hint=restart)
+    if not isinstance(state, dict) or not state:
+        raise _malformed()
     return state
 
 
-def _check_entry(entry: Any, addressing: str) -> None:
-    """A checksum catches accidents, not a hand-made cursor: check the shape too."""
+def _malformed() -> InvalidCursorError:
+    return InvalidCursorError(
+        "cursor is malformed (its state is not one this server writes)",
+        hint="pass next_cursor exactly as it was returned, or call list_processes again "
+        "without cursor to start from the first page",
+    )
+
+
+def _check_entry(entry: Any, addressing: str, max_page_size: int | None = None) -> None:
+    """A checksum catches accidents, not a hand-made cursor: check that the state is one
+    the driver could have written for this collection."""
     if entry is None:
         return
     if addressing == "token":
@@ -64,14 +84,17 @@ def _check_entry(entry: Any, addressing: str) -> None:
             isinstance(entry, list)
             and len(entry) == 3
             and (entry[0] is None or isinstance(entry[0], str))
-            and isinstance(entry[1], int)
-            and isinstance(entry[2], int)
-            and entry[1] >= 0
-            and entry[2] >= 0  # 0: the stream never fetched, its page size is not chosen yet
+            and all(_count(v) for v in entry[1:])
+            # size 0: the stream never fetched, so it cannot be inside a page yet
+            and (entry[2] > 0 or entry[1] == 0)
+            and (max_page_size is None or entry[2] <= max_page_size)
+            and (entry[0] is None or len(entry[0]) <= MAX_TOKEN_CHARS)
         )
     else:
-        ok = isinstance(entry, int) and not isinstance(entry, bool) and entry >= 0
+        ok = _count(entry)
     if not ok:
-        raise InvalidCursorError(
-            "cursor is not valid", hint="call list_processes again without cursor"
-        )
+        raise _malformed()
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_OFFSET

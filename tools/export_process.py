@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tools.arguments import refusal, shown
 from tools.errors import InvalidArgumentError, UnsupportedQueryError
 from tools.exportfiles import AtomicExport, safe_name
 from tools.exportformats import (
@@ -55,16 +57,33 @@ LIST_ONLY = (*FILTER_FIELDS, "sort")
 
 
 class ExportArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON value of the wrong type is refused, never converted (tools/arguments).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    backend: str = Field(min_length=1)
-    collection: str | None = None
+    backend: str = Field(min_length=1, max_length=200)
+    collection: str | None = Field(None, min_length=1, max_length=200)
     id: str | None = Field(None, min_length=1, max_length=300)
     format: Format | None = None
     columns: list[str] | None = None
     file_name: str | None = Field(None, max_length=300)
     overwrite: bool = False
     max_rows: int | None = Field(None, ge=1, le=MAX_ROWS)
+
+
+_HINTS = {
+    "format": "use one of: " + ", ".join(FORMATS),
+    "max_rows": f"pass a number from 1 to {MAX_ROWS}, or leave max_rows out for every row",
+    "collection": "leave collection out for the backend's main one, or name one that "
+    "list_backends shows",
+    "backend": 'name an instance from list_backends ("all" for list exports)',
+}
+_EXAMPLES = {
+    "overwrite": "true",
+    "max_rows": "500",
+    "columns": '["id", "name", "status"]',
+    "file_name": '"stuck-onboarding.csv"',
+    "backend": '"all"',
+}
 
 
 class ExportResult(BaseModel):
@@ -105,14 +124,8 @@ def parse_export(arguments: Mapping[str, Any]) -> tuple[ExportArgs, dict[str, An
     try:
         args = ExportArgs.model_validate(own)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        name = str(err["loc"][0]) if err["loc"] else "arguments"
-        hint = {
-            "format": "use one of: " + ", ".join(FORMATS),
-            "max_rows": f"pass a number from 1 to {MAX_ROWS}",
-        }.get(name, f"fix {name} and call again")
-        raise InvalidArgumentError(
-            f"{name}: {err['msg']} (got {err.get('input')!r})", field=name, hint=hint
+        raise refusal(
+            exc, valid=(*OWN, *LIST_ONLY), hints=_HINTS, examples=_EXAMPLES, model=ExportArgs
         ) from None
     if args.id is not None:
         stray = [k for k in (*filters, "columns", "max_rows") if k in arguments]
@@ -158,16 +171,35 @@ async def export_process(
     return await _export_list(instances, args, filters, directory, progress)
 
 
-def _target(directory: Path, args: ExportArgs, default: str, extension: str) -> tuple[str, bool]:
-    """The file name, and whether it was chosen by the caller (only then can it clash)."""
-    if args.file_name:
-        return safe_name(args.file_name, extension), True
-    base = safe_name(default, extension)
-    name, n = base, 2
-    while (directory / name).exists():
-        stem = base.removesuffix("." + extension)
-        name, n = f"{stem}-{n}.{extension}", n + 1
-    return name, False
+@dataclass(frozen=True)
+class _Target:
+    name: str
+    # A generated name takes the next free one at commit; a caller's name is refused if
+    # taken (unless overwrite).
+    generated: bool
+    note: str | None = None
+
+
+def _target(args: ExportArgs, default: str, extension: str) -> _Target:
+    generated = safe_name(default, extension) or f"export.{extension}"
+    if not args.file_name:
+        return _Target(generated, True)
+    name = safe_name(args.file_name, extension)
+    if name is None:
+        return _Target(
+            generated,
+            True,
+            f"file_name {shown(args.file_name)} has no letters or digits a file name may "
+            f"carry; saved as {generated}",
+        )
+    if name != args.file_name:
+        return _Target(
+            name,
+            False,
+            f"file_name {shown(args.file_name)} saved as {name} (names keep letters, digits, "
+            f"'.', '_' and '-', and end in .{extension})",
+        )
+    return _Target(name, False)
 
 
 def _stamp() -> str:
@@ -204,11 +236,14 @@ async def _export_one(instances: Instances, args: ExportArgs, directory: Path) -
         )
         extension = EXTENSION[args.format or "json"]
         content = detail_json(detail) if args.format == "json" else detail_markdown(detail)
-    name, _ = _target(directory, args, f"{backend.name}-{process_id}", extension)
-    with AtomicExport(directory, name, overwrite=args.overwrite) as out:
+    target = _target(args, f"{backend.name}-{process_id}", extension)
+    with AtomicExport(
+        directory, target.name, overwrite=args.overwrite, unique=target.generated
+    ) as out:
         out.write(content)
         out.commit()
-    return _result(out, args.format or "json", extension, _preview(content))
+    result = _result(out, args.format or "json", extension, _preview(content))
+    return result.model_copy(update={"warnings": [target.note] if target.note else []})
 
 
 async def _export_list(
@@ -225,11 +260,13 @@ async def _export_list(
     fmt = args.format or "csv"
     encoder = CsvRows(check_columns(args.columns)) if fmt == "csv" else JsonlRows()
     scope = args.collection or "processes"
-    name, _ = _target(directory, args, f"{args.backend}-{scope}-{_stamp()}", fmt)
+    target = _target(args, f"{args.backend}-{scope}-{_stamp()}", fmt)
     dedupe = _RecentIds(DEDUPE_WINDOW)
     head: list[bytes] = []
 
-    with AtomicExport(directory, name, overwrite=args.overwrite) as out:
+    with AtomicExport(
+        directory, target.name, overwrite=args.overwrite, unique=target.generated
+    ) as out:
         # After the name is claimed: a taken name is refused before any backend call.
         query, note = await natural_sort(backends, query, explicit="sort" in filters)
         header = encoder.header()
@@ -249,11 +286,11 @@ async def _export_list(
         out.commit()
     duplicates = dedupe.duplicates
     written = stats.rows - duplicates
-    warnings = ([note] if note else []) + list(stats.warnings)
+    warnings = [n for n in (target.note, note) if n] + list(stats.warnings)
     if args.max_rows is not None and stats.rows >= args.max_rows:
         warnings.append(f"stopped at max_rows={args.max_rows}; more rows may match")
     if progress is not None:
-        await progress(written, written, f"{written} rows written to {name}")
+        await progress(written, written, f"{written} rows written to {out.path.name}")
     result = _result(out, fmt, fmt, _preview(b"".join(head)))
     return result.model_copy(
         update={

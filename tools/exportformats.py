@@ -15,6 +15,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
+from tools.arguments import shown
 from tools.errors import InvalidArgumentError
 from tools.model import ProcessDetail, ProcessSummary
 
@@ -60,7 +61,7 @@ def check_columns(columns: Sequence[str] | None) -> tuple[str, ...]:
     bad = [c for c in columns if c not in ROW_FIELDS and not _is_extra(c)]
     if bad:
         raise InvalidArgumentError(
-            f"unknown column(s): {', '.join(bad)}",
+            f"unknown column(s): {', '.join(map(shown, bad))}",
             field="columns",
             hint="columns are " + ", ".join(ROW_FIELDS) + ", or extra.KEY for a backend field",
         )

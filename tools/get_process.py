@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tools.errors import InvalidArgumentError
+from tools.arguments import refusal
 from tools.instances import Instances
 from tools.model import ProcessDetail
 
@@ -16,37 +16,33 @@ SECTIONS: tuple[str, ...] = ("tasks", "fields", "definition", "variables", "hist
 
 
 class GetArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON value of the wrong type is refused, never converted (tools/arguments).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    backend: str
+    backend: str = Field(min_length=1, max_length=200)
     id: str = Field(min_length=1, max_length=300)
-    collection: str | None = None
+    collection: str | None = Field(None, min_length=1, max_length=200)
     include: list[Section] | None = None
     detail: Literal["summary", "full"] = "summary"
+
+
+_HINTS = {
+    "backend": "pass the instance name each list_processes row carries",
+    "id": "pass the id of a list_processes row",
+    "include": "sections are: " + ", ".join(SECTIONS) + " (list_backends shows which exist)",
+    "collection": "leave collection out for the backend's main one, or name one that "
+    "list_backends shows",
+}
+_EXAMPLES = {"include": '["tasks"]', "id": "the id field of a row", "backend": '"tallyfy"'}
 
 
 def parse_get(arguments: Mapping[str, Any]) -> GetArgs:
     try:
         return GetArgs.model_validate(dict(arguments))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "arguments"
-        field = str(err["loc"][0]) if err["loc"] else None
-        if err["type"] == "extra_forbidden":
-            message, hint = (
-                f"unknown parameter {loc!r}",
-                "remove it; valid parameters are: " + ", ".join(GetArgs.model_fields),
-            )
-        elif err["type"] == "missing":
-            message, hint = f"{loc} is required", f"pass {loc} (list_processes rows carry it)"
-        elif field == "include":
-            message, hint = (
-                f"include: {err.get('input')!r} is not a section",
-                "sections are: " + ", ".join(SECTIONS) + " (list_backends shows which exist)",
-            )
-        else:
-            message, hint = f"{loc}: {err['msg']}", f"fix {loc} and call again"
-        raise InvalidArgumentError(message, field=field, hint=hint) from None
+        raise refusal(
+            exc, valid=GetArgs.model_fields, hints=_HINTS, examples=_EXAMPLES, model=GetArgs
+        ) from None
 
 
 async def get_process(instances: Instances, arguments: Mapping[str, Any]) -> ProcessDetail:
@@ -55,5 +51,10 @@ async def get_process(instances: Instances, arguments: Mapping[str, Any]) -> Pro
     include = frozenset(args.include) if args.include is not None else None
     await backend.discover()
     return await backend.get(
-        args.id.strip(), collection=args.collection, include=include, detail=args.detail
+        # A stray space around a copied id is dropped; an id of spaces only goes on as it
+        # is, for the backend's id check to refuse.
+        args.id.strip() or args.id,
+        collection=args.collection,
+        include=include,
+        detail=args.detail,
     )

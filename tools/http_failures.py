@@ -143,6 +143,10 @@ def _transport_failure(
             hint="The backend is slow or unreachable; try again later or ask for fewer rows.",
         )
     detail = redact.scrub(str(error), secrets) or type(error).__name__
+    if "location header" in str(error):
+        # httpx quotes the piece of a broken redirect URL it choked on, which can be a
+        # cut-off credential the scrubber no longer recognises: show none of it.
+        detail = "the backend redirected to a URL that does not parse (not shown)"
     if isinstance(error, httpx.TransportError):
         return BackendUnavailableError(
             f"could not connect: {_truncate(detail)}{tries}",
@@ -188,8 +192,9 @@ def malformed(
 ) -> BackendResponseError:
     """A 2xx whose body is not the JSON it should be."""
     request = response.request
-    # Scrub before cutting, so a secret straddling the cut cannot leak its first half.
-    text = redact.scrub(response.text[:4096], secrets)
+    # Scrub the whole body before any cut, so a secret straddling a cut cannot leak
+    # its first half (about 10 ms per MB; only on this error path).
+    text = redact.scrub(response.text, secrets)[:4096]
     kind = " (an HTML page)" if _is_html(response) else ""
     return BackendResponseError(
         f"malformed JSON in response{kind}: {_collapse(text)[:BODY_SNIPPET_MAX]!r}",

@@ -29,7 +29,7 @@ from tools.backends.base import Backend, Plan
 from tools.cursor import CursorState, _check_entry, decode_cursor, encode_cursor
 from tools.errors import BackendError, InvalidCursorError, ProcessMcpError
 from tools.model import ApplyNote, ListResult, ProcessSummary
-from tools.query import ProcessQuery, is_descending, sort_key
+from tools.query import ProcessQuery, check_where_types, is_descending, sort_key
 from tools.stream import InstanceStream, ScanCapReachedError, page_geometry
 
 __all__ = [
@@ -108,6 +108,7 @@ async def _open(
             continue
         try:
             await backend.discover()
+            _check_where_types(backend, query)
             plan = await backend.plan(query)
         except ProcessMcpError as exc:
             if not run.fan_out:
@@ -116,7 +117,7 @@ async def _open(
             continue
         caps = backend.capabilities().for_collection(plan.collection)
         if state is not None:
-            _check_entry(state[backend.name], caps.addressing)
+            _check_entry(state[backend.name], caps.addressing, caps.max_page_size)
         run.applied.extend(_notes(backend.name, plan))
         run.warnings.extend(f"{backend.name}: {w}" for w in plan.warnings)
         native_date_sort = plan.sort == query.sort and query.sort.lstrip("-") in (
@@ -136,6 +137,17 @@ async def _open(
             )
         )
     return run
+
+
+def _check_where_types(backend: Backend, query: ProcessQuery) -> None:
+    """Once for every backend: a `where` value of the wrong JSON type for its attribute
+    (a string against a number) would match nothing, so it is refused before any request."""
+    if query.where is None:
+        return
+    info = backend.capabilities().collection(query.collection)
+    if info is not None and info.attribute_types:
+        scope = f"{backend.name} ({info.name})"
+        check_where_types(query.where, info.attribute_types, scope=scope)
 
 
 async def _merge(

@@ -22,18 +22,28 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tools.arguments import json_kind, refusal, shown
 from tools.errors import InvalidArgumentError
 from tools.model import STATUSES, Detail, ProcessSummary, Status
 
+# Re-exported: backends import the where vocabulary from here.
+from tools.where import WHERE_GROUPS as WHERE_GROUPS
+from tools.where import WHERE_MAX_DEPTH as WHERE_MAX_DEPTH
+from tools.where import WHERE_OPERATORS as WHERE_OPERATORS
+from tools.where import AttributeType as AttributeType
+from tools.where import check_where_types as check_where_types
+from tools.where import validate_where as validate_where
+from tools.where import where_groups as where_groups
+
 SortKey = Literal["-created_at", "created_at", "-updated_at", "updated_at", "name", "-name"]
 SORT_KEYS: tuple[str, ...] = get_args(SortKey)
+NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 20
-WHERE_OPERATORS = ("=", "!=", ">", ">=", "<", "<=")
 
 # Fields that filter rows; the order is the order they are reported in.
 FILTER_FIELDS: tuple[str, ...] = (
@@ -52,35 +62,63 @@ FILTER_FIELDS: tuple[str, ...] = (
 DATE_FIELDS = ("created_after", "created_before", "updated_after", "updated_before")
 
 
-def parse_datetime(value: str | datetime | date, *, field: str) -> datetime:
-    """ISO 8601 to an aware UTC datetime; a bare date means midnight UTC."""
+# Outside these years a date is a typo, and a backend's arithmetic on it (epoch seconds,
+# widening a bound by a day) could overflow.
+MIN_YEAR, MAX_YEAR = 1900, 9998
+DATE_EXAMPLE = '"2025-01-31" or "2025-01-31T09:00:00Z"'
+
+
+def _date_refusal(field: str, what: str, example: str | None = None) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"{field}: {what}",
+        field=field,
+        hint=f"send {field} as an ISO 8601 string in quotes, e.g. "
+        + (f'"{example}"' if example else DATE_EXAMPLE),
+    )
+
+
+def parse_datetime(value: Any, *, field: str) -> datetime:
+    """ISO 8601 to an aware datetime (no offset: UTC); a bare date means midnight UTC.
+
+    Only strings (and, from Python callers, dates): a number is refused, never read as
+    epoch seconds, and so is anything else that is not ISO 8601."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
         return datetime.combine(value, time(0), tzinfo=UTC)
+    if not isinstance(value, str):
+        digits = str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
+        guess = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}" if len(digits) == 8 else None
+        raise _date_refusal(
+            field, f"{json_kind(value)} is not a date (dates are ISO 8601 strings)", guess
+        )
     text = value.strip()
+    if not text:
+        raise _date_refusal(field, "empty date (leave the parameter out for no bound)")
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise InvalidArgumentError(
-            f"{field}: {value!r} is not an ISO 8601 date or date-time",
-            field=field,
-            hint=f"use a date like 2025-01-31 or a date-time like 2025-01-31T09:00:00Z for {field}",
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            parsed = datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        year = parsed.astimezone(UTC).year
+    except (ValueError, OverflowError):
+        raise _date_refusal(field, f"{shown(value)} is not an ISO 8601 date or date-time") from None
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise _date_refusal(field, f"{shown(value)} is outside the years {MIN_YEAR}-{MAX_YEAR}")
+    return parsed
 
 
 class ProcessQuery(BaseModel):
     """A list request in the unified vocabulary (design.md section 4)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: a JSON value of the wrong type is refused, never converted (tools/arguments).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    backend: str = "all"
-    collection: str | None = None
-    status: tuple[Status, ...] | None = None
-    native_status: tuple[str, ...] | None = None
+    backend: str = Field("all", min_length=1, max_length=200)
+    collection: str | None = Field(None, min_length=1, max_length=200)
+    status: tuple[Status, ...] | None = Field(None, min_length=1)
+    native_status: tuple[NonEmpty, ...] | None = Field(None, min_length=1)
     text: str | None = Field(None, min_length=1, max_length=200)
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -88,30 +126,27 @@ class ProcessQuery(BaseModel):
     updated_before: datetime | None = None
     owner: str | None = Field(None, min_length=1, max_length=200)
     template: str | None = Field(None, min_length=1, max_length=200)
-    tags: tuple[str, ...] | None = None
+    tags: tuple[NonEmpty, ...] | None = Field(None, min_length=1)
     where: dict[str, Any] | None = None
     sort: SortKey = "-created_at"
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = None
+    cursor: str | None = Field(None, min_length=1, max_length=16_384)
     detail: Detail = "summary"
 
     @field_validator(*DATE_FIELDS, mode="before")
     @classmethod
     def _dates(cls, value: Any, info: Any) -> Any:
-        if value is None or value == "":
-            return None
-        if isinstance(value, str | datetime | date):
-            return parse_datetime(value, field=info.field_name)
-        return value
+        return None if value is None else parse_datetime(value, field=info.field_name)
 
     @field_validator("status", "native_status", "tags", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
-        # An agent often sends one value where a list is expected; accept it.
+        # An agent often sends one value where a list is expected; accept it. A JSON
+        # array arrives as a list, which strict mode would refuse for a tuple.
         if isinstance(value, str):
             return (value,)
-        if isinstance(value, list) and not value:
-            return None
+        if isinstance(value, list):
+            return tuple(value)
         return value
 
     def used_filters(self) -> list[str]:
@@ -128,42 +163,32 @@ class ProcessQuery(BaseModel):
         return self.model_copy(update=changes)
 
 
-def _first_error_message(exc: ValidationError, valid: Iterable[str]) -> InvalidArgumentError:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "arguments"
-    field = str(err["loc"][0]) if err["loc"] else None
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        return InvalidArgumentError(
-            f"unknown parameter {loc!r}",
-            field=field,
-            hint="remove it; valid parameters are: " + ", ".join(valid),
-        )
-    if field == "limit":
-        return InvalidArgumentError(
-            f"limit must be an integer from 1 to {MAX_LIMIT} (got {err.get('input')!r})",
-            field="limit",
-            hint=f"pass a limit between 1 and {MAX_LIMIT}; page on with next_cursor for more",
-        )
-    if field == "status":
-        return InvalidArgumentError(
-            f"status {err.get('input')!r} is not a unified status",
-            field="status",
-            hint="use any of: "
-            + ", ".join(STATUSES)
-            + "; for the backend's own values use native_status",
-        )
-    if field == "sort":
-        return InvalidArgumentError(
-            f"sort {err.get('input')!r} is not supported",
-            field="sort",
-            hint="use one of: " + ", ".join(SORT_KEYS),
-        )
-    return InvalidArgumentError(
-        f"{loc}: {err['msg']} (got {err.get('input')!r})",
-        field=field,
-        hint=f"fix {loc} and call again",
-    )
+_HINTS = {
+    "limit": f"pass a limit between 1 and {MAX_LIMIT}; page on with next_cursor for more",
+    "status": "use any of: " + ", ".join(STATUSES) + "; for the backend's own values use "
+    "native_status",
+    "sort": "use one of: " + ", ".join(SORT_KEYS),
+    "collection": "leave collection out for the backend's main one, or name one that "
+    "list_backends shows",
+    "backend": 'leave backend out (or pass "all") to search every instance, or name one '
+    "that list_backends shows",
+    "native_status": "leave it out, or name at least one of the values list_backends shows",
+    "tags": "leave tags out, or name at least one tag",
+    "cursor": "pass next_cursor exactly as it was returned, or leave cursor out",
+}
+_EXAMPLES = {
+    "limit": "20",
+    "status": '["open"]',
+    "native_status": '["active"]',
+    "tags": '["vip"]',
+    "text": '"onboarding"',
+    "owner": '"ann@example.com"',
+    "template": '"Customer Onboarding"',
+    "where": '{"city": "Pune"}',
+    "collection": '"runs"',
+    "backend": '"all"',
+    "cursor": "the next_cursor string of the previous answer",
+}
 
 
 def parse_query(arguments: Mapping[str, Any]) -> ProcessQuery:
@@ -178,7 +203,13 @@ def parse_query(arguments: Mapping[str, Any]) -> ProcessQuery:
             cause = err.get("ctx", {}).get("error")
             if isinstance(cause, InvalidArgumentError):
                 raise cause from None
-        raise _first_error_message(exc, ProcessQuery.model_fields) from None
+        raise refusal(
+            exc,
+            valid=ProcessQuery.model_fields,
+            hints=_HINTS,
+            examples=_EXAMPLES,
+            model=ProcessQuery,
+        ) from None
     _check_ranges(query)
     return query
 
@@ -194,98 +225,6 @@ def _check_ranges(query: ProcessQuery) -> None:
             )
     if query.where is not None:
         validate_where(query.where)
-
-
-WHERE_GROUPS = ("and", "or")
-# Nesting bound for and/or groups: deep enough for any real question, shallow enough that a
-# backend's query language (Chakra's is recursive) never sees a pathological tree.
-WHERE_MAX_DEPTH = 3
-
-
-def validate_where(where: Mapping[str, Any], *, depth: int = 1) -> None:
-    """Shape check shared by every backend.
-
-    where := {attr: value | [any of] | {op: value, ...}, "and": [where, ...], "or": [where, ...]}
-    Keys of one object all hold (AND); "or" holds when any of its members holds.
-    """
-    if not isinstance(where, Mapping):
-        raise InvalidArgumentError(
-            f"where must be an object, got {type(where).__name__}",
-            field="where",
-            hint='pass an object like {"city": "Pune"} or {"or": [{"a": 1}, {"b": 2}]}',
-        )
-    if not where:
-        raise InvalidArgumentError(
-            "where: empty object",
-            field="where",
-            hint="give at least one attribute condition, or leave where out",
-        )
-    for key, rhs in where.items():
-        if key in WHERE_GROUPS:
-            _validate_group(key, rhs, depth)
-        elif isinstance(rhs, dict):
-            if not rhs:
-                raise InvalidArgumentError(
-                    f"where.{key}: empty operator map",
-                    field="where",
-                    hint="give at least one operator, e.g. {'>=': 100}",
-                )
-            for op, value in rhs.items():
-                if op not in WHERE_OPERATORS:
-                    raise InvalidArgumentError(
-                        f"where.{key}: unknown operator {op!r}",
-                        field="where",
-                        hint="operators are "
-                        + ", ".join(WHERE_OPERATORS)
-                        + '; for any-of pass a list, e.g. {"'
-                        + key
-                        + '": ["a", "b"]}',
-                    )
-                _validate_value(key, value, allow_list=op in ("=", "!="))
-        else:
-            _validate_value(key, rhs, allow_list=True)
-
-
-def _validate_group(key: str, members: Any, depth: int) -> None:
-    # `depth` counts this group: the outermost and/or is level 1.
-    if depth > WHERE_MAX_DEPTH:
-        raise InvalidArgumentError(
-            f"where: and/or groups nest deeper than {WHERE_MAX_DEPTH} levels",
-            field="where",
-            hint=f"flatten the filter to at most {WHERE_MAX_DEPTH} nested and/or groups",
-        )
-    if not isinstance(members, list) or not members:
-        raise InvalidArgumentError(
-            f"where.{key} must be a non-empty list of conditions",
-            field="where",
-            hint=f'write {{"{key}": [{{"a": 1}}, {{"b": 2}}]}}',
-        )
-    for member in members:
-        validate_where(member, depth=depth + 1)
-
-
-def _validate_value(key: str, value: Any, *, allow_list: bool) -> None:
-    scalar = (str, int, float, bool)
-    if isinstance(value, list) and allow_list:
-        if not value or not all(isinstance(v, scalar) for v in value):
-            raise InvalidArgumentError(
-                f"where.{key}: a list must hold at least one string or number",
-                field="where",
-                hint=f'write {{"{key}": ["a", "b"]}} for any of several values',
-            )
-        return
-    if not isinstance(value, scalar):
-        raise InvalidArgumentError(
-            f"where.{key}: {value!r} is not a string or number",
-            field="where",
-            hint="compare attributes with strings, numbers or booleans",
-        )
-
-
-def where_groups(where: Mapping[str, Any]) -> int:
-    """How deep the and/or groups of `where` nest (0: a flat map)."""
-    inner = [where_groups(m) for k, ms in where.items() if k in WHERE_GROUPS for m in ms]
-    return 1 + max(inner) if inner else 0
 
 
 # -- evaluation ---------------------------------------------------------------------------

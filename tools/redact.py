@@ -54,17 +54,43 @@ SENSITIVE_PARAMS = frozenset(
 
 
 def _needles(secrets: Iterable[str]) -> frozenset[str]:
-    """The strings to look for: each usable secret plus its URL-encoded spellings.
+    """The strings to look for: each usable secret plus its encoded spellings.
 
     A token with `+`, `/` or `=` (base64, JWT padding) shows up percent-encoded in a query
-    string, so the raw value alone would slip through `scrub_url`.
+    string, so the raw value alone would slip through `scrub_url`; and in JSON text that
+    is quoted before it is parsed (a cut-off body), as PHP writes `/` (`\\/`) or .NET
+    writes `+` (`\\u002B`).
     """
     found: set[str] = set()
     for secret in secrets:
         if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
             continue
-        found.update((secret, quote(secret, safe=""), quote_plus(secret, safe="")))
+        found.add(secret)
+        found.update(_url_spellings(secret))
+        found.update(_json_spellings(secret))
     return frozenset(found)
+
+
+def _url_spellings(secret: str) -> set[str]:
+    """Percent-encoded as the usual encoders write it: every reserved character, or
+    leaving `/` and `=` alone, with `+` or `%20` for spaces, in upper or lower case hex."""
+    spelled = {
+        encode(secret, safe=safe) for encode in (quote, quote_plus) for safe in ("", "/", "=", "/=")
+    }
+    return spelled | {_LOWER_HEX.sub(lambda m: m.group().lower(), s) for s in spelled}
+
+
+_LOWER_HEX = re.compile(r"%[0-9A-F]{2}")
+
+
+def _json_spellings(secret: str) -> set[str]:
+    if "/" not in secret and "+" not in secret:
+        return set()
+    slash = secret.replace("/", "\\/")
+    return {
+        slash,
+        *(s.replace("+", plus) for s in (secret, slash) for plus in ("\\u002B", "\\u002b")),
+    }
 
 
 @lru_cache(maxsize=128)

@@ -1,6 +1,10 @@
 """What a vendor's error response says: its message, for the model, and how long it asks
 us to wait. Pure functions over an httpx.Response, shared by every adapter; the client
-scrubs secrets from what they return before it cuts it to length."""
+scrubs secrets from what they return before it cuts it to length.
+
+Readers return the whole message, never a cut one: a secret the vendor echoed that
+straddled a cut would lose its tail, and the head that is left no longer matches the
+secret, so it would pass the scrubber. The client is the one place that cuts."""
 
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ def _parse_http_date(value: str) -> datetime | None:
 
 
 def default_error_message(response: httpx.Response) -> str | None:
-    """Best-effort vendor message from an error body, at most 300 characters.
+    """Best-effort vendor message from an error body, whole (the client scrubs, then cuts).
 
     Knows the shapes our vendors use: `message` (Tallyfy, yuuvis), Problem Details `detail`
     and `title` (Frends, Kommo), `error` as text or object, Chakra's `_errors`, and Laravel's
@@ -62,12 +66,12 @@ def default_error_message(response: httpx.Response) -> str | None:
         return None
     if _is_html(response):
         title = _html_title(text)
-        return _truncate(f"HTML page: {title}" if title else "HTML page")
+        return f"HTML page: {title}" if title else "HTML page"
     try:
         data = jsonlib.loads(text)
     except ValueError:
-        return _truncate(text)
-    return _truncate(_json_message(data) or text)
+        return _collapse(text)
+    return _collapse(_json_message(data) or text)
 
 
 def _is_html(response: httpx.Response) -> bool:

@@ -21,17 +21,19 @@ Positions. `addressing` tells the driver how pages are addressed:
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from tools.arguments import shown
 from tools.errors import UnsupportedQueryError
 from tools.limits import RateLimit
 from tools.model import Detail, FilterMode, ProcessDetail, ProcessSummary, Status
-from tools.query import ProcessQuery
+from tools.query import AttributeType, ProcessQuery
 
 if TYPE_CHECKING:
     import httpx
@@ -39,6 +41,9 @@ if TYPE_CHECKING:
     from tools.http import BackendHttp
 
 Addressing = Literal["page", "offset", "token"]
+# An "@" before the query: userinfo, or a password with a "/" in it that breaks the URL
+# (`https://u:pa/ss@host`). No vendor base URL has an "@" in its path.
+_USERINFO = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://[^?#]*@")
 Position = int | str | None
 
 
@@ -71,6 +76,9 @@ class CollectionInfo:
     statuses: Mapping[str, Status] = field(default_factory=dict)
     sections: tuple[str, ...] = ()
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # The JSON type of attributes whose type is known, so the driver can refuse a `where`
+    # value that could never match (a string against a number); others are unchecked.
+    attribute_types: Mapping[str, AttributeType] = field(default_factory=dict)
     # Paging that differs from the backend's (e.g. Frends: page numbers for definitions,
     # continuation tokens for executions). None: the backend's Capabilities hold.
     paging: Paging | None = None
@@ -150,6 +158,19 @@ class InstanceSettings(BaseModel):
     rate_limit_per_minute: int | None = None
     timeout_seconds: float = 20.0
     max_scan: int = 5000
+
+    @field_validator("base_url", check_fields=False)
+    @classmethod
+    def _no_userinfo(cls, value: str) -> str:
+        # `https://user:pass@host` would put a password in a file and in every printed URL,
+        # and httpx would send it as Basic auth in place of the configured token.
+        if _USERINFO.match(value):
+            raise ValueError(
+                "base_url must not carry a user name or password (user:pass@); remove "
+                "them: credentials belong in the environment (PROCESS_MCP_<NAME>_TOKEN) "
+                "or the secrets file, never in the config"
+            )
+        return value
 
 
 class Backend(ABC):
@@ -252,7 +273,7 @@ class Backend(ABC):
         if info is None:
             known = ", ".join(c.name for c in caps.collections)
             raise UnsupportedQueryError(
-                f"{self.name} has no collection {name!r}",
+                f"{self.name} has no collection {shown(name)}",
                 backend=self.name,
                 field="collection",
                 hint=f"use one of: {known} (or leave collection out for {caps.default_collection})",

@@ -145,13 +145,20 @@ async def test_every_filter_at_once_composes_into_one_object(
     }
 
 
-async def test_booleans_and_mixed_lists_go_through_the_equals_operator(
+async def test_mixed_lists_go_through_the_equals_operator(
     backend: ChakraBackend, sim: SimulatorCore
 ) -> None:
-    where = await where_of(
-        backend, sim, collection="ticket", where={"reopened": True, "sla_hours": [4, "8"]}
-    )
-    assert where == {"reopened": {"=": True}, "sla_hours": {"=": [4, "8"]}}
+    # A mixed list reaches the vendor only for an attribute of no checked type (the driver
+    # refuses a string for a number attribute: tools/where.py).
+    where = await where_of(backend, sim, where={"expected_close": [4, "8"], "city": ["Pune"]})
+    assert where == {"expected_close": {"=": [4, "8"]}, "city": ["Pune"]}
+
+
+async def test_booleans_go_through_the_equals_operator(
+    backend: ChakraBackend, sim: SimulatorCore
+) -> None:
+    where = await where_of(backend, sim, collection="ticket", where={"reopened": True})
+    assert where == {"reopened": {"=": True}}
 
 
 async def test_or_style_spells_any_of_as_or_groups_and_moves_clashes_into_and(

@@ -125,7 +125,7 @@ def chakra_error_message(response: httpx.Response) -> str | None:
         return default_error_message(response)
     errors = body.get("_errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors:
-        return "; ".join(str(e) for e in errors)[:300]
+        return "; ".join(str(e) for e in errors)
     return default_error_message(response)
 
 

@@ -7,8 +7,15 @@ from tools.backends.base import CollectionInfo, FieldSupport
 from tools.backends.chakra.detail import SECTIONS
 from tools.backends.chakra.naming import Naming
 from tools.backends.chakra.schema import Procedure
+from tools.where import AttributeType
 
 SORTS = ("-created_at",)
+# The JSON type `where` values must have, by attribute type (others are not checked).
+JSON_TYPES: dict[str, AttributeType] = {
+    "number": "number",
+    "boolean": "boolean",
+    **dict.fromkeys(("text", "string", "textarea", "longtext", "email", "phone", "select"), "text"),
+}
 
 
 def collection_info(proc: Procedure, naming: Naming) -> CollectionInfo:
@@ -56,4 +63,7 @@ def collection_info(proc: Procedure, naming: Naming) -> CollectionInfo:
         statuses={s.short_id: s.status for s in proc.states if s.status is not None},
         sections=SECTIONS,
         attributes={a.short_id: a.describe(key=a is naming.key) for a in proc.attributes},
+        attribute_types={
+            a.short_id: JSON_TYPES[a.type] for a in proc.attributes if a.type in JSON_TYPES
+        },
     )

@@ -232,8 +232,10 @@ def instance_summary(
 
 def frends_error_message(response: httpx.Response) -> str | None:
     """Problem Details -> "title: detail (traceId ...)"; validation errors add the first
-    field message. The detail is cut so the trace id survives the 300-character limit."""
+    field message. A long detail goes after the trace id, so the id survives the client's
+    300-character cut."""
     from tools.http import default_error_message
+    from tools.vendor_messages import VENDOR_MESSAGE_MAX
 
     try:
         body = response.json()
@@ -248,10 +250,12 @@ def frends_error_message(response: httpx.Response) -> str | None:
         name, messages = next(iter(errors.items()))
         first = messages[0] if isinstance(messages, list) and messages else messages
         detail = f"{detail + '; ' if detail else ''}{name}: {first}"
-    text = parts[0]
-    if isinstance(detail, str) and detail.strip():
-        text += ": " + bounded(detail.strip(), 200)[0]
+    title = parts[0]
     trace = body.get("traceId")
-    if isinstance(trace, str) and trace:
-        text += f" (traceId {trace})"
-    return text
+    tail = f" (traceId {trace})" if isinstance(trace, str) and trace else ""
+    if not (isinstance(detail, str) and detail.strip()):
+        return title + tail
+    # Never cut here: the client scrubs secrets and only then cuts to length, so a long
+    # detail goes last (after the trace id) and is the part that the cut shortens.
+    text = f"{title}: {detail.strip()}{tail}"
+    return text if len(text) <= VENDOR_MESSAGE_MAX else f"{title}{tail}: {detail.strip()}"

@@ -8,7 +8,7 @@ from tools.backends.base import CollectionInfo, FieldSupport, Paging
 from tools.backends.frends import convert
 from tools.backends.frends.convert import NATIVE_STATES
 from tools.errors import InvalidArgumentError, UnsupportedQueryError
-from tools.query import ProcessQuery
+from tools.query import AttributeType, ProcessQuery
 
 PROCESS_SECTIONS = ("tasks", "variables", "definition", "history")
 INSTANCE_SECTIONS = ("fields", "definition")
@@ -25,6 +25,20 @@ INSTANCE_ATTRIBUTES = {
     "acknowledged": "true for an acknowledged failure",
     "trigger": "trigger name",
     "agent": "agent name",
+}
+PROCESS_ATTRIBUTE_TYPES: dict[str, AttributeType] = {
+    "version": "number",
+    "latest": "boolean",
+    "draft": "boolean",
+    "subprocess": "boolean",
+    "guid": "text",
+}
+INSTANCE_ATTRIBUTE_TYPES: dict[str, AttributeType] = {
+    "version": "number",
+    "child": "boolean",
+    "acknowledged": "boolean",
+    "trigger": "text",
+    "agent": "text",
 }
 
 STATE_FILTER = {
@@ -75,6 +89,7 @@ def processes_info(name_match: str) -> CollectionInfo:
         sorts=("-created_at",),
         sections=PROCESS_SECTIONS,
         attributes=PROCESS_ATTRIBUTES,
+        attribute_types=PROCESS_ATTRIBUTE_TYPES,
         paging=_DEFINITION_PAGING,
     )
 
@@ -106,6 +121,7 @@ def instances_info(name: str, label: str) -> CollectionInfo:
         statuses=NATIVE_STATES,
         sections=INSTANCE_SECTIONS,
         attributes=INSTANCE_ATTRIBUTES,
+        attribute_types=INSTANCE_ATTRIBUTE_TYPES,
         paging=_EXECUTION_PAGING,
     )
 

@@ -9,8 +9,10 @@ from typing import Any
 from tools.backends.base import CollectionInfo, FieldSupport
 from tools.backends.kommo.directory import CustomField, Pipeline
 from tools.backends.kommo.rows import Lookups, custom_fields, field_value, when
+from tools.backends.kommo.translate import ENUM_TYPES, NUMBER_TYPES, TEXT_TYPES
 from tools.errors import InvalidArgumentError
 from tools.model import Detail, ProcessDetail, ProcessSummary, Status
+from tools.where import AttributeType
 
 ENTITIES = ("leads", "contacts", "companies", "customers")
 SORTS: dict[str, tuple[str, ...]] = {
@@ -111,6 +113,7 @@ def collection_infos(
                 statuses=statuses,
                 sections=SECTIONS[entity],
                 attributes=_attributes(entity, known_fields(entity) or ()),
+                attribute_types=_attribute_types(entity, known_fields(entity) or ()),
             )
         )
     return tuple(out)
@@ -125,6 +128,25 @@ def _attributes(entity: str, fields: tuple[CustomField, ...]) -> dict[str, str]:
         if f.enums:
             text += ": " + ", ".join(label for _, label in f.enums[:12])
         out.setdefault(f.name, text)
+    return out
+
+
+def _attribute_types(entity: str, fields: tuple[CustomField, ...]) -> dict[str, AttributeType]:
+    """By name and by id, as rows carry them; select options compare as their text."""
+    out: dict[str, AttributeType] = {"price": "number"} if entity == "leads" else {}
+    for f in fields:
+        kind: AttributeType | None = (
+            "number"
+            if f.type in NUMBER_TYPES
+            else "boolean"
+            if f.type == "checkbox"
+            else "text"
+            if f.type in TEXT_TYPES | ENUM_TYPES
+            else None
+        )
+        if kind is not None:
+            out.setdefault(f.name, kind)
+            out[str(f.id)] = kind
     return out
 
 

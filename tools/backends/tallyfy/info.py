@@ -97,12 +97,12 @@ def tallyfy_error_message(response: httpx.Response) -> str | None:
                 f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
                 for k, v in errors.items()
             )
-            return f"{message or 'invalid'} ({detail})"[:300]
+            return f"{message or 'invalid'} ({detail})"
         nested = body.get("error")
         if isinstance(nested, dict) and nested.get("message"):
-            return str(nested["message"])[:300]
+            return str(nested["message"])
         if isinstance(message, str):
-            return message[:300]
+            return message
     return default_error_message(response)
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import model_validator
 
 from tools.backends.base import CollectionInfo, FieldSupport, InstanceSettings
-from tools.backends.yuuvis.translate import NATIVE_STATUS, WHERE_KEYS
+from tools.backends.yuuvis.translate import NATIVE_STATUS, WHERE_KEYS, WHERE_TYPES
 from tools.model import human_duration as model_duration
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def yuuvis_error_message(response: httpx.Response) -> str | None:
         message = f"{message}; {check}" if message else f"unauthorized: {check}"
     elif response.status_code == 400 and message and "startedBy" in message:
         message += "; this account is not a tenant admin (check is_admin in the configuration)"
-    return message[:300] if message else None
+    return message or None
 
 
 def instances_info(settings: YuuvisSettings) -> CollectionInfo:
@@ -109,4 +109,5 @@ def instances_info(settings: YuuvisSettings) -> CollectionInfo:
         statuses=NATIVE_STATUS,
         sections=SECTIONS,
         attributes=WHERE_KEYS,
+        attribute_types=WHERE_TYPES,
     )

@@ -16,7 +16,7 @@ from typing import Any
 from tools.backends.base import FieldSupport
 from tools.errors import InvalidArgumentError, UnsupportedQueryError
 from tools.model import Status
-from tools.query import WHERE_GROUPS
+from tools.query import WHERE_GROUPS, AttributeType
 
 Params = list[tuple[str, str]]
 
@@ -55,6 +55,12 @@ PARAM_ONLY: dict[str, type] = {
     "subProcessInstanceId": str,
     "excludeSubprocesses": bool,
 }
+_JSON_TYPE: dict[type, AttributeType] = {int: "number", str: "text", bool: "boolean"}
+# What the shared driver checks `where` values against (tools/where.py).
+WHERE_TYPES: dict[str, AttributeType] = {
+    **{key: _JSON_TYPE[kind] for key, (_, kind) in ROW_KEYS.items()},
+    **{key: _JSON_TYPE[kind] for key, kind in PARAM_ONLY.items()},
+}
 WHERE_KEYS: dict[str, str] = {
     "businessKey": "business key; one value is sent as businessKey=, anything else is local",
     "name": "exact instance name (name=)",
@@ -64,7 +70,7 @@ WHERE_KEYS: dict[str, str] = {
     "startActivityId": "local check",
     "endActivityId": "local check (endEvent1 for a normal end)",
     "deleteReason": "local check",
-    "durationInMillis": "local check, e.g. {'>': 86400000} for more than a day",
+    "durationInMillis": 'local check, e.g. {">": 86400000} for more than a day',
     "businessKeyLike": "SQL LIKE on the business key, % any text, _ one character",
     "nameLike": "SQL LIKE on the name (case-sensitive)",
     "processDefinitionCategory": "definition category",

@@ -1,0 +1,169 @@
+"""The `where` filter: its shape, and its values against the attribute types a collection
+declares. Both checks are shared by every backend (the evaluator is in tools/query.py).
+
+    where := {attr: value | [any of] | {op: value, ...}, "and": [where, ...], "or": [where, ...]}
+
+A value of the wrong JSON type never matches (40000 is not "40000"), so comparing a
+number attribute with a string would quietly answer nothing: it is refused instead,
+naming the attribute's type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from tools.arguments import json_kind, shown
+from tools.errors import InvalidArgumentError
+
+WHERE_OPERATORS = ("=", "!=", ">", ">=", "<", "<=")
+# The JSON type of an attribute's values, where a collection knows it (CollectionInfo).
+AttributeType = Literal["number", "boolean", "text"]
+WHERE_GROUPS = ("and", "or")
+# Nesting bound for and/or groups: deep enough for any real question, shallow enough that a
+# backend's query language (Chakra's is recursive) never sees a pathological tree.
+WHERE_MAX_DEPTH = 3
+
+
+def validate_where(where: Mapping[str, Any], *, depth: int = 1) -> None:
+    """Shape check shared by every backend.
+
+    where := {attr: value | [any of] | {op: value, ...}, "and": [where, ...], "or": [where, ...]}
+    Keys of one object all hold (AND); "or" holds when any of its members holds.
+    """
+    if not isinstance(where, Mapping):
+        raise InvalidArgumentError(
+            f"where must be an object, not {json_kind(where)}",
+            field="where",
+            hint='pass an object like {"city": "Pune"} or {"or": [{"a": 1}, {"b": 2}]}',
+        )
+    if not where:
+        raise InvalidArgumentError(
+            "where: empty object",
+            field="where",
+            hint="give at least one attribute condition, or leave where out",
+        )
+    for key, rhs in where.items():
+        if key in WHERE_GROUPS:
+            _validate_group(key, rhs, depth)
+        elif isinstance(rhs, dict):
+            if not rhs:
+                raise InvalidArgumentError(
+                    f"where.{key}: empty operator map",
+                    field="where",
+                    hint='give at least one operator, e.g. {">=": 100}',
+                )
+            for op, value in rhs.items():
+                if op not in WHERE_OPERATORS:
+                    raise InvalidArgumentError(
+                        f"where.{key}: unknown operator {op!r}",
+                        field="where",
+                        hint="operators are "
+                        + ", ".join(WHERE_OPERATORS)
+                        + '; for any-of pass a list, e.g. {"'
+                        + key
+                        + '": ["a", "b"]}',
+                    )
+                _validate_value(key, value, allow_list=op in ("=", "!="))
+        else:
+            _validate_value(key, rhs, allow_list=True)
+
+
+def _validate_group(key: str, members: Any, depth: int) -> None:
+    # `depth` counts this group: the outermost and/or is level 1.
+    if depth > WHERE_MAX_DEPTH:
+        raise InvalidArgumentError(
+            f"where: and/or groups nest deeper than {WHERE_MAX_DEPTH} levels",
+            field="where",
+            hint=f"flatten the filter to at most {WHERE_MAX_DEPTH} nested and/or groups",
+        )
+    if not isinstance(members, list) or not members:
+        raise InvalidArgumentError(
+            f"where.{key} must be a non-empty list of conditions",
+            field="where",
+            hint=f'write {{"{key}": [{{"a": 1}}, {{"b": 2}}]}}',
+        )
+    for member in members:
+        validate_where(member, depth=depth + 1)
+
+
+def _validate_value(key: str, value: Any, *, allow_list: bool) -> None:
+    scalar = (str, int, float, bool)
+    if isinstance(value, list) and allow_list:
+        if not value or not all(isinstance(v, scalar) for v in value):
+            raise InvalidArgumentError(
+                f"where.{key}: a list must hold at least one string or number",
+                field="where",
+                hint=f'write {{"{key}": ["a", "b"]}} for any of several values',
+            )
+        return
+    if not isinstance(value, scalar):
+        raise InvalidArgumentError(
+            f"where.{key}: {shown(value)} is not a string or number",
+            field="where",
+            hint="compare attributes with strings, numbers or booleans",
+        )
+
+
+def where_groups(where: Mapping[str, Any]) -> int:
+    """How deep the and/or groups of `where` nest (0: a flat map)."""
+    inner = [where_groups(m) for k, ms in where.items() if k in WHERE_GROUPS for m in ms]
+    return 1 + max(inner) if inner else 0
+
+
+def check_where_types(
+    where: Mapping[str, Any], types: Mapping[str, AttributeType], *, scope: str
+) -> None:
+    """Refuse a value whose JSON type cannot match its attribute's declared type.
+
+    Attributes without a declared type are left to the backend (and the evaluator)."""
+    for key, rhs in where.items():
+        if key in WHERE_GROUPS:
+            for member in rhs:
+                check_where_types(member, types, scope=scope)
+            continue
+        kind = types.get(key)
+        if kind is None:
+            continue
+        operators = rhs if isinstance(rhs, dict) else {"=": rhs}
+        for op, value in operators.items():
+            for item in value if isinstance(value, list) else [value]:
+                if not _fits(kind, item):
+                    raise _mismatch(key, kind, op, item, scope)
+
+
+def _fits(kind: AttributeType, value: Any) -> bool:
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _mismatch(
+    key: str, kind: AttributeType, op: str, value: Any, scope: str
+) -> InvalidArgumentError:
+    fixed: Any
+    if kind == "number":
+        try:
+            number = float(value) if isinstance(value, str) else None
+        except ValueError:
+            number = None
+        fixed = (int(number) if number.is_integer() else number) if number is not None else 100
+    elif kind == "boolean":
+        fixed = value.strip().lower() != "false" if isinstance(value, str) else True
+    else:
+        fixed = shown(value).strip('"') if not isinstance(value, str) else value
+    example = {key: fixed} if op == "=" else {key: {op: fixed}}
+    return InvalidArgumentError(
+        f"where.{key} is a {kind} attribute of {scope}; {json_kind(value)} never matches it",
+        field="where",
+        hint=f"compare {key} with a {_JSON_NAME[kind]}, e.g. {shown(example)}",
+    )
+
+
+_JSON_NAME: dict[str, str] = {
+    "number": "JSON number (no quotes)",
+    "boolean": "JSON true or false (no quotes)",
+    "text": "JSON string (in quotes)",
+}
