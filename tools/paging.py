@@ -10,6 +10,10 @@ What the driver guarantees:
 - rows a backend cannot filter itself are checked locally, and at most `max_scan` rows are
   examined per call; past that the call returns what it has, with a cursor and a warning;
 - on a stream sorted by a date, a row beyond a date bound ends the stream (early stop);
+- a collection with no sorts (`CollectionInfo.sorts == ()`) streams in the vendor's own
+  order, said in a warning, with every row checked against the date bounds; in a fan-out
+  such an instance is skipped (nothing to merge it by), with the fix in the warning;
+- an instance skipped in a fan-out is finished in the cursor, which stays valid;
 - where positions are computable (page numbers, offsets) several pages are fetched at
   once, up to the backend's `parallel_pages`;
 - cursors are opaque, checksummed and bound to the query that produced them.
@@ -113,16 +117,32 @@ async def _open(
         except ProcessMcpError as exc:
             if not run.fan_out:
                 raise
-            await run.warn(f"{backend.name} skipped: {exc.message}")
+            await _skip(run, backend, exc.message)
             continue
         caps = backend.capabilities().for_collection(plan.collection)
+        info = caps.collection(plan.collection)
+        unsorted = info is not None and not info.sorts
+        if unsorted:
+            assert info is not None
+            own = f"rows in {backend.kind.capitalize()}'s own order: {info.name} cannot be sorted"
+            if run.fan_out:
+                await _skip(
+                    run,
+                    backend,
+                    f"{own}, so they cannot be merged with other instances' rows by "
+                    f"{query.sort}; ask backend={backend.name} alone",
+                )
+                continue
+            run.warnings.append(f"{backend.name}: {own}")
         if state is not None:
             _check_entry(state[backend.name], caps.addressing, caps.max_page_size)
         run.applied.extend(_notes(backend.name, plan))
         run.warnings.extend(f"{backend.name}: {w}" for w in plan.warnings)
-        native_date_sort = plan.sort == query.sort and query.sort.lstrip("-") in (
-            "created_at",
-            "updated_at",
+        # Early stop needs rows in date order; a vendor-ordered stream is in none.
+        native_date_sort = (
+            not unsorted
+            and plan.sort == query.sort
+            and query.sort.lstrip("-") in ("created_at", "updated_at")
         )
         run.streams.append(
             InstanceStream(
@@ -137,6 +157,13 @@ async def _open(
             )
         )
     return run
+
+
+async def _skip(run: _Run, backend: Backend, why: str) -> None:
+    """Leave an instance out of a fan-out, and out of its cursor (finished), so the next
+    page neither repeats the work nor finds the cursor's instances changed."""
+    run.finished[backend.name] = None
+    await run.warn(f"{backend.name} skipped: {why}")
 
 
 def _check_where_types(backend: Backend, query: ProcessQuery) -> None:
