@@ -138,12 +138,24 @@ def _dates(draw: st.DrawFn, q: dict[str, Any]) -> None:
 
 
 def _start(draw: st.DrawFn, collection: str, max_limit: int) -> dict[str, Any]:
+    """A collection with no sorts (customers) takes any: the driver ignores it there (the
+    tools refuse an explicit one) and the rows come in Kommo's own order."""
     return {
         "backend": sandbox.NAME,
         "collection": collection,
-        "sort": draw(st.sampled_from(SORTS[collection])),
+        "sort": draw(st.sampled_from(SORTS[collection] or SORT_KEYS)),
         "limit": draw(st.integers(1, max_limit)),
     }
+
+
+def _tags_and_where(
+    draw: st.DrawFn, q: dict[str, Any], tag_odds: int, where: list[dict[str, Any]]
+) -> None:
+    if draw(st.integers(0, tag_odds)) == 0:
+        tags = TAGS[q["collection"]]
+        q["tags"] = draw(st.lists(st.sampled_from(tags), min_size=1, max_size=2))
+    if draw(st.integers(0, 2)) == 0:
+        q["where"] = draw(st.sampled_from(where))
 
 
 def _owner(draw: st.DrawFn, q: dict[str, Any], odds: int) -> None:
@@ -194,10 +206,7 @@ def contact_queries(draw: st.DrawFn) -> ProcessQuery:
     if draw(st.booleans()):
         q["text"] = draw(st.sampled_from(CONTACT_TEXTS))
     _owner(draw, q, 2)
-    if draw(st.integers(0, 4)) == 0:
-        q["tags"] = draw(st.lists(st.sampled_from(TAGS["contacts"]), min_size=1, max_size=2))
-    if draw(st.integers(0, 2)) == 0:
-        q["where"] = draw(st.sampled_from(CONTACT_WHERE))
+    _tags_and_where(draw, q, 4, CONTACT_WHERE)
     _dates(draw, q)
     return _finish(q)
 
@@ -213,24 +222,14 @@ def company_queries(draw: st.DrawFn) -> ProcessQuery:
 
 @st.composite
 def customer_queries(draw: st.DrawFn) -> ProcessQuery:
-    """Any `sort`: customers have none, so the driver ignores it (the tools refuse an
-    explicit one) and the rows come in Kommo's own order."""
-    q: dict[str, Any] = {
-        "backend": sandbox.NAME,
-        "collection": "customers",
-        "sort": draw(st.sampled_from(SORT_KEYS)),
-        "limit": draw(st.integers(1, 12)),
-    }
+    q = _start(draw, "customers", 12)
     if draw(st.booleans()):
         q["text"] = draw(st.sampled_from(CUSTOMER_TEXTS))
     _owner(draw, q, 2)
     if draw(st.integers(0, 2)) == 0:
         ids = st.sampled_from([str(i) for i in CUSTOMER_STATUS_IDS])
         q["native_status"] = draw(st.lists(ids, min_size=1, max_size=2, unique=True))
-    if draw(st.integers(0, 3)) == 0:
-        q["tags"] = draw(st.lists(st.sampled_from(TAGS["customers"]), min_size=1, max_size=2))
-    if draw(st.integers(0, 2)) == 0:
-        q["where"] = draw(st.sampled_from(CUSTOMER_WHERE))
+    _tags_and_where(draw, q, 3, CUSTOMER_WHERE)
     _dates(draw, q)
     return _finish(q)
 

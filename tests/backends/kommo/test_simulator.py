@@ -285,6 +285,16 @@ async def test_ranges_are_inclusive_unless_told_otherwise(
     assert lead["id"] not in await all_ids(make_client(range_to_inclusive=False), query)
 
 
+@pytest.mark.parametrize("to_inclusive", [True, False])
+async def test_a_single_value_is_an_exact_match_whatever_the_reading_of_to(
+    make_client: MakeClient, data: KommoData, to_inclusive: bool
+) -> None:
+    price = data.leads[10]["price"]
+    wanted = [lead["id"] for lead in data.leads if lead["price"] == price]
+    got = await all_ids(make_client(range_to_inclusive=to_inclusive), f"filter[price]={price}")
+    assert got == wanted
+
+
 async def test_custom_field_filters_can_be_silently_ignored(
     make_client: MakeClient, data: KommoData
 ) -> None:

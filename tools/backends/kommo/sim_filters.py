@@ -187,7 +187,9 @@ def _one(
         return lambda row: str(row.get("name", "")).casefold() in names
     if kind == "range":
         low, high = _bounds(node, path)
-        return _in_range(name, low, high, opts.range_to_inclusive)
+        # A single value (`filter[price]=2000`, reference section 3) is an exact match:
+        # only a range's `to` has the undocumented inclusiveness.
+        return _in_range(name, low, high, opts.range_to_inclusive or not _is_range(node))
     if kind == "statuses":
         return _statuses(node, opts, problems)
     if kind == "legacy_date":
@@ -206,7 +208,7 @@ def _one(
 
 def _bounds(node: Any, path: str) -> tuple[float | None, float | None]:
     """A range `{from, to}` (either may be missing) or a single value (from = to)."""
-    if isinstance(node, dict) and not all(k.isdigit() for k in node):
+    if _is_range(node):
         unknown = set(node) - {"from", "to"}
         if unknown:
             raise BracketError(f"{path}.{sorted(unknown)[0]}", "a range takes from and to")
@@ -218,6 +220,10 @@ def _bounds(node: Any, path: str) -> tuple[float | None, float | None]:
         )
     value = _number(scalar(node, path), path)
     return value, value
+
+
+def _is_range(node: Any) -> bool:
+    return isinstance(node, dict) and not all(k.isdigit() for k in node)
 
 
 def _number(text: str, path: str) -> float:
