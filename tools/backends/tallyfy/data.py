@@ -63,16 +63,16 @@ def parse_time(text: str) -> datetime:
 
 
 def generate(
-    seed: int = 7, runs: int = 300, now: datetime = DEFAULT_NOW, *, hostile_runs: bool = True
+    seed: int = 7, runs: int = 300, now: datetime = DEFAULT_NOW, *, hostile_records: bool = True
 ) -> TallyfyData:
-    """`runs` regular runs, plus (unless `hostile_runs=False`) one run per hostile name of
+    """`runs` regular runs, plus (unless `hostile_records=False`) one run per hostile name of
     tools/sim/hostile.py, drawn from a stream of their own after the regular ones."""
     rng = random.Random(seed)
     gen = _Generator(rng, now)
     return gen.build(
         seed,
         runs,
-        hostile_stream=random.Random(f"tallyfy-hostile-{seed}") if hostile_runs else None,
+        hostile_stream=random.Random(f"tallyfy-hostile-{seed}") if hostile_records else None,
     )
 
 
