@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tools.sim import fake
+from tools.sim import fake, hostile
 
 Json = dict[str, Any]
 
@@ -121,8 +121,17 @@ def parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def generate(seed: int = 7, instances: int = 300, now: datetime = DEFAULT_NOW) -> YuuvisData:
-    return _Generator(random.Random(seed), now).build(seed, instances)
+def generate(
+    seed: int = 7,
+    instances: int = 300,
+    now: datetime = DEFAULT_NOW,
+    *,
+    hostile_records: bool = True,
+) -> YuuvisData:
+    """`instances` regular instances, plus (unless `hostile_records=False`) one per hostile
+    name of tools/sim/hostile.py, drawn from a stream of their own after the regular ones."""
+    hostile_stream = random.Random(f"yuuvis-hostile-{seed}") if hostile_records else None
+    return _Generator(random.Random(seed), now).build(seed, instances, hostile_stream)
 
 
 def _uuid(rng: random.Random) -> str:
@@ -134,7 +143,7 @@ class _Generator:
         self.rng = rng
         self.now = now.astimezone(UTC).replace(microsecond=0)
 
-    def build(self, seed: int, n: int) -> YuuvisData:
+    def build(self, seed: int, n: int, hostile_stream: random.Random | None = None) -> YuuvisData:
         self.users = self._users()
         self.definitions, self.def_ids = self._definitions()
         self.variables: dict[str, list[Json]] = {}
@@ -160,6 +169,8 @@ class _Generator:
             a, b = self.rng.sample(range(len(rows)), 2)
             if rows[a]["id"] not in related and rows[b]["id"] not in related:
                 self._copy_start(rows[b], rows[a])
+        if hostile_stream is not None and rows:
+            rows += self._hostile(hostile_stream, top)
         started = {r["id"]: parse_time(r["startTime"]) for r in rows}
         rows.sort(key=lambda r: (started[r["id"]], r["id"]))
         return YuuvisData(
@@ -175,6 +186,26 @@ class _Generator:
             involved=self.involved,
             started=started,
         )
+
+    def _hostile(self, rng: random.Random, top: list[_Definition]) -> list[Json]:
+        """Instances whose name, starter, variables and a task name break naive rendering
+        (the starter is any string the starting client sent: here, some are hostile)."""
+        self.rng = rng
+        out: list[Json] = []
+        for n, name in enumerate(hostile.NAMES):
+            starter = self._starter()
+            if n % 2:
+                starter = {**starter, "id": hostile.OWNER}
+            status = rng.choice(("running", "running", "completed", "deleted"))
+            row = self._instance(rng.choice(top), status, starter, None)
+            row["name"] = name
+            variables = self.variables[row["id"]]
+            variables.append(_var("note", "string", hostile.FIELD_VALUES[n % 4]))
+            variables.append(_var("remark", "string", hostile.DESCRIPTION))
+            if n % 3 == 0 and self.tasks[row["id"]]:
+                self.tasks[row["id"]][0]["name"] = hostile.TASK
+            out.append(row)
+        return out
 
     # -- directory ---------------------------------------------------------------------
 
