@@ -273,3 +273,33 @@ def test_the_csv_reader_sees_each_neutralised_cell_as_text() -> None:
     line = '"\'=HYPERLINK(""http://e.test"",""x"");=1+2",next\r\n'
     assert next(csv.reader(io.StringIO(line))) == ['\'=HYPERLINK("http://e.test","x");=1+2', "next"]
     assert next(csv.reader(io.StringIO(line), delimiter=";"))[0].startswith("'=")
+
+
+def test_list_backends_keeps_vendor_named_collections_and_statuses_on_their_lines() -> None:
+    from datetime import UTC, datetime
+
+    from server.render import backends_text
+    from tools.list_backends import BackendsResult, BackendView, CollectionView, FilterInfo
+
+    forged = f"x\n{hostile.FORGED_MORE}"
+    view = CollectionView(
+        name=f"visit{forged}",
+        description=hostile.DESCRIPTION,
+        statuses={f"Won\u2028{forged}": "completed", "\x1b[31mLost": "cancelled"},
+        filters={"status": FilterInfo(mode="native")},
+        sorts=["-created_at"],
+        sections=["fields"],
+        attributes={f"city{forged}": "text\rnumber"},
+    )
+    result = BackendsResult(
+        backends=[
+            BackendView(name="chakra", kind="chakra", usable=True, collections=[view, view]),
+            BackendView(name="down", usable=False, problem=f"backend said: {forged}"),
+        ],
+        server_time=datetime(2026, 11, 15, tzinfo=UTC),
+    )
+    lines = safe_lines(backends_text(result))
+    assert_no_forged_line(lines, None)
+    # Server time; the backend; its collection with statuses, native, sorts, include and
+    # attributes; the second collection and "as" the first; the unusable backend.
+    assert len(lines) == 11
