@@ -16,67 +16,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tools.backends.yuuvis.data_spec import (
+    CALLS_SUB,
+    DEFAULT_NOW,
+    DEFINITIONS,
+    DELETE_REASONS,
+    DOC_WORDS,
+    SPAN,
+    STATUS_WEIGHTS,
+    SUB_KEY,
+    TENANT,
+    Definition,
+)
 from tools.sim import fake, hostile
 
+__all__ = ["DEFINITIONS", "SUB_KEY", "Json", "YuuvisData", "generate", "iso_offset", "parse_time"]
+
 Json = dict[str, Any]
-
-DEFAULT_NOW = datetime(2026, 11, 15, 12, 0, 0, tzinfo=UTC)
-SPAN = timedelta(days=730)
-TENANT = "acme"
-
-# Shares of top-level instances; sub-processes follow their parent.
-STATUS_WEIGHTS = {"running": 40, "suspended": 7, "completed": 38, "deleted": 15}
-DELETE_REASONS = (
-    "Cancelled by initiator",
-    "Duplicate request",
-    "Superseded by a new version of the document",
-    "Withdrawn by the requester",
-)
-SUB_KEY = "approval_subprocess"
-
-
-@dataclass(frozen=True)
-class _Definition:
-    key: str
-    name: str
-    category: str
-    description: str
-    versions: int
-    steps: tuple[str, ...]
-
-
-DEFINITIONS = (
-    _Definition("invoice_approval", "Invoice approval", "finance",
-                "Incoming invoices are checked, approved and booked.", 3,
-                ("Check invoice", "Approve invoice", "Book invoice")),
-    _Definition("purchase_order", "Purchase order", "procurement",
-                "Purchase orders above the budget limit need an approval.", 2,
-                ("Review order", "Approve order", "Send order to supplier")),
-    _Definition("contract_review", "Contract review", "legal",
-                "Legal review and sign-off of a contract document.", 2,
-                ("Legal review", "Negotiate changes", "Sign-off")),
-    _Definition("leave_request", "Leave request", "hr",
-                "An employee asks for leave; the manager decides.", 1,
-                ("Manager decision", "Update HR record")),
-    _Definition("document_release", "Document release", "dms",
-                "A document version is reviewed and released.", 2,
-                ("Review document", "Release document")),
-    _Definition("employee_onboarding", "Employee onboarding", "hr",
-                "Accounts, equipment and introductions for a new employee.", 1,
-                ("Create accounts", "Order equipment", "Welcome meeting")),
-    _Definition("follow-up", "Follow-up", "inbox",
-                "Reminds the initiator of a document on a given date.", 1,
-                ("Follow up",)),
-    _Definition("twosteptest_proc", "Two tasks test process", "test",
-                "Process shall be started with Web-API Gateway variable subject to be shown "
-                "in the same column of the inbox and with . Both tasks to initiator.", 4,
-                ("First task", "Second task")),
-    _Definition(SUB_KEY, "Approval step", "finance",
-                "Called activity: one approver decides.", 1,
-                ("Decide",)),
-)  # fmt: skip
-_CALLS_SUB = ("invoice_approval", "purchase_order")
-_DOC_WORDS = ("Q3_report_final", "policy_v2", "scan_batch", "offer_draft", "minutes_board")
 
 
 @dataclass(frozen=True)
@@ -160,7 +116,7 @@ class _Generator:
             definition = self.rng.choice(top)
             row = self._instance(definition, status, self._starter(), None)
             rows.append(row)
-            wants_sub = definition.key in _CALLS_SUB and self.rng.random() < 0.35
+            wants_sub = definition.key in CALLS_SUB and self.rng.random() < 0.35
             if wants_sub and len(rows) < n:
                 rows.append(self._sub_process(row))
         # A few instances share a start time to the millisecond: ties go by id.
@@ -187,7 +143,7 @@ class _Generator:
             started=started,
         )
 
-    def _hostile(self, rng: random.Random, top: list[_Definition]) -> list[Json]:
+    def _hostile(self, rng: random.Random, top: list[Definition]) -> list[Json]:
         """Instances whose name, starter, variables and a task name break naive rendering
         (the starter is any string the starting client sent: here, some are hostile)."""
         self.rng = rng
@@ -276,7 +232,7 @@ class _Generator:
 
     def _instance(
         self,
-        d: _Definition,
+        d: Definition,
         status: str,
         starter: Json,
         parent: Json | None,
@@ -348,7 +304,7 @@ class _Generator:
         target["startTime"] = source["startTime"]
 
     def _content(
-        self, d: _Definition, start: datetime, parent: Json | None
+        self, d: Definition, start: datetime, parent: Json | None
     ) -> tuple[str, str | None, list[Json]]:
         """Instance name, business key and variables, in the style of each definition."""
         rng = self.rng
@@ -392,7 +348,7 @@ class _Generator:
             key, name = None, f"Leave request {who} ({days} days)"
         elif d.key == "document_release":
             doc = _uuid(rng)
-            title = f"{rng.choice(_DOC_WORDS)}.pdf"
+            title = f"{rng.choice(DOC_WORDS)}.pdf"
             v += [_var("documentId", "string", doc), _var("title", "string", title)]
             v += [_var("version", "integer", rng.randint(1, 9))]
             key, name = doc, f"Release {title}"
@@ -416,7 +372,7 @@ class _Generator:
         return name, key, v
 
     def _history(
-        self, d: _Definition, status: str, start: datetime, end: datetime | None, starter: Json
+        self, d: Definition, status: str, start: datetime, end: datetime | None, starter: Json
     ) -> list[Json]:
         """Task history as the vendor client reads it: id, name, description, assignee,
         createTime, claimTime, endTime."""
