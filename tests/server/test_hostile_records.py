@@ -12,13 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from mcp import Client
 
-from server.app import build_server
-from server.settings import Settings
-from tests.export.conftest import open_sim
+from tests.export.conftest import memory_client, open_sim
 from tests.server.conftest import text
 from tools.exportformats import FORMULA_LEADS
 from tools.safe_text import cell
@@ -51,9 +48,7 @@ RAW = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x1b\x07\x7f\u202e\u2066"
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    settings = Settings(instances=[s.settings for s in SIMS], export_dir=tmp_path)
-    transports = {s.settings.name: httpx.ASGITransport(app=s.core) for s in SIMS}
-    async with Client(build_server(settings, transports=transports)) as c:
+    async with memory_client(SIMS, tmp_path) as c:
         yield c
 
 
