@@ -3,6 +3,8 @@ format read back through resources/read and from the file, progress, refusals.""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -77,8 +79,10 @@ async def test_list_exports_read_back_through_resources_read(
     assert not result.is_error, text(result)
     body = await read_back(client, result, tmp_path)
     rows = result.structured_content["rows"]
-    lines = body.strip("\r\n").splitlines()
-    assert len(lines) == rows + (1 if fmt == "csv" else 0)
+    if fmt == "csv":  # a record may span lines: a quoted cell keeps a vendor's line break
+        assert len(list(csv.reader(io.StringIO(body, newline="")))) == rows + 1
+    else:
+        assert len(body.strip("\n").splitlines()) == rows
     assert progress, "an export reports progress"
     assert progress[-1][0] == rows
     assert f"Exported {rows} rows as {fmt}" in text(result)
