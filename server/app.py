@@ -32,6 +32,7 @@ from server.protocol import notice_sink
 from server.schema import output_schema
 from server.settings import Settings
 from tools import notices
+from tools.arguments import shown
 from tools.errors import ProcessMcpError
 from tools.export_process import URI_SCHEME
 from tools.exportfiles import (
@@ -177,7 +178,8 @@ def _unstring(arguments: dict[str, Any], schema: Mapping[str, Any]) -> dict[str,
     out = dict(arguments)
     for key, value in arguments.items():
         kind = props.get(key, {}).get("type")
-        if kind in ("array", "object") and isinstance(value, str):
+        kinds = set(kind) if isinstance(kind, list) else {kind}  # ["array", "null"]
+        if kinds & {"array", "object"} and isinstance(value, str):
             try:
                 decoded = json.loads(value)
             except ValueError:
@@ -187,11 +189,24 @@ def _unstring(arguments: dict[str, Any], schema: Mapping[str, Any]) -> dict[str,
     return out
 
 
+# No line of an error is longer than this. Refusals quote arguments through
+# tools.arguments.shown (at most QUOTE_CHARS of any value); this catches whatever else a
+# message might carry, so a megabyte argument never comes back as a megabyte error.
+ERROR_LINE_CHARS = 1_000
+
+
 def _error(text: str) -> CallToolResult:
     # Defence in depth: errors can quote arguments and vendor text, so no registered
     # secret (tokens, the HTTP token) leaves the server even if one was pasted into a call.
-    safe = scrub(text, registered_secrets())
+    safe = clip_lines(scrub(text, registered_secrets()))
     return CallToolResult(content=[TextContent(type="text", text=safe)], is_error=True)
+
+
+def clip_lines(text: str, limit: int = ERROR_LINE_CHARS) -> str:
+    return "\n".join(
+        line if len(line) <= limit else f"{line[: limit - 40]}… ({len(line) - limit + 40} more)"
+        for line in text.splitlines()
+    )
 
 
 def build_tool(definition: ToolDef, shared: SharedInstances) -> Tool:
@@ -302,7 +317,7 @@ def register_exports(server: MCPServer[Any], directory: Path) -> None:
 
 def _export_path(directory: Path, extension: str, name: str) -> Path:
     if not name.endswith("." + extension):
-        raise ResourceError(f"{name!r} is not a .{extension} export")
+        raise ResourceError(f"{shown(name)} is not a .{extension} export")
     try:
         return resolve_in(directory, name)
     except ProcessMcpError as exc:
@@ -327,7 +342,7 @@ def _part_reader(directory: Path, extension: str) -> Callable[[str, str], str]:
         parts = part_count(path.stat().st_size)
         if not part.isdigit() or not 1 <= int(part) <= parts:
             raise ResourceError(
-                f"{name} has parts 1 to {parts}; {part!r} is not one of them\n"
+                f"{shown(name)} has parts 1 to {parts}; {shown(part)} is not one of them\n"
                 f"How to fix: read {URI_SCHEME}://{extension}/{name}/part/1 first"
             )
         return read_part(path, int(part)).decode("utf-8")

@@ -15,6 +15,15 @@ from pydantic import BaseModel
 
 from server import render
 from tools.arguments import shown
+from tools.bounds import (
+    CURSOR_CHARS,
+    FILE_NAME_CHARS,
+    ID_CHARS,
+    MAX_COLUMNS,
+    MAX_VALUES,
+    NAME_CHARS,
+    WHERE_CHARS,
+)
 from tools.errors import InvalidArgumentError
 from tools.export_process import FORMATS, MAX_ROWS, ExportResult, export_process
 from tools.exportformats import DEFAULT_COLUMNS
@@ -22,9 +31,10 @@ from tools.get_process import SECTIONS, get_process
 from tools.instances import Instances
 from tools.list_backends import BackendsResult, list_backends
 from tools.list_processes import list_processes
-from tools.model import STATUSES, ListResult, ProcessDetail
+from tools.model import DETAILS, STATUSES, ListResult, ProcessDetail
 from tools.paging import ProgressFn
 from tools.query import MAX_LIMIT, SORT_KEYS
+from tools.where_text import EXAMPLE as WHERE_EXAMPLE
 
 
 class Session(Protocol):
@@ -69,15 +79,62 @@ class ToolDef:
     open_world: bool = True
 
 
-def _string(description: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "string", "description": description, **extra}
+# How the schemas are written, so that every client takes them (the rules, with their
+# sources, are checked in tests/server/test_inventory.py):
+# - An optional parameter is left out of `required` and admits null: `"type": [T, "null"]`.
+#   OpenAI's strict mode (the OpenAI Agents SDK converts MCP tools with
+#   convert_schemas_to_strict) makes every property required, so null is how a model says
+#   "not given" there; the server reads null as not given for every optional parameter.
+#   Google's converters (google-genai Schema.from_json_schema, its MCP adapter) turn
+#   [T, "null"] into Gemini's `nullable: true`.
+# - A choice from a list that may be null is `anyOf` [the choice, null], with nothing
+#   beside the anyOf (Vertex refuses siblings of any_of) and the description inside: a
+#   type list cannot carry the enum, since Gemini's enums hold strings only, never null.
+# - No `default` keyword (Azure's strict mode refuses one; defaults are in descriptions),
+#   no `$ref`, no `format`; strings and arrays carry the bounds the server enforces
+#   (tools/bounds.py), so a caller learns them before it calls.
 
 
-def _strings(description: str, enum: tuple[str, ...] | None = None) -> dict[str, Any]:
-    items: dict[str, Any] = {"type": "string"}
-    if enum:
-        items["enum"] = list(enum)
-    return {"type": "array", "items": items, "description": description}
+def _text(description: str, max_length: int = NAME_CHARS) -> dict[str, Any]:
+    return {"type": ["string", "null"], "maxLength": max_length, "description": description}
+
+
+def _required_text(description: str, max_length: int = NAME_CHARS) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_length, "description": description}
+
+
+def _texts(
+    description: str, enum: tuple[str, ...] | None = None, max_items: int = MAX_VALUES
+) -> dict[str, Any]:
+    items: dict[str, Any] = (
+        {"type": "string", "enum": list(enum)}
+        if enum
+        else {"type": "string", "maxLength": NAME_CHARS}
+    )
+    return {
+        "type": ["array", "null"],
+        "items": items,
+        "maxItems": len(enum) if enum else max_items,
+        "description": description,
+    }
+
+
+def _choice(description: str, values: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "string", "enum": list(values), "description": description},
+            {"type": "null"},
+        ]
+    }
+
+
+def _integer(description: str, low: int, high: int) -> dict[str, Any]:
+    return {
+        "type": ["integer", "null"],
+        "minimum": low,
+        "maximum": high,
+        "description": description,
+    }
 
 
 def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -91,107 +148,94 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
     return schema
 
 
-BACKEND = _string('Instance name from list_backends, or "all" (default) to search every instance.')
-COLLECTION = _string("Collection in that backend (see list_backends); default: its main one.")
+BACKEND = _text('Instance from list_backends, or "all" (default).')
+COLLECTION = _text("Collection (see list_backends); default: the main one.")
 
 LIST_PROCESSES_SCHEMA = _object(
     {
         "backend": BACKEND,
         "collection": COLLECTION,
-        "status": _strings(
-            "Unified status, any of. open = in progress; completed = done/won; "
-            "cancelled = archived/lost/deleted.",
-            STATUSES,
+        "status": _texts(
+            "Unified status, any of (cancelled = archived, lost or deleted).", STATUSES
         ),
-        "native_status": _strings("The backend's own status values (see list_backends)."),
-        "text": _string(
-            "Case-insensitive substring of the process name, or of the text fields the "
-            "backend's own search reads (list_backends says which)."
+        "native_status": _texts("The backend's own status values (see list_backends)."),
+        "text": _text(
+            "Case-insensitive part of the name (or of the text fields list_backends names)."
         ),
-        "created_after": _string("ISO 8601 date or date-time, inclusive. Bare date = 00:00 UTC."),
-        "created_before": _string("ISO 8601 date or date-time, exclusive."),
-        "updated_after": _string("Last change at or after this ISO 8601 date/date-time."),
-        "updated_before": _string("Last change before this ISO 8601 date/date-time."),
-        "owner": _string("Owner's user id or email."),
-        "template": _string("Template / process definition / pipeline: id or exact name."),
-        "tags": _strings("Tag names; a process must carry all of them."),
-        "where": {
-            "type": "object",
-            "description": "Attribute filters where the backend has them (list_backends shows "
-            'each collection\'s attributes): {"attr": value | [any of] | {">=": value}}; '
-            "operators = != > >= < <=; keys of one object all hold; "
-            '{"or": [{...}, {...}]} and {"and": [...]} nest up to 3 levels.',
-        },
-        "sort": _string("Order of results.", enum=list(SORT_KEYS), default="-created_at"),
-        "limit": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": MAX_LIMIT,
-            "default": 20,
-            "description": "Rows to return; page on with cursor.",
-        },
-        "cursor": _string("next_cursor of the previous answer; repeat the same filters."),
-        "detail": _string(
-            "ids = id and name only; full adds backend-specific fields.",
-            enum=["ids", "summary", "full"],
-            default="summary",
+        "created_after": _text("ISO 8601 date or date-time, inclusive; a bare date is 00:00 UTC."),
+        "created_before": _text("ISO 8601, exclusive."),
+        "updated_after": _text("Last change at or after (ISO 8601)."),
+        "updated_before": _text("Last change before (ISO 8601)."),
+        "owner": _text("Owner's user id or email."),
+        "template": _text("Template, definition or pipeline: id or exact name."),
+        "tags": _texts("Tag names; a process must carry all of them."),
+        "where": _text(
+            "Attribute conditions (list_backends names the attributes), e.g. "
+            + WHERE_EXAMPLE
+            + '. Operators = != > >= < <=, and in ("a", "b"); text in quotes; and/or with '
+            "parentheses, up to 3 levels.",
+            WHERE_CHARS,
+        ),
+        "sort": _choice("Order (default -created_at).", SORT_KEYS),
+        "limit": _integer("Rows (default 20); page on with cursor.", 1, MAX_LIMIT),
+        "cursor": _text("next_cursor of the previous answer; same filters.", CURSOR_CHARS),
+        "detail": _choice(
+            "ids = id and name; summary (default); full adds backend fields.", DETAILS
         ),
     }
 )
 
 GET_PROCESS_SCHEMA = _object(
     {
-        "backend": _string("Instance name (each list row carries it)."),
-        "id": _string("Process id from list_processes."),
+        "backend": _required_text("Instance name (each list row carries it)."),
+        "id": _required_text("Process id from list_processes.", ID_CHARS),
         "collection": COLLECTION,
-        "include": _strings(
-            "Sections to add (default: tasks; detail=full: all the backend has).", SECTIONS
-        ),
-        "detail": _string(
-            "full adds backend-specific fields and every section.",
-            enum=["summary", "full"],
-            default="summary",
-        ),
+        "include": _texts("Sections (default tasks; detail=full: all there are).", SECTIONS),
+        "detail": _choice("full adds backend fields and every section.", ("summary", "full")),
     },
     required=("backend", "id"),
 )
 
-# The list filters again, typed the same but described once (in list_processes).
+
+def _as_in_list(schema: dict[str, Any]) -> dict[str, Any]:
+    """A list filter again, typed the same, described once (in list_processes)."""
+    if "anyOf" in schema:
+        choice, null = schema["anyOf"]
+        return {"anyOf": [{**choice, "description": "As in list_processes."}, null]}
+    return {**schema, "description": "As in list_processes."}
+
+
 _FILTERS = {
-    k: {**v, "description": "As in list_processes."}
+    k: _as_in_list(v)
     for k, v in LIST_PROCESSES_SCHEMA["properties"].items()
     if k not in ("limit", "cursor", "detail", "backend", "collection")
 }
 EXPORT_PROCESS_SCHEMA = _object(
     {
-        "backend": _string('Instance name; "all" is allowed for list exports (without id).'),
-        "id": _string("Export this one process in full. Leave out to export a list query."),
+        "backend": _required_text('Instance name; "all" for list exports (without id).'),
+        "id": _text("Export this one process in full; leave out to export a list.", ID_CHARS),
         "collection": COLLECTION,
-        "format": _string(
+        "format": _choice(
             "With id: json (default), markdown, or native (the vendor's own form, e.g. "
-            "Frends BPMN; list_backends shows which backends have one). Without id: csv "
-            "(default) or jsonl.",
-            enum=list(FORMATS),
+            "Frends BPMN). Without id: csv (default) or jsonl.",
+            FORMATS,
         ),
-        "columns": _strings(
-            "csv columns, in order (default: "
+        "columns": _texts(
+            "csv columns in order (default: "
             + ", ".join(DEFAULT_COLUMNS)
-            + "). Any list row field, or extra.KEY for a backend-specific one."
+            + "): any row field, or extra.KEY.",
+            max_items=MAX_COLUMNS,
         ),
-        "file_name": _string(
-            "Plain file name inside the export directory (no folders); default: generated."
+        "file_name": _text(
+            "Plain file name in the export directory; default: generated.", FILE_NAME_CHARS
         ),
         "overwrite": {
-            "type": "boolean",
-            "default": False,
-            "description": "Replace an existing file of the same name (default: refuse).",
+            "type": ["boolean", "null"],
+            "description": "Replace an existing file of that name (default false).",
         },
-        "max_rows": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": MAX_ROWS,
-            "description": "Stop after this many rows (list exports). Default: every match.",
-        },
+        "max_rows": _integer(
+            "Stop after this many rows (list exports; default: every match).", 1, MAX_ROWS
+        ),
         **_FILTERS,
     },
     required=("backend",),

@@ -99,7 +99,7 @@ def test_where_nesting_up_to_three_groups_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("where", "message", "hint"),
     [
-        ({"a": {"~": 1}}, "unknown operator '~'", "operators are =, !=, >, >=, <, <="),
+        ({"a": {"~": 1}}, 'unknown operator "~"', "operators are =, !=, >, >=, <, <="),
         (
             {"or": [{"and": [{"or": [{"and": [{"a": 1}]}]}]}]},
             "nest deeper than 3 levels",
@@ -108,9 +108,9 @@ def test_where_nesting_up_to_three_groups_is_accepted() -> None:
         ({"or": {"a": 1}}, "where.or must be a non-empty list", '{"or": [{"a": 1}'),
         ({"or": []}, "where.or must be a non-empty list", "or"),
         ({}, "where: empty object", "leave where out"),
-        ({"a": {"x": 1}}, "unknown operator 'x'", "any-of pass a list"),
+        ({"a": {"x": 1}}, 'unknown operator "x"', "any-of pass a list"),
         ({"a": {">": [1, 2]}}, "is not a string or number", "compare"),
-        ({"a": {"b": 1}, "or": [{"c": 1}]}, "unknown operator 'b'", "operators"),
+        ({"a": {"b": 1}, "or": [{"c": 1}]}, 'unknown operator "b"', "operators"),
         ({"a": []}, "a list must hold at least one", "any of several"),
     ],
 )

@@ -4,7 +4,12 @@ The argument models validate in pydantic's strict mode, so `true` is not the int
 `"5"` is not 5 and `"yes"` is not true. `refusal` turns the first validation error into
 one `InvalidArgumentError` an agent can act on: what is wrong with which parameter, the
 JSON type expected, and how to fix the call. Values are quoted as JSON (what the caller
-sent), never as Python reprs.
+sent), never as Python reprs, and cut: no error repeats more than QUOTE_CHARS of any
+argument, however large the argument was.
+
+JSON null for an optional parameter means "not given" (`given`), the same for every
+parameter of every tool: strict clients (OpenAI's) send every parameter, null for the
+ones they do not mean.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from typing import Any
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ValidationError
 
+from tools.bounds import QUOTE_CHARS
 from tools.errors import InvalidArgumentError
 
 SHOWN_MAX = 80
+# Names inside a location ("where.<attribute>", an unknown parameter) are cut shorter.
+LABEL_MAX = 60
 
 # pydantic error type -> the JSON type the parameter takes.
 _EXPECTED = {
@@ -47,12 +55,30 @@ _WHAT = {
 
 
 def shown(value: Any, limit: int = SHOWN_MAX) -> str:
-    """A value as the caller wrote it (JSON), cut to `limit` characters."""
+    """A value as the caller wrote it (JSON), cut to `limit` characters (at most
+    QUOTE_CHARS): the one way a refusal quotes what it was sent."""
+    limit = min(limit, QUOTE_CHARS)
+    if isinstance(value, str) and len(value) > 2 * limit:
+        value = value[: 2 * limit]  # a megabyte is never encoded only to be cut
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def label(name: str, limit: int = LABEL_MAX) -> str:
+    """A caller's name (a parameter, an attribute) as it appears inside a location such as
+    `where.budget`: as written, control characters made visible, cut to `limit`."""
+    text = name if name.isprintable() else json.dumps(name, ensure_ascii=False)[1:-1]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def given(arguments: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
+    """The arguments without the known parameters sent as JSON null, which mean "not
+    given". A null for a parameter that does not exist stays, to be refused by name."""
+    names = set(known)
+    return {k: v for k, v in arguments.items() if not (v is None and k in names)}
 
 
 def json_kind(value: Any) -> str:
@@ -75,7 +101,8 @@ def json_kind(value: Any) -> str:
 def _loc(parts: Iterable[Any]) -> str:
     out = ""
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        name = label(str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{name}" if out else name)
     return out or "arguments"
 
 
@@ -100,7 +127,7 @@ def refusal(
     hint = (hints or {}).get(field or "")
     if kind == "extra_forbidden":
         return InvalidArgumentError(
-            f"unknown parameter {loc!r}",
+            f"unknown parameter {shown(loc)}",
             field=field,
             hint="remove it; valid parameters are: " + ", ".join(valid),
         )
@@ -125,10 +152,12 @@ def refusal(
         message = f"{loc} is empty"
     elif kind == "string_too_long":
         message = f"{loc} is longer than {ctx.get('max_length')} characters"
+        hint = f"shorten {loc} to at most {ctx.get('max_length')} characters"
     elif kind == "too_short":
         message = f"{loc} is an empty array"
     elif kind == "too_long":
         message = f"{loc} has more than {ctx.get('max_length')} items"
+        hint = f"send at most {ctx.get('max_length')} items in {loc}"
     elif kind == "literal_error":
         options = str(ctx.get("expected", "")).replace("'", "")
         message = f"{loc}: {shown(value)} is not {_WHAT.get(field or '', 'allowed')}"

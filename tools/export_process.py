@@ -20,11 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tools.arguments import refusal, shown
+from tools.arguments import given, label, refusal, shown
+from tools.bounds import FILE_NAME_CHARS, ID_CHARS, MAX_COLUMNS, NAME_CHARS
 from tools.errors import InvalidArgumentError, UnsupportedQueryError
 from tools.exportfiles import AtomicExport, safe_name
 from tools.exportformats import (
@@ -55,18 +56,19 @@ FORMATS: tuple[str, ...] = (*LIST_FORMATS, *DETAIL_FORMATS)
 # Parameters of export_process itself; the rest are list_processes filters.
 OWN = ("backend", "collection", "id", "format", "columns", "file_name", "overwrite", "max_rows")
 LIST_ONLY = (*FILTER_FIELDS, "sort")
+Column = Annotated[str, Field(max_length=NAME_CHARS)]
 
 
 class ExportArgs(BaseModel):
     # Strict: a JSON value of the wrong type is refused, never converted (tools/arguments).
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    backend: str = Field(min_length=1, max_length=200)
-    collection: str | None = Field(None, min_length=1, max_length=200)
-    id: str | None = Field(None, min_length=1, max_length=300)
+    backend: str = Field(min_length=1, max_length=NAME_CHARS)
+    collection: str | None = Field(None, min_length=1, max_length=NAME_CHARS)
+    id: str | None = Field(None, min_length=1, max_length=ID_CHARS)
     format: Format | None = None
-    columns: list[str] | None = None
-    file_name: str | None = Field(None, max_length=300)
+    columns: list[Column] | None = Field(None, max_length=MAX_COLUMNS)
+    file_name: str | None = Field(None, max_length=FILE_NAME_CHARS)
     overwrite: bool = False
     max_rows: int | None = Field(None, ge=1, le=MAX_ROWS)
 
@@ -112,13 +114,15 @@ def export_uri(name: str) -> str:
 
 
 def parse_export(arguments: Mapping[str, Any]) -> tuple[ExportArgs, dict[str, Any]]:
-    """Split arguments into export_process's own and the list filters; validate both."""
+    """Split arguments into export_process's own and the list filters; validate both.
+    A parameter sent as null is not given."""
+    arguments = given(arguments, (*OWN, *LIST_ONLY))
     own = {k: v for k, v in arguments.items() if k in OWN}
     filters = {k: v for k, v in arguments.items() if k not in OWN}
     unknown = [k for k in filters if k not in LIST_ONLY]
     if unknown:
         raise InvalidArgumentError(
-            f"unknown parameter {unknown[0]!r}",
+            f"unknown parameter {shown(label(unknown[0]))}",
             field=unknown[0],
             hint="valid parameters are: " + ", ".join((*OWN, *LIST_ONLY)),
         )
@@ -139,7 +143,7 @@ def parse_export(arguments: Mapping[str, Any]) -> tuple[ExportArgs, dict[str, An
         fmt = args.format or "json"
         if fmt not in DETAIL_FORMATS:
             raise InvalidArgumentError(
-                f"format {fmt!r} is for list exports",
+                f"format {shown(fmt)} is for list exports",
                 field="format",
                 hint="with id use one of: " + ", ".join(DETAIL_FORMATS),
             )
@@ -147,7 +151,7 @@ def parse_export(arguments: Mapping[str, Any]) -> tuple[ExportArgs, dict[str, An
         fmt = args.format or "csv"
         if fmt not in LIST_FORMATS:
             raise InvalidArgumentError(
-                f"format {fmt!r} is for exporting one process",
+                f"format {shown(fmt)} is for exporting one process",
                 field="format",
                 hint="pass id for that; list exports use one of: " + ", ".join(LIST_FORMATS),
             )

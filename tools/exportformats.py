@@ -79,7 +79,8 @@ def check_columns(columns: Sequence[str] | None) -> tuple[str, ...]:
     bad = [c for c in columns if c not in ROW_FIELDS and not _is_extra(c)]
     if bad:
         raise InvalidArgumentError(
-            f"unknown column(s): {', '.join(map(shown, bad))}",
+            f"unknown column(s): {', '.join(map(shown, bad[:5]))}"
+            + (f" and {len(bad) - 5} more" if len(bad) > 5 else ""),
             field="columns",
             hint="columns are " + ", ".join(ROW_FIELDS) + ", or extra.KEY for a backend field",
         )

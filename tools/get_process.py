@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tools.arguments import refusal
+from tools.arguments import given, refusal
+from tools.bounds import ID_CHARS, NAME_CHARS
 from tools.instances import Instances
 from tools.model import ProcessDetail
 
@@ -19,10 +20,10 @@ class GetArgs(BaseModel):
     # Strict: a JSON value of the wrong type is refused, never converted (tools/arguments).
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    backend: str = Field(min_length=1, max_length=200)
-    id: str = Field(min_length=1, max_length=300)
-    collection: str | None = Field(None, min_length=1, max_length=200)
-    include: list[Section] | None = None
+    backend: str = Field(min_length=1, max_length=NAME_CHARS)
+    id: str = Field(min_length=1, max_length=ID_CHARS)
+    collection: str | None = Field(None, min_length=1, max_length=NAME_CHARS)
+    include: list[Section] | None = Field(None, max_length=len(SECTIONS))
     detail: Literal["summary", "full"] = "summary"
 
 
@@ -37,8 +38,9 @@ _EXAMPLES = {"include": '["tasks"]', "id": "the id field of a row", "backend": '
 
 
 def parse_get(arguments: Mapping[str, Any]) -> GetArgs:
+    """A parameter sent as null is not given (a required one is then missing)."""
     try:
-        return GetArgs.model_validate(dict(arguments))
+        return GetArgs.model_validate(given(arguments, GetArgs.model_fields))
     except ValidationError as exc:
         raise refusal(
             exc, valid=GetArgs.model_fields, hints=_HINTS, examples=_EXAMPLES, model=GetArgs

@@ -14,10 +14,12 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from tools.arguments import shown
+from tools.bounds import ID_CHARS
 from tools.errors import InvalidArgumentError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-MAX_ID_CHARS = 300
+MAX_ID_CHARS = ID_CHARS
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,8 @@ def check_id(value: str, shape: IdShape) -> str:
         or _CONTROL.search(value)
         or (shape.pattern is not None and not shape.pattern.fullmatch(value))
     ):
-        shown = value if len(value) <= 60 else value[:57] + "..."
         raise InvalidArgumentError(
-            f"not a valid {shape.what}: {shown!r} (ids look like {shape.example})",
+            f"not a valid {shape.what}: {shown(value, 60)} (ids look like {shape.example})",
             field="id",
             hint="pass an id exactly as a list_processes row shows it",
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from tools.arguments import shown
 from tools.backends.base import Backend, InstanceSettings
 from tools.backends.registry import create_backend
 from tools.errors import ConfigError, UnknownBackendError
@@ -65,12 +66,12 @@ class Instances:
         if name in self.problems:
             problem = self.problems[name]
             raise UnknownBackendError(
-                f"backend {name!r} is configured but unusable: {problem.message}",
+                f"backend {shown(name)} is configured but unusable: {problem.message}",
                 hint=problem.hint or "fix its configuration; process-mcp check shows details",
             )
         known = ", ".join(self.names) or "(none)"
         raise UnknownBackendError(
-            f"unknown backend {name!r}",
+            f"unknown backend {shown(name)}",
             hint=f"use one of: {known}, or 'all'; list_backends describes each",
         )
 

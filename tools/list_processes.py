@@ -62,7 +62,7 @@ async def list_processes(
 ) -> ListResult:
     query = parse_query(arguments)
     backends = instances.select(query.backend)
-    query, note = await natural_sort(backends, query, explicit="sort" in arguments)
+    query, note = await natural_sort(backends, query, explicit=arguments.get("sort") is not None)
     result = await run_list(backends, query, progress=progress)
     result.processes = [shape(r, query.detail) for r in result.processes]
     if note:

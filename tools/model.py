@@ -17,6 +17,7 @@ STATUSES: tuple[Status, ...] = ("open", "completed", "cancelled", "suspended", "
 
 FilterMode = Literal["native", "narrowed", "local", "unsupported"]
 Detail = Literal["ids", "summary", "full"]
+DETAILS: tuple[Detail, ...] = ("ids", "summary", "full")
 
 
 class _Model(BaseModel):

@@ -26,7 +26,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tools.arguments import json_kind, refusal, shown
+from tools.arguments import given, json_kind, refusal, shown
+from tools.bounds import CURSOR_CHARS, MAX_VALUES, NAME_CHARS
 from tools.errors import InvalidArgumentError
 from tools.model import STATUSES, Detail, ProcessSummary, Status
 
@@ -38,10 +39,12 @@ from tools.where import AttributeType as AttributeType
 from tools.where import check_where_types as check_where_types
 from tools.where import validate_where as validate_where
 from tools.where import where_groups as where_groups
+from tools.where_text import EXAMPLE as WHERE_EXAMPLE
+from tools.where_text import parse_where
 
 SortKey = Literal["-created_at", "created_at", "-updated_at", "updated_at", "name", "-name"]
 SORT_KEYS: tuple[str, ...] = get_args(SortKey)
-NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 20
 
@@ -115,28 +118,34 @@ class ProcessQuery(BaseModel):
     # Strict: a JSON value of the wrong type is refused, never converted (tools/arguments).
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    backend: str = Field("all", min_length=1, max_length=200)
-    collection: str | None = Field(None, min_length=1, max_length=200)
-    status: tuple[Status, ...] | None = Field(None, min_length=1)
-    native_status: tuple[NonEmpty, ...] | None = Field(None, min_length=1)
-    text: str | None = Field(None, min_length=1, max_length=200)
+    backend: str = Field("all", min_length=1, max_length=NAME_CHARS)
+    collection: str | None = Field(None, min_length=1, max_length=NAME_CHARS)
+    status: tuple[Status, ...] | None = Field(None, min_length=1, max_length=len(STATUSES))
+    native_status: tuple[NonEmpty, ...] | None = Field(None, min_length=1, max_length=MAX_VALUES)
+    text: str | None = Field(None, min_length=1, max_length=NAME_CHARS)
     created_after: datetime | None = None
     created_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
-    owner: str | None = Field(None, min_length=1, max_length=200)
-    template: str | None = Field(None, min_length=1, max_length=200)
-    tags: tuple[NonEmpty, ...] | None = Field(None, min_length=1)
+    owner: str | None = Field(None, min_length=1, max_length=NAME_CHARS)
+    template: str | None = Field(None, min_length=1, max_length=NAME_CHARS)
+    tags: tuple[NonEmpty, ...] | None = Field(None, min_length=1, max_length=MAX_VALUES)
+    # Written as an expression (tools/where_text.py); held as the tree backends translate.
     where: dict[str, Any] | None = None
     sort: SortKey = "-created_at"
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = Field(None, min_length=1, max_length=16_384)
+    cursor: str | None = Field(None, min_length=1, max_length=CURSOR_CHARS)
     detail: Detail = "summary"
 
     @field_validator(*DATE_FIELDS, mode="before")
     @classmethod
     def _dates(cls, value: Any, info: Any) -> Any:
         return None if value is None else parse_datetime(value, field=info.field_name)
+
+    @field_validator("where", mode="before")
+    @classmethod
+    def _where(cls, value: Any) -> Any:
+        return None if value is None else parse_where(value)
 
     @field_validator("status", "native_status", "tags", mode="before")
     @classmethod
@@ -184,7 +193,7 @@ _EXAMPLES = {
     "text": '"onboarding"',
     "owner": '"ann@example.com"',
     "template": '"Customer Onboarding"',
-    "where": '{"city": "Pune"}',
+    "where": shown(WHERE_EXAMPLE),
     "collection": '"runs"',
     "backend": '"all"',
     "cursor": "the next_cursor string of the previous answer",
@@ -192,9 +201,10 @@ _EXAMPLES = {
 
 
 def parse_query(arguments: Mapping[str, Any]) -> ProcessQuery:
-    """Validate raw tool arguments into a ProcessQuery, with errors an agent can act on."""
+    """Validate raw tool arguments into a ProcessQuery, with errors an agent can act on.
+    A parameter sent as null is not given (its default applies)."""
     try:
-        query = ProcessQuery.model_validate(dict(arguments))
+        query = ProcessQuery.model_validate(given(arguments, ProcessQuery.model_fields))
     except InvalidArgumentError:
         raise
     except ValidationError as exc:

@@ -1,5 +1,7 @@
-"""The `where` filter: its shape, and its values against the attribute types a collection
+"""The `where` filter: its tree, and its values against the attribute types a collection
 declares. Both checks are shared by every backend (the evaluator is in tools/query.py).
+Callers write it as an expression (tools/where_text.py parses `budget >= 40000 and (city
+= "Pune" or city = "Mumbai")`); every backend translates the tree it becomes:
 
     where := {attr: value | [any of] | {op: value, ...}, "and": [where, ...], "or": [where, ...]}
 
@@ -10,10 +12,13 @@ naming the attribute's type.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from tools.arguments import json_kind, shown
+from tools.arguments import json_kind, label, shown
+from tools.bounds import NAME_CHARS
 from tools.errors import InvalidArgumentError
 
 WHERE_OPERATORS = ("=", "!=", ">", ">=", "<", "<=")
@@ -23,6 +28,31 @@ WHERE_GROUPS = ("and", "or")
 # Nesting bound for and/or groups: deep enough for any real question, shallow enough that a
 # backend's query language (Chakra's is recursive) never sees a pathological tree.
 WHERE_MAX_DEPTH = 3
+# An attribute name written without quotes in an expression: letters, digits, `_`, and `.`
+# or `-` between them (Kommo field ids are bare digits).
+BARE_NAME = re.compile(r"\w+(?:[.\-]\w+)*")
+# Words an expression reserves; an attribute of that name is written in quotes.
+KEYWORDS = frozenset({"and", "or", "in", "not", "true", "false", "null"})
+
+
+def name_text(key: str) -> str:
+    """An attribute name as an expression writes it: bare when it can be, else quoted."""
+    if BARE_NAME.fullmatch(key) and key.casefold() not in KEYWORDS:
+        return label(key)
+    return shown(key)
+
+
+def value_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "(" + ", ".join(value_text(v) for v in value) + ")"
+    return shown(value)
+
+
+def condition_text(key: str, op: str, value: Any) -> str:
+    """One condition in expression syntax, for examples in hints: `budget >= 40000`."""
+    if isinstance(value, list):
+        return f"{name_text(key)} {'not in' if op == '!=' else 'in'} {value_text(value)}"
+    return f"{name_text(key)} {op} {value_text(value)}"
 
 
 def validate_where(where: Mapping[str, Any], *, depth: int = 1) -> None:
@@ -44,25 +74,31 @@ def validate_where(where: Mapping[str, Any], *, depth: int = 1) -> None:
             hint="give at least one attribute condition, or leave where out",
         )
     for key, rhs in where.items():
+        if not isinstance(key, str) or not key or len(key) > NAME_CHARS:
+            raise InvalidArgumentError(
+                f"where: attribute names are 1 to {NAME_CHARS} characters (got {shown(key, 40)})",
+                field="where",
+                hint="name an attribute that list_backends shows for the collection",
+            )
         if key in WHERE_GROUPS:
             _validate_group(key, rhs, depth)
         elif isinstance(rhs, dict):
             if not rhs:
                 raise InvalidArgumentError(
-                    f"where.{key}: empty operator map",
+                    f"where.{label(key)}: empty operator map",
                     field="where",
                     hint='give at least one operator, e.g. {">=": 100}',
                 )
             for op, value in rhs.items():
                 if op not in WHERE_OPERATORS:
                     raise InvalidArgumentError(
-                        f"where.{key}: unknown operator {op!r}",
+                        f"where.{label(key)}: unknown operator {shown(op, 20)}",
                         field="where",
                         hint="operators are "
                         + ", ".join(WHERE_OPERATORS)
-                        + '; for any-of pass a list, e.g. {"'
-                        + key
-                        + '": ["a", "b"]}',
+                        + "; for any-of pass a list, e.g. {"
+                        + shown(label(key))
+                        + ': ["a", "b"]}',
                     )
                 _validate_value(key, value, allow_list=op in ("=", "!="))
         else:
@@ -92,17 +128,28 @@ def _validate_value(key: str, value: Any, *, allow_list: bool) -> None:
     if isinstance(value, list) and allow_list:
         if not value or not all(isinstance(v, scalar) for v in value):
             raise InvalidArgumentError(
-                f"where.{key}: a list must hold at least one string or number",
+                f"where.{label(key)}: a list must hold at least one string or number",
                 field="where",
-                hint=f'write {{"{key}": ["a", "b"]}} for any of several values',
+                hint=f'write {{{shown(label(key))}: ["a", "b"]}} for any of several values',
             )
+        for item in value:
+            _validate_value(key, item, allow_list=False)
         return
-    if not isinstance(value, scalar):
+    if not isinstance(value, scalar) or value != value or value in (_INF, -_INF):
         raise InvalidArgumentError(
-            f"where.{key}: {shown(value)} is not a string or number",
+            f"where.{label(key)}: {shown(value)} is not a string or number",
             field="where",
             hint="compare attributes with strings, numbers or booleans",
         )
+    if isinstance(value, str) and len(value) > NAME_CHARS:
+        raise InvalidArgumentError(
+            f"where.{label(key)}: a text value is longer than {NAME_CHARS} characters",
+            field="where",
+            hint=f"compare with a value of at most {NAME_CHARS} characters",
+        )
+
+
+_INF = float("inf")
 
 
 def where_groups(where: Mapping[str, Any]) -> int:
@@ -153,17 +200,17 @@ def _mismatch(
     elif kind == "boolean":
         fixed = value.strip().lower() != "false" if isinstance(value, str) else True
     else:
-        fixed = shown(value).strip('"') if not isinstance(value, str) else value
-    example = {key: fixed} if op == "=" else {key: {op: fixed}}
+        fixed = json.dumps(value) if not isinstance(value, str) else value
     return InvalidArgumentError(
-        f"where.{key} is a {kind} attribute of {scope}; {json_kind(value)} never matches it",
+        f"where.{label(key)} is a {kind} attribute of {scope}; {json_kind(value)} never matches it",
         field="where",
-        hint=f"compare {key} with a {_JSON_NAME[kind]}, e.g. {shown(example)}",
+        hint=f"compare {label(key)} with {_JSON_NAME[kind]}, e.g. "
+        + condition_text(key, op, fixed),
     )
 
 
 _JSON_NAME: dict[str, str] = {
-    "number": "JSON number (no quotes)",
-    "boolean": "JSON true or false (no quotes)",
-    "text": "JSON string (in quotes)",
+    "number": "a number (no quotes)",
+    "boolean": "true or false (no quotes)",
+    "text": "text (in quotes)",
 }

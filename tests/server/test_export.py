@@ -137,7 +137,7 @@ async def test_reading_a_resource_outside_the_export_directory_fails(client: Cli
         ({"id": "x", "status": ["open"]}, "only apply to list exports"),
         ({"format": "jsonl", "columns": ["id"]}, "columns only apply to csv"),
         ({"columns": ["id", "colour"]}, 'unknown column(s): "colour"'),
-        ({"limit": 5}, "unknown parameter 'limit'"),
+        ({"limit": 5}, 'unknown parameter "limit"'),
         ({"format": "xlsx"}, "format"),
     ],
 )

@@ -147,51 +147,59 @@ async def test_a_wrong_json_type_is_refused_with_the_type_expected(
         (
             "chakra-sandbox",
             "lead",
-            {"budget": {">=": "abc"}},
+            'budget >= "abc"',
             'where.budget is a number attribute of chakra-sandbox (lead); the string "abc"',
-            '{"budget": {">=": 100}}',
+            "budget >= 100",
         ),
         (
             "chakra-sandbox",
             "lead",
-            {"or": [{"city": "Pune"}, {"budget": {">=": "40000"}}]},
+            'city = "Pune" or budget >= "40000"',
             "where.budget is a number attribute",
-            '{"budget": {">=": 40000}}',
+            "budget >= 40000",
         ),
         (
             "chakra-sandbox",
             "ticket",
-            {"reopened": "true"},
+            'reopened = "true"',
             "where.reopened is a boolean attribute",
-            '{"reopened": true}',
+            "reopened = true",
         ),
         (
             "chakra-sandbox",
             "lead",
-            {"city": 5},
+            "city = 5",
             "where.city is a text attribute",
-            '{"city": "5"}',
+            'city = "5"',
         ),
         (
             "kommo-sandbox",
             "leads",
-            {"price": {">": "1000"}},
+            'price > "1000"',
             "where.price is a number attribute of kommo-sandbox (leads)",
-            '{"price": {">": 1000}}',
+            "price > 1000",
         ),
         (
             "frends-sandbox",
             "processes",
-            {"version": ["2"]},
+            'version in ("2")',
             "where.version is a number attribute of frends-sandbox (processes)",
-            '{"version": 2}',
+            "version = 2",
         ),
         (
             "yuuvis-sandbox",
             "instances",
-            {"durationInMillis": {">": "a day"}},
+            'durationInMillis > "a day"',
             "where.durationInMillis is a number attribute of yuuvis-sandbox (instances)",
-            "JSON number",
+            "a number (no quotes)",
+        ),
+        (
+            # The object form of earlier versions is still read, and checked the same way.
+            "chakra-sandbox",
+            "lead",
+            {"or": [{"city": "Pune"}, {"budget": {">=": "40000"}}]},
+            "where.budget is a number attribute",
+            "budget >= 40000",
         ),
     ],
 )
@@ -199,7 +207,7 @@ async def test_a_where_value_of_the_wrong_type_for_its_attribute_is_refused_befo
     client: Client,
     backend: str,
     collection: str,
-    where: dict[str, Any],
+    where: str | dict[str, Any],
     problem: str,
     fix: str,
 ) -> None:
@@ -214,7 +222,7 @@ async def test_a_where_value_of_the_wrong_type_for_its_attribute_is_refused_befo
 
 
 async def test_a_where_value_of_the_right_type_still_filters(client: Client) -> None:
-    args = {"backend": "chakra-sandbox", "collection": "lead", "where": {"budget": {">=": 40000}}}
+    args = {"backend": "chakra-sandbox", "collection": "lead", "where": "budget >= 40000"}
     result = await client.call_tool("list_processes", args)
     assert not result.is_error, text(result)
     assert result.structured_content["count"] > 0

@@ -122,8 +122,8 @@ async def test_progress_is_reported_while_scanning(
 
 
 BAD_CALLS = [
-    ({"backend": "nope"}, "unknown backend 'nope'", "use one of: tallyfy-sandbox"),
-    ({"backend": NAME, "colour": "red"}, "unknown parameter 'colour'", "valid parameters"),
+    ({"backend": "nope"}, 'unknown backend "nope"', "use one of: tallyfy-sandbox"),
+    ({"backend": NAME, "colour": "red"}, 'unknown parameter "colour"', "valid parameters"),
     ({"backend": NAME, "created_after": "last tuesday"}, "not an ISO 8601", "2025-01-31"),
     ({"backend": NAME, "limit": 0}, "limit must be an integer from 1 to 1000", "next_cursor"),
     ({"backend": NAME, "limit": 5000}, "limit must be an integer from 1 to 1000", "between 1"),
@@ -131,7 +131,7 @@ BAD_CALLS = [
     ({"backend": NAME, "where": {"amount": {">": 5}}}, "cannot filter by where", "text, owner"),
     ({"backend": NAME, "status": ["failed"]}, "never failed", "open, completed"),
     ({"backend": NAME, "sort": "-updated_at"}, "cannot sort by -updated_at", "-created_at"),
-    ({"backend": NAME, "owner": "ghost@x.test"}, "no user 'ghost@x.test'", "user id or email"),
+    ({"backend": NAME, "owner": "ghost@x.test"}, 'no user "ghost@x.test"', "user id or email"),
 ]
 
 
@@ -163,7 +163,7 @@ async def test_cursor_from_another_query_is_refused(client: Client) -> None:
         ({"backend": NAME}, "id is required"),
         ({"backend": NAME, "id": "abc", "include": ["bpmn"]}, "not a section"),
         ({"backend": NAME, "id": "0" * 32}, "no run"),
-        ({"backend": NAME, "id": "abc", "verbose": True}, "unknown parameter 'verbose'"),
+        ({"backend": NAME, "id": "abc", "verbose": True}, 'unknown parameter "verbose"'),
     ],
 )
 async def test_get_process_bad_input_is_actionable(

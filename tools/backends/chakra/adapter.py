@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import anyio
 from pydantic import Field
 
+from tools.arguments import shown
 from tools.backends.base import (
     Backend,
     Capabilities,
@@ -440,7 +441,7 @@ class ChakraBackend(Backend):
                 return rows[0], proc
         searched = ", ".join(p.short_id for p in candidates)
         raise BackendNotFoundError(
-            f"no process {process_id!r} in {searched}",
+            f"no process {shown(process_id)} in {searched}",
             backend=self.name,
             status=404,
             hint=f"pass an id (uuid) or key (such as LEAD-0001) from list_processes with "

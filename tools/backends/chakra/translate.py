@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from tools.arguments import shown
 from tools.backends.chakra.schema import PROCESS_STATUS, UNIFIED_TO_STATUS, Procedure
 from tools.errors import InvalidArgumentError, UnsupportedQueryError
 from tools.query import WHERE_GROUPS, validate_where
@@ -63,7 +64,7 @@ def _check_keys(where: Mapping[str, Any], procedure: Procedure, backend: str) ->
             listed = "; ".join(f"{a.short_id} ({a.describe()})" for a in procedure.attributes)
             guess = f"did you mean {' or '.join(close)}? " if close else ""
             raise InvalidArgumentError(
-                f"{backend}: procedure {procedure.short_id} has no attribute {key!r}",
+                f"{backend}: procedure {procedure.short_id} has no attribute {shown(key)}",
                 field="where",
                 hint=f"{guess}attributes of {procedure.short_id}: {listed}",
             )
@@ -180,14 +181,14 @@ def state_ids(proc: Procedure, wanted: tuple[str, ...], backend: str) -> list[st
         if state is None:
             if value.upper() in PROCESS_STATUS:
                 raise InvalidArgumentError(
-                    f"{backend}: {value!r} is a Chakra process status, not a state of "
+                    f"{backend}: {shown(value)} is a Chakra process status, not a state of "
                     f"{proc.short_id}",
                     field="native_status",
                     hint=f"use status={PROCESS_STATUS[value.upper()]}; states of "
                     f"{proc.short_id}: {listing}",
                 )
             raise InvalidArgumentError(
-                f"{backend}: {proc.short_id} has no state {value!r}",
+                f"{backend}: {proc.short_id} has no state {shown(value)}",
                 field="native_status",
                 hint=f"states of {proc.short_id}: {listing}",
             )
@@ -205,14 +206,14 @@ def check_template(
         return
     if found:
         raise InvalidArgumentError(
-            f"{backend}: template {template!r} is the procedure {found[0].short_id}, "
+            f"{backend}: template {shown(template)} is the procedure {found[0].short_id}, "
             f"but this call lists {proc.short_id}",
             field="template",
             hint=f"pass collection={found[0].short_id} instead of template",
         )
     known = ", ".join(f"{p.short_id} ({p.name})" for p in procedures)
     raise InvalidArgumentError(
-        f"{backend}: no procedure {template!r}",
+        f"{backend}: no procedure {shown(template)}",
         field="template",
         hint=f"procedures (collections) here: {known}",
     )

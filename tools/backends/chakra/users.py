@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 
+from tools.arguments import shown
 from tools.backends.chakra.schema import User
 from tools.errors import InvalidArgumentError
 
@@ -27,7 +28,7 @@ def resolve_username(users: list[User], owner: str, backend: str) -> str:
     if found:
         names = ", ".join(sorted(u.username for u in found.values()))
         raise InvalidArgumentError(
-            f"{backend}: owner {owner!r} names several users ({names})",
+            f"{backend}: owner {shown(owner)} names several users ({names})",
             field="owner",
             hint="give one of those usernames",
         )
@@ -38,7 +39,7 @@ def resolve_username(users: list[User], owner: str, backend: str) -> str:
         hint += "; did you mean " + " or ".join(by_name or close) + "?"
     else:
         more = ", ..." if len(users) > MAX_LISTED else ""
-        shown = ", ".join(u.username for u in users[:MAX_LISTED])
-        hint += f"; users here: {shown}{more}"
+        listed = ", ".join(u.username for u in users[:MAX_LISTED])
+        hint += f"; users here: {listed}{more}"
     hint += " (list_processes rows show owners as usernames)"
-    raise InvalidArgumentError(f"{backend}: no user {owner!r}", field="owner", hint=hint)
+    raise InvalidArgumentError(f"{backend}: no user {shown(owner)}", field="owner", hint=hint)

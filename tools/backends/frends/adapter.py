@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
 
+from tools.arguments import shown
 from tools.backends.base import (
     Backend,
     Capabilities,
@@ -169,7 +170,7 @@ class FrendsBackend(Backend):
             # Not discovered yet: a numeric id is usable as it is, a name must wait.
             return AgentGroup(int(key), key, f"agent group {key}") if key.isdigit() else None
         raise ConfigError(
-            f"{self.name}: no agent group {wanted!r}",
+            f"{self.name}: no agent group {shown(wanted)}",
             hint="set agent_group to one of: " + ", ".join(f"{g.id} ({g.name})" for g in groups),
         )
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import model_validator
 
+from tools.arguments import shown
 from tools.backends.base import (
     Backend,
     Capabilities,
@@ -273,13 +274,13 @@ class KommoBackend(Backend):
         if not users:
             problem = self.directory.users_problem or "the account lists no users"
             raise InvalidArgumentError(
-                f"{self.name}: cannot resolve owner {owner!r} ({problem})",
+                f"{self.name}: cannot resolve owner {shown(owner)} ({problem})",
                 field="owner",
                 hint="give the responsible user's numeric id (owner_id in the rows)",
             )
         labels = ", ".join(f"{u.label} ({u.name}, {u.id})" for u in users[:12])
         raise InvalidArgumentError(
-            f"{self.name}: no Kommo user {owner!r}",
+            f"{self.name}: no Kommo user {shown(owner)}",
             field="owner",
             hint=f"give a user email, name or id: {labels}",
         )

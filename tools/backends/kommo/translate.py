@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tools.arguments import shown
 from tools.backends.base import FieldSupport
 from tools.backends.kommo.directory import CustomField, Pipeline
 from tools.errors import InvalidArgumentError
 from tools.model import Status
 from tools.query import WHERE_GROUPS, ProcessQuery
+from tools.where import condition_text
 
 Params = list[tuple[str, str]]
 
@@ -134,7 +136,7 @@ def match_pipelines(pipelines: Sequence[Pipeline], template: str) -> list[int]:
         return found
     names = ", ".join(f"{p.name} ({p.id})" for p in pipelines)
     raise InvalidArgumentError(
-        f"no Kommo pipeline {template!r}",
+        f"no Kommo pipeline {shown(template)}",
         field="template",
         hint=f"template takes a pipeline name or id: {names}",
     )
@@ -226,8 +228,8 @@ def _resolve(key: str, index: Mapping[str, CustomField], fields: Sequence[Custom
         f"{f.name} ({f.id}, {f.type})" for f in fields
     )
     if close:
-        hint = f"did you mean {' or '.join(map(repr, close))}? " + hint
-    raise InvalidArgumentError(f"no Kommo custom field {key!r}", field="where", hint=hint)
+        hint = f"did you mean {' or '.join(map(shown, close))}? " + hint
+    raise InvalidArgumentError(f"no Kommo custom field {shown(key)}", field="where", hint=hint)
 
 
 def _ops(rhs: Any) -> dict[str, Any]:
@@ -268,9 +270,10 @@ def _custom(field: CustomField, rhs: Any) -> Params:
         for op, value in ops.items():
             if op != "!=" and not all(_is_number(v) for v in _listed(value)):
                 raise InvalidArgumentError(
-                    f"where.{field.name}: {field.type} field takes numbers, got {value!r}",
+                    f"where.{field.name}: {field.type} field takes numbers, got {shown(value)}",
                     field="where",
-                    hint=f'compare {field.name} with a number, e.g. {{">=": 10}}',
+                    hint=f"compare {field.name} with a number, e.g. "
+                    + condition_text(field.name, ">=", 10),
                 )
         return _range(name, ops)
     if "=" not in ops:
@@ -281,9 +284,9 @@ def _custom(field: CustomField, rhs: Any) -> Params:
     if field.type == "checkbox":
         if not all(isinstance(v, bool) for v in wanted):
             raise InvalidArgumentError(
-                f"where.{field.name}: a checkbox is true or false, got {ops['=']!r}",
+                f"where.{field.name}: a checkbox is true or false, got {shown(ops['='])}",
                 field="where",
-                hint=f'write {{"{field.name}": true}}',
+                hint=f"write {condition_text(field.name, '=', True)}",
             )
         return [(f"{name}[{i}]", "1" if v else "0") for i, v in enumerate(wanted)]
     if field.type in TEXT_TYPES:
@@ -299,9 +302,9 @@ def _enum_id(field: CustomField, value: Any) -> int:
     same = [label for label in labels if label.casefold() == str(value).casefold()]
     hint = f"{field.name} takes one of: " + ", ".join(labels)
     if same:
-        hint = f"did you mean {same[0]!r}? (values are matched exactly) " + hint
+        hint = f"did you mean {shown(same[0])}? (values are matched exactly) " + hint
     raise InvalidArgumentError(
-        f"where.{field.name}: {value!r} is not one of its options", field="where", hint=hint
+        f"where.{field.name}: {shown(value)} is not one of its options", field="where", hint=hint
     )
 
 

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import anyio
 
+from tools.arguments import shown
 from tools.backends.base import (
     Backend,
     Capabilities,
@@ -276,7 +277,7 @@ class TallyfyBackend(Backend):
             hint += "; did you mean " + " or ".join(suggestions) + "?"
         else:
             hint += "; users here: " + ", ".join(labels[:10])
-        raise InvalidArgumentError(f"{self.name}: no user {owner!r}", field="owner", hint=hint)
+        raise InvalidArgumentError(f"{self.name}: no user {shown(owner)}", field="owner", hint=hint)
 
     async def _plan_template(self, template: str, params: list[tuple[str, str]]) -> FieldSupport:
         checklists = await self._dir.load("checklists")
@@ -287,7 +288,7 @@ class TallyfyBackend(Backend):
         if not found:
             titles = sorted({str(c.get("title")) for c in checklists})
             raise InvalidArgumentError(
-                f"{self.name}: no template {template!r}",
+                f"{self.name}: no template {shown(template)}",
                 field="template",
                 hint="use a template id or one of these titles: " + ", ".join(titles),
             )
@@ -306,7 +307,7 @@ class TallyfyBackend(Backend):
             if not match:
                 names = sorted(str(t.get("title")) for t in known)
                 raise InvalidArgumentError(
-                    f"{self.name}: no tag {tag!r}",
+                    f"{self.name}: no tag {shown(tag)}",
                     field="tags",
                     hint="tags here are: " + ", ".join(names),
                 )
@@ -393,7 +394,7 @@ class TallyfyBackend(Backend):
                 raise
             seen = " that this token can see" if exc.status == 403 else ""
             raise BackendNotFoundError(
-                f"no run {process_id!r}{seen}",
+                f"no run {shown(process_id)}{seen}",
                 backend=self.name,
                 request=exc.request,
                 status=exc.status,

@@ -20,7 +20,7 @@ Translation choices:
   fields; parameter-only keys (businessKeyLike, nameLike, involvedUser, ...) at top level.
 - sub-processes (call activities) are left out by default (`excludeSubprocesses=true`): a
   list of processes means the processes people started; every answer that leaves them out
-  says so, with the switch: `where={"excludeSubprocesses": false}`.
+  says so, with the switch: `where="excludeSubprocesses = false"`.
 - sort: `sort=asc|desc` orders by start time (the field is not documented; start time is
   the plausible one); created_at / -created_at only, other keys are refused.
 """
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
 
+from tools.arguments import shown
 from tools.backends.base import (
     Backend,
     Capabilities,
@@ -79,7 +80,7 @@ INSTANCE_ID = IdShape(
 )
 SUBPROCESSES_LEFT_OUT = (
     "sub-process instances (started by a call activity) are left out; "
-    'where={"excludeSubprocesses": false} lists them too'
+    'where="excludeSubprocesses = false" lists them too'
 )
 
 
@@ -202,7 +203,7 @@ class YuuvisBackend(Backend):
         if not keys:
             names = sorted({f"{d.get('name')} ({d.get('key')})" for d in definitions})
             raise InvalidArgumentError(
-                f"{self.name}: no process definition {template!r}",
+                f"{self.name}: no process definition {shown(template)}",
                 field="template",
                 hint="use a definition key or name: " + ", ".join(names),
             )
@@ -383,7 +384,7 @@ class YuuvisBackend(Backend):
         except BackendNotFoundError as exc:
             scope = "" if self.settings.is_admin else " (this account sees only its own processes)"
             raise BackendNotFoundError(
-                f"no process instance {pid!r}{scope}",
+                f"no process instance {shown(pid)}{scope}",
                 backend=self.name,
                 request=exc.request,
                 status=exc.status,

@@ -10,6 +10,7 @@ another user's id is refused, and without `user_id` configured an id is checked 
 
 from __future__ import annotations
 
+from tools.arguments import shown
 from tools.backends.base import FieldSupport
 from tools.backends.yuuvis.info import YuuvisSettings
 from tools.errors import UnsupportedQueryError
@@ -38,7 +39,7 @@ def plan_owner(
         raise UnsupportedQueryError(
             f"{backend} signs in as user {s.user_id} without tenant-admin rights: the "
             "engine lists only that user's own processes and refuses startedBy for "
-            f"anybody else ({wanted!r} is another user)",
+            f"anybody else ({shown(wanted)} is another user)",
             backend=backend,
             field="owner",
             hint=f"drop owner (every process listed here was started by {s.user_id}), "
@@ -61,7 +62,7 @@ def _configured_user(s: YuuvisSettings, backend: str, wanted: str, params: Param
     if not s.is_admin:
         return FieldSupport("native", "nothing sent: this account lists only its own processes")
     raise UnsupportedQueryError(
-        f"{backend}: owner {wanted!r} is this account's login name, but startedBy takes a "
+        f"{backend}: owner {shown(wanted)} is this account's login name, but startedBy takes a "
         "user id and the user_id of this account is not configured",
         backend=backend,
         field="owner",
@@ -83,7 +84,7 @@ def _not_an_id(s: YuuvisSettings, backend: str, wanted: str) -> UnsupportedQuery
         "the identity provider's user list (e.g. Keycloak)"
     )
     return UnsupportedQueryError(
-        f"{backend}: owner {wanted!r} is not a user id: the engine filters by startedBy, "
+        f"{backend}: owner {shown(wanted)} is not a user id: the engine filters by startedBy, "
         "a user id, and has no user directory to look a name or e-mail up",
         backend=backend,
         field="owner",

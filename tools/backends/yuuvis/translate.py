@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tools.arguments import shown
 from tools.backends.base import FieldSupport
 from tools.errors import InvalidArgumentError, UnsupportedQueryError
 from tools.model import Status
@@ -290,7 +291,7 @@ def plan_where(where: Mapping[str, Any], taken: Iterable[str] = ()) -> WherePlan
             else:
                 out.local = True
         else:
-            raise WhereError(f"unknown key {key!r}")
+            raise WhereError(f"unknown key {shown(key)}")
     return out
 
 
@@ -307,7 +308,7 @@ def _forbid_param_only(members: Any) -> None:
                     "it; inside and/or it cannot be checked locally)"
                 )
             elif key not in ROW_KEYS:
-                raise WhereError(f"unknown key {key!r}")
+                raise WhereError(f"unknown key {shown(key)}")
 
 
 def wants_subprocesses(where: Mapping[str, Any] | None) -> bool:
