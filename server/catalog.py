@@ -17,6 +17,7 @@ from server import render
 from tools.arguments import shown
 from tools.bounds import (
     CURSOR_CHARS,
+    DATE_CHARS,
     FILE_NAME_CHARS,
     ID_CHARS,
     MAX_COLUMNS,
@@ -162,10 +163,12 @@ LIST_PROCESSES_SCHEMA = _object(
         "text": _text(
             "Case-insensitive part of the name (or of the text fields list_backends names)."
         ),
-        "created_after": _text("ISO 8601 date or date-time, inclusive; a bare date is 00:00 UTC."),
-        "created_before": _text("ISO 8601, exclusive."),
-        "updated_after": _text("Last change at or after (ISO 8601)."),
-        "updated_before": _text("Last change before (ISO 8601)."),
+        "created_after": _text(
+            "ISO 8601 date or date-time, inclusive; a bare date is 00:00 UTC.", DATE_CHARS
+        ),
+        "created_before": _text("ISO 8601, exclusive.", DATE_CHARS),
+        "updated_after": _text("Last change at or after (ISO 8601).", DATE_CHARS),
+        "updated_before": _text("Last change before (ISO 8601).", DATE_CHARS),
         "owner": _text("Owner's user id or email."),
         "template": _text("Template, definition or pipeline: id or exact name."),
         "tags": _texts("Tag names; a process must carry all of them."),

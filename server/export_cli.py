@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import IO, TYPE_CHECKING, Any
@@ -36,7 +35,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         p.add_argument(f"--{name}")
     for name in ("created-after", "created-before", "updated-after", "updated-before"):
         p.add_argument(f"--{name}", metavar="ISO8601")
-    p.add_argument("--where", help='attribute filter as JSON, e.g. \'{"city": "Pune"}\'')
+    p.add_argument(
+        "--where", help="attribute conditions, e.g. 'budget >= 40000 and city = \"Pune\"'"
+    )
     p.add_argument("--export-dir", help="write here instead of the configured directory")
     return p
 
@@ -58,10 +59,8 @@ def arguments(args: argparse.Namespace) -> dict[str, Any]:
     if args.columns:
         out["columns"] = [c.strip() for c in args.columns.split(",") if c.strip()]
     if args.where:
-        try:
-            out["where"] = json.loads(args.where)
-        except json.JSONDecodeError as exc:
-            raise SystemExit(f"process-mcp: --where is not valid JSON ({exc.msg})") from None
+        # As the tool takes it: an expression, or the JSON text of the older object form.
+        out["where"] = args.where
     return out
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 # A name or a piece of text: backend, collection, owner, template, text, one tag, one
 # native status, one csv column, and each attribute name and text value inside `where`.
 NAME_CHARS = 200
+# An ISO 8601 date or date-time ("2026-01-31T09:00:00.123456+05:30" is 32).
+DATE_CHARS = 40
 # A process id as a backend hands it out (tools/ids.py checks the shape as well).
 ID_CHARS = 300
 # A cursor is our own base64 token; a fan-out over many instances makes it longer.

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tools.arguments import given, json_kind, refusal, shown
-from tools.bounds import CURSOR_CHARS, MAX_VALUES, NAME_CHARS
+from tools.bounds import CURSOR_CHARS, DATE_CHARS, MAX_VALUES, NAME_CHARS
 from tools.errors import InvalidArgumentError
 from tools.model import STATUSES, Detail, ProcessSummary, Status
 
@@ -98,6 +98,8 @@ def parse_datetime(value: Any, *, field: str) -> datetime:
     text = value.strip()
     if not text:
         raise _date_refusal(field, "empty date (leave the parameter out for no bound)")
+    if len(value) > DATE_CHARS:
+        raise _date_refusal(field, f"longer than {DATE_CHARS} characters, so not a date")
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             parsed = datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)

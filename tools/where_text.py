@@ -74,7 +74,7 @@ def parse_where(value: Any) -> dict[str, Any]:
     """The where tree of an argument: an expression, JSON text of the object form, or an
     object (the older form, checked by tools.where.validate_where)."""
     if isinstance(value, Mapping):
-        if len(shown(dict(value), WHERE_CHARS + 1)) > WHERE_CHARS:
+        if len(json.dumps(value, ensure_ascii=False, default=str)) > WHERE_CHARS:
             raise _too_long()
         return dict(value)
     if not isinstance(value, str):

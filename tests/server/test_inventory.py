@@ -7,6 +7,7 @@ Refresh the snapshot after an intended change with:
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -18,6 +19,8 @@ from mcp import Client
 from server.app import build_server
 from server.catalog import TOOLS
 from server.settings import Settings
+from tests.server import schema_rules
+from tools.export_process import LIST_ONLY, OWN
 from tools.get_process import GetArgs
 from tools.query import ProcessQuery
 
@@ -71,16 +74,70 @@ async def test_no_schema_uses_refs_or_defs() -> None:
                 )
 
 
-async def test_every_input_property_is_typed_and_arrays_have_items() -> None:
+@pytest.mark.parametrize(
+    ("rules", "name"),
+    [
+        (schema_rules.portable_problems, "portable (MCP, VS Code, ...)"),
+        (schema_rules.gemini_problems, "Gemini function declarations"),
+    ],
+)
+async def test_every_tool_follows_each_clients_schema_rules(rules: Any, name: str) -> None:
+    problems = {t["name"]: rules(t) for t in await listed()}
+    assert not any(problems.values()), f"{name}: {problems}"
+
+
+async def test_every_tool_follows_openai_strict_rules_after_the_agents_sdks_conversion() -> None:
+    from agents.strict_schema import ensure_strict_json_schema
+
     for tool in await listed():
-        schema = tool["inputSchema"]
-        assert schema["type"] == "object"
-        assert schema["additionalProperties"] is False
-        for name, prop in schema["properties"].items():
-            assert isinstance(prop.get("type"), str), (tool["name"], name)
-            assert prop.get("description"), (tool["name"], name)
-            if prop["type"] == "array":
-                assert "type" in prop["items"], (tool["name"], name)
+        schema = copy.deepcopy(tool["inputSchema"])
+        # As agents.mcp.util.MCPUtil.to_function_tool converts (convert_schemas_to_strict).
+        converted = ensure_strict_json_schema(schema, _reject_open_objects=schema != {})
+        assert schema_rules.openai_strict_problems(tool, converted) == [], tool["name"]
+
+
+BROKEN = {
+    "name": "bad tool!",
+    "inputSchema": {
+        "type": "object",
+        "properties": {
+            "a": {"type": ["string", "integer"], "description": "two types"},
+            "b": {"type": "array", "description": "no items"},
+            "c": {"$ref": "#/$defs/C"},
+            "d": {"type": "string", "enum": ["x", None], "format": "uri", "default": "x"},
+            "e": {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "sibling"},
+            "f-g": {"type": "object", "additionalProperties": {}, "description": "open"},
+        },
+        "required": ["z"],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("rules", "expected"),
+    [
+        (
+            schema_rules.portable_problems,
+            ["bad tool!", "additionalProperties must be false", "'z'", "$ref", "properties.c: no",
+             "without typed items", "properties.d: no description"],
+        ),
+        (
+            schema_rules.gemini_problems,
+            ["function name", "one type", "an array needs items", "['$ref']", "enums are",
+             "format 'uri'", "anyOf must be the only field", "nested additionalProperties",
+             "'f-g'"],
+        ),
+        (
+            lambda tool: schema_rules.openai_strict_problems(tool, tool["inputSchema"]),
+            ["function name", "properties.b: optional", "['default']", "format 'uri'",
+             "additionalProperties must be false", "every property must be required"],
+        ),
+    ],
+)  # fmt: skip
+def test_each_rule_set_catches_what_it_is_there_for(rules: Any, expected: list[str]) -> None:
+    found = "\n".join(rules(BROKEN))
+    for problem in expected:
+        assert problem in found, (problem, found)
 
 
 async def test_tools_list_fits_the_size_budget() -> None:
@@ -88,11 +145,16 @@ async def test_tools_list_fits_the_size_budget() -> None:
 
 
 @pytest.mark.parametrize(
-    ("tool", "model"), [("list_processes", ProcessQuery), ("get_process", GetArgs)]
+    ("tool", "fields"),
+    [
+        ("list_processes", set(ProcessQuery.model_fields)),
+        ("get_process", set(GetArgs.model_fields)),
+        ("export_process", {*OWN, *LIST_ONLY}),
+    ],
 )
-def test_published_parameters_are_exactly_the_validated_ones(tool: str, model: Any) -> None:
+def test_published_parameters_are_exactly_the_validated_ones(tool: str, fields: set[str]) -> None:
     definition = next(t for t in TOOLS if t.name == tool)
-    assert set(definition.input_schema["properties"]) == set(model.model_fields)
+    assert set(definition.input_schema["properties"]) == fields
 
 
 def test_enums_in_schemas_match_the_vocabulary() -> None:
@@ -102,7 +164,7 @@ def test_enums_in_schemas_match_the_vocabulary() -> None:
 
     props = next(t for t in TOOLS if t.name == "list_processes").input_schema["properties"]
     assert props["status"]["items"]["enum"] == list(STATUSES)
-    assert props["sort"]["enum"] == list(SORT_KEYS)
+    assert props["sort"]["anyOf"][0]["enum"] == list(SORT_KEYS)
     get_props = next(t for t in TOOLS if t.name == "get_process").input_schema["properties"]
     assert get_props["include"]["items"]["enum"] == list(SECTIONS)
 
