@@ -31,6 +31,7 @@ from mcp.types import (
 )
 
 from server.protocol import lowlevel
+from tools.arguments import label, shown
 from tools.get_process import SECTIONS
 from tools.instances import ALL
 from tools.suggest import PERIODS
@@ -57,8 +58,8 @@ class PromptDef:
 
 
 def _call(tool: str, args: Mapping[str, Any]) -> str:
-    shown = {k: v for k, v in args.items() if v not in (None, "", [])}
-    return f"{tool} {json.dumps(shown, ensure_ascii=False)}"
+    used = {k: v for k, v in args.items() if v not in (None, "", [])}
+    return f"{tool} {json.dumps(used, ensure_ascii=False)}"
 
 
 def _positive(name: str, value: str, upper: int) -> int:
@@ -68,7 +69,7 @@ def _positive(name: str, value: str, upper: int) -> int:
         number = 0
     if not 1 <= number <= upper:
         raise PromptArgumentError(
-            f"{name} must be a whole number from 1 to {upper}, not {value!r} (e.g. 14)"
+            f"{name} must be a whole number from 1 to {upper}, not {shown(value)} (e.g. 14)"
         )
     return number
 
@@ -141,7 +142,7 @@ def period_range(period: str, now: datetime) -> tuple[date, date]:
     if text in named:
         return named[text]
     raise PromptArgumentError(
-        f"period {period!r} is not one I know; use Nd or Nw (e.g. 7d, 4w) or one of: "
+        f"period {shown(period)} is not one I know; use Nd or Nw (e.g. 7d, 4w) or one of: "
         + ", ".join(PERIODS)
     )
 
@@ -269,13 +270,15 @@ def render(
     """The expanded prompt, or an Invalid-params MCPError that says how to fix the call."""
     definition = BY_NAME.get(name)
     if definition is None:
-        raise _invalid(f"unknown prompt {name!r}; prompts/list names them: {', '.join(BY_NAME)}")
+        raise _invalid(
+            f"unknown prompt {shown(name)}; prompts/list names them: {', '.join(BY_NAME)}"
+        )
     given = dict(arguments or {})
     known = {a.name for a in definition.arguments}
     extra = sorted(set(given) - known)
     if extra:
         raise _invalid(
-            f"prompt {name} has no argument {', '.join(extra)}; "
+            f"prompt {name} has no argument {', '.join(shown(label(e)) for e in extra[:5])}; "
             f"it takes: {', '.join(sorted(known))}"
         )
     missing = [a.name for a in definition.arguments if a.required and not given.get(a.name)]
@@ -284,9 +287,10 @@ def render(
     backend = given.get("backend")
     if backend and backends is not None and backend not in (ALL, *backends):
         close = difflib.get_close_matches(backend, backends, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = f"did you mean {shown(close[0])}? " if close else ""
         raise _invalid(
-            f"prompt {name}: no backend {backend!r}; {hint}use one of: {', '.join(backends)} or all"
+            f"prompt {name}: no backend {shown(backend)}; {hint}use one of: "
+            f"{', '.join(backends)} or all"
         )
     try:
         text = definition.render(given, now)

@@ -33,6 +33,7 @@ from mcp.types import (
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from tools import notices
+from tools.arguments import shown
 
 LEVELS: Final[tuple[LoggingLevel, ...]] = get_args(LoggingLevel)
 # What a client that never called logging/setLevel receives (the spec leaves the default
@@ -106,7 +107,7 @@ def install(server: MCPServer[Any], tool_names: Sequence[str]) -> None:
             hint = f"did you mean {close[0]}? " if close else ""
             raise MCPError(
                 code=INVALID_PARAMS,
-                message=f"unknown tool {params.name!r}; {hint}tools: {', '.join(known)}",
+                message=f"unknown tool {shown(params.name)}; {hint}tools: {', '.join(known)}",
             )
         return await call_tool.handler(ctx, params)
 

@@ -111,13 +111,13 @@ def test_owner_workload_asks_for_the_owners_open_processes() -> None:
 @pytest.mark.parametrize(
     ("name", "arguments", "says"),
     [
-        ("nope", {}, "unknown prompt 'nope'; prompts/list names them: stuck_processes"),
+        ("nope", {}, 'unknown prompt "nope"; prompts/list names them: stuck_processes'),
         ("owner_workload", {}, "prompt owner_workload needs owner"),
         ("stuck_processes", {"days": "two"}, "days must be a whole number from 1 to 3650"),
         ("stuck_processes", {"include": "tasks,bogus"}, "unknown section(s) bogus"),
-        ("stuck_processes", {"dayz": "3"}, "has no argument dayz; it takes: backend"),
+        ("stuck_processes", {"dayz": "3"}, 'has no argument "dayz"; it takes: backend'),
         ("status_report", {"period": "fortnight"}, "use Nd or Nw"),
-        ("status_report", {"backend": "tallyfy-sandbx"}, "did you mean 'tallyfy-sandbox'?"),
+        ("status_report", {"backend": "tallyfy-sandbx"}, 'did you mean "tallyfy-sandbox"?'),
     ],
 )
 async def test_a_bad_prompts_get_is_invalid_params_with_the_fix_and_no_traceback(
