@@ -132,7 +132,7 @@ async def test_an_unknown_owner_is_refused_with_how_to_find_one(client: Client) 
     )
     assert result.is_error
     message = text(result)
-    assert "no user 'nobody@acme-field.test'" in message
+    assert 'no user "nobody@acme-field.test"' in message
     assert "username, user uuid or e-mail" in message
     assert "users here:" in message
 

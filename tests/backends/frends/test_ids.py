@@ -95,4 +95,4 @@ async def test_a_real_client_gets_the_refusal_as_an_error_result(sim: SimulatorC
         )
     assert result.is_error
     text = result.content[0].model_dump()["text"]
-    assert "not a valid Frends process id: 'zz/../2001'" in text
+    assert 'not a valid Frends process id: "zz/../2001"' in text

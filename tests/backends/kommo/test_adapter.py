@@ -57,8 +57,8 @@ async def listing(backend: KommoBackend, **args: Any) -> Any:
         ({"template": "Moon"}, InvalidArgumentError, "Partnerships (7700012)"),
         ({"owner": "nobody@nowhere.test"}, InvalidArgumentError, "give a user email, name or id"),
         ({"collection": "tasks"}, UnsupportedQueryError, "leads, contacts, companies, customers"),
-        ({"where": {"Source": "Website"}}, InvalidArgumentError, "did you mean 'Lead source'"),
-        ({"where": {"Lead source": "website"}}, InvalidArgumentError, "did you mean 'Website'"),
+        ({"where": {"Source": "Website"}}, InvalidArgumentError, 'did you mean "Lead source"'),
+        ({"where": {"Lead source": "website"}}, InvalidArgumentError, 'did you mean "Website"'),
         ({"where": {"Seats": "ten"}}, InvalidArgumentError, "takes numbers"),
         ({"where": {"Budget approved": "yes"}}, InvalidArgumentError, "true or false"),
         ({"collection": "customers", "native_status": ["active"]},
@@ -241,7 +241,7 @@ async def test_missing_id_answered_204_is_not_found_never_an_empty_success(
 @pytest.mark.parametrize(
     ("process_id", "collection", "include", "fix"),
     [
-        ("abc", None, None, "not a valid Kommo lead id: 'abc' (ids look like"),
+        ("abc", None, None, 'not a valid Kommo lead id: "abc" (ids look like'),
         ("21000101", None, frozenset({"tasks"}), "sections here: fields, definition"),
         ("41000001", "contacts", frozenset({"definition"}), "sections here: fields"),
     ],

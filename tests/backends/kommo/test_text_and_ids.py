@@ -4,6 +4,7 @@ MCP client over memory."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -149,7 +150,8 @@ async def test_a_hostile_id_is_refused_before_any_request(
     with pytest.raises(InvalidArgumentError) as caught:
         await backend.get(hostile, collection=collection, include=None, detail="summary")
     message = caught.value.for_model()
-    assert f"not a valid Kommo {one} id: {hostile!r} (ids look like a positive whole" in message
+    quoted = json.dumps(hostile, ensure_ascii=False)
+    assert f"not a valid Kommo {one} id: {quoted} (ids look like a positive whole" in message
     assert "base URL" not in message
     assert sim.requests == []
 

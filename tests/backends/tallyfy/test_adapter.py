@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +210,10 @@ async def test_a_hostile_run_id_never_fetches_anything_and_says_what_ids_look_li
         text = caught.value.for_model()
         # get_process strips surrounding blanks before the adapter sees the id.
         shown = text.removeprefix("not a valid Tallyfy run id: ").split(" (ids look", 1)[0]
-        assert shown in (repr(hostile), repr(hostile.strip())), text
+        assert shown in (
+            json.dumps(hostile, ensure_ascii=False),
+            json.dumps(hostile.strip(), ensure_ascii=False),
+        ), text
         assert "ids look like 32 hexadecimal characters" in text
         assert "base URL" not in text
     await instances.aclose()

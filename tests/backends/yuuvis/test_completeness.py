@@ -4,6 +4,7 @@ is refused with how to find the id; a malformed instance id never becomes a path
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from tools.query import parse_query
 from tools.sim import SimulatorCore
 
 pytestmark = pytest.mark.anyio
-SWITCH = '"excludeSubprocesses": false'
+SWITCH = 'where="excludeSubprocesses = false"'
 
 
 def list_calls(sim: SimulatorCore) -> list[Any]:
@@ -93,7 +94,7 @@ async def test_an_owner_that_is_no_user_id_is_refused_before_any_request(
     with pytest.raises(UnsupportedQueryError) as caught:
         await listing(backend, owner=who)
     text = caught.value.for_model()
-    assert f"owner {who!r} is not a user id" in text
+    assert f"owner {json.dumps(who)} is not a user id" in text
     assert "no user directory" in text
     assert "shows every user's id in the owner column" in text
     assert list_calls(sim) == []

@@ -88,7 +88,7 @@ def instances_info(settings: YuuvisSettings) -> CollectionInfo:
             "ordinary user sees only the instances they started, a tenant admin all (should "
             "an admin see only their own, owner lists another user's). Sub-process "
             "instances (call activities) are left out, and answers say so: "
-            'where={"excludeSubprocesses": false} lists them too. owner is a user id '
+            'where="excludeSubprocesses = false" lists them too. owner is a user id '
             "(the engine has no user directory) or this account's login name. "
             "updated = end time of ended instances."
         ),
