@@ -78,7 +78,7 @@ FIXTURE_CHECKS: dict[tuple[str, str], tuple[str, str]] = {
     # Invalid-params answer, not "Internal server error".
     ("input-required-result-non-tool-request", "sep-2322-non-tool-incomplete"): (
         "prompt test_input_required_result_prompt",
-        "unknown prompt 'test_input_required_result_prompt'; prompts/list names them",
+        'unknown prompt "test_input_required_result_prompt"; prompts/list names them',
     ),
 }
 
