@@ -214,3 +214,45 @@ _JSON_NAME: dict[str, str] = {
     "boolean": "true or false (no quotes)",
     "text": "text (in quotes)",
 }
+
+
+def group(kind: str, members: list[dict[str, Any]]) -> dict[str, Any]:
+    """`a = 1 and b = 2` is the flat object {"a": 1, "b": 2}; an and/or group is only
+    made where one is needed, so the tree nests no deeper than the expression does."""
+    flat: list[dict[str, Any]] = []
+    for member in members:
+        # (a or b) or c is a or b or c: same-kind groups are one group.
+        if set(member) == {kind}:
+            flat.extend(member[kind])
+        else:
+            flat.append(member)
+    if kind == "or":
+        return {"or": flat}
+    merged: dict[str, Any] = {}
+    rest: list[dict[str, Any]] = []
+    for member in flat:
+        if not _merge(merged, member):
+            rest.append(member)
+    if rest:
+        merged["and"] = rest
+    return merged
+
+
+def _merge(into: dict[str, Any], member: dict[str, Any]) -> bool:
+    """Add every key of `member` to `into`, or nothing (False) when one would collide."""
+    updates: dict[str, Any] = {}
+    for key, rhs in member.items():
+        have = into.get(key)
+        if have is None:
+            updates[key] = rhs
+        elif (
+            key not in WHERE_GROUPS
+            and isinstance(have, dict)
+            and isinstance(rhs, dict)
+            and not have.keys() & rhs.keys()
+        ):
+            updates[key] = {**have, **rhs}  # budget >= 10 and budget < 20
+        else:
+            return False
+    into.update(updates)
+    return True

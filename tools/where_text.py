@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from tools.where import (
     WHERE_MAX_DEPTH,
     WHERE_OPERATORS,
     condition_text,
+    group,
     where_groups,
 )
 
@@ -202,18 +203,18 @@ class _Parser:
         return tree
 
     def _or(self) -> dict[str, Any]:
-        members = [self._and()]
-        while self._word(self.tok) == "or":
-            self._next()
-            members.append(self._and())
-        return members[0] if len(members) == 1 else _group("or", members)
+        return self._joined("or", self._and)
 
     def _and(self) -> dict[str, Any]:
-        members = [self._term()]
-        while self._word(self.tok) == "and":
+        return self._joined("and", self._term)
+
+    def _joined(self, word: str, part: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """part (word part)*: one group of `word`, or the part alone."""
+        members = [part()]
+        while self._word(self.tok) == word:
             self._next()
-            members.append(self._term())
-        return members[0] if len(members) == 1 else _group("and", members)
+            members.append(part())
+        return members[0] if len(members) == 1 else group(word, members)
 
     def _term(self) -> dict[str, Any]:
         tok = self.tok
@@ -378,45 +379,3 @@ def _unexpected(char: str) -> str:
 
 def _shown_tok(tok: _Tok) -> str:
     return "the end" if tok.kind == "end" else shown(tok.text, 40)
-
-
-def _group(kind: str, members: list[dict[str, Any]]) -> dict[str, Any]:
-    """`a = 1 and b = 2` is the flat object {"a": 1, "b": 2}; an and/or group is only
-    made where one is needed, so the tree nests no deeper than the expression does."""
-    flat: list[dict[str, Any]] = []
-    for member in members:
-        # (a or b) or c is a or b or c: same-kind groups are one group.
-        if set(member) == {kind}:
-            flat.extend(member[kind])
-        else:
-            flat.append(member)
-    if kind == "or":
-        return {"or": flat}
-    merged: dict[str, Any] = {}
-    rest: list[dict[str, Any]] = []
-    for member in flat:
-        if not _merge(merged, member):
-            rest.append(member)
-    if rest:
-        merged["and"] = rest
-    return merged
-
-
-def _merge(into: dict[str, Any], member: dict[str, Any]) -> bool:
-    """Add every key of `member` to `into`, or nothing (False) when one would collide."""
-    updates: dict[str, Any] = {}
-    for key, rhs in member.items():
-        have = into.get(key)
-        if have is None:
-            updates[key] = rhs
-        elif (
-            key not in WHERE_GROUPS
-            and isinstance(have, dict)
-            and isinstance(rhs, dict)
-            and not have.keys() & rhs.keys()
-        ):
-            updates[key] = {**have, **rhs}  # budget >= 10 and budget < 20
-        else:
-            return False
-    into.update(updates)
-    return True

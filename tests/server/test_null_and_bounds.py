@@ -11,15 +11,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from server.app import build_server
 from server.catalog import TOOLS
-from server.settings import Settings
-from tests.export.conftest import open_sim
+from tests.export.conftest import memory_client, open_sim
 from tests.server.conftest import text
 from tools.bounds import QUOTE_CHARS
 from tools.sandbox import SANDBOXES
@@ -33,9 +30,7 @@ MEGABYTE = 1_000_000
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    settings = Settings(instances=[s.settings for s in SIMS.values()], export_dir=tmp_path)
-    transports = {name: httpx.ASGITransport(app=s.core) for name, s in SIMS.items()}
-    async with Client(build_server(settings, transports=transports)) as c:
+    async with memory_client(list(SIMS.values()), tmp_path) as c:
         yield c
 
 
