@@ -173,10 +173,9 @@ LIST_PROCESSES_SCHEMA = _object(
         "template": _text("Template, definition or pipeline: id or exact name."),
         "tags": _texts("Tag names; a process must carry all of them."),
         "where": _text(
-            "Attribute conditions (list_backends names the attributes), e.g. "
+            "Attribute conditions (list_backends names them), e.g. "
             + WHERE_EXAMPLE
-            + '. Operators = != > >= < <=, and in ("a", "b"); text in quotes; and/or with '
-            "parentheses, up to 3 levels.",
+            + '; also != > < <= and stage in ("won", "lost"). Text in quotes.',
             WHERE_CHARS,
         ),
         "sort": _choice("Order (default -created_at).", SORT_KEYS),
