@@ -23,7 +23,7 @@ from tools.instances import Instances
 from tools.list_backends import BackendsResult, list_backends
 from tools.list_processes import list_processes
 from tools.model import STATUSES, ListResult, ProcessDetail
-from tools.paging import ProgressFn
+from tools.progress import Progress
 from tools.query import MAX_LIMIT, SORT_KEYS
 
 
@@ -36,7 +36,9 @@ class Session(Protocol):
     @property
     def export_dir(self) -> Path: ...
 
-    async def progress(self, done: float, total: float | None, message: str) -> None: ...
+    @property
+    def progress(self) -> Progress:
+        """The call's progress reporter (throttled, strictly increasing)."""
 
     async def resources_changed(self) -> None:
         """A file was added to the export directory (resources/list changed)."""
@@ -211,8 +213,7 @@ async def _list_backends(session: Session, args: dict[str, Any]) -> Reply:
 
 
 async def _list_processes(session: Session, args: dict[str, Any]) -> Reply:
-    progress: ProgressFn = session.progress
-    result: ListResult = await list_processes(session.instances, args, progress=progress)
+    result: ListResult = await list_processes(session.instances, args, progress=session.progress)
     return Reply(result, render.list_text(result))
 
 

@@ -13,6 +13,16 @@ What the driver guarantees:
 - where positions are computable (page numbers, offsets) several pages are fetched at
   once, up to the backend's `parallel_pages`;
 - cursors are opaque, checksummed and bound to the query that produced them.
+
+In a fan-out (`backend="all"`) an instance that cannot take the query is skipped and one
+that fails is reported, on every page, while the others answer; the cursor records both
+(tools/cursor.py), so it keeps working. A skipped instance stays skipped for the whole
+walk. A failed one is tried again on the next page from where it stopped: none of its rows
+is lost or repeated, but those that sort before rows already returned come late, and the
+page says so.
+
+Progress is the count of rows examined (handed out or rejected by a local filter), against
+the sum of the totals the backends reported so far; tools.progress throttles it.
 """
 
 from __future__ import annotations
@@ -25,10 +35,20 @@ from typing import Any
 import anyio
 
 from tools import notices
-from tools.backends.base import Backend, Plan
-from tools.cursor import CursorState, _check_entry, decode_cursor, encode_cursor
+from tools.backends.base import Backend, Capabilities, Plan
+from tools.cursor import (
+    RETRY,
+    SKIPPED,
+    CursorState,
+    _check_entry,
+    check_kind,
+    decode_cursor,
+    encode_cursor,
+    is_live,
+)
 from tools.errors import BackendError, InvalidCursorError, ProcessMcpError
 from tools.model import ApplyNote, ListResult, ProcessSummary
+from tools.progress import Progress, ProgressFn, as_progress
 from tools.query import ProcessQuery, check_where_types, is_descending, sort_key
 from tools.stream import InstanceStream, ScanCapReachedError, page_geometry
 
@@ -44,7 +64,14 @@ __all__ = [
     "stream_rows",
 ]
 
-ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
+REJOINED = (
+    "answering again after failing on an earlier page: its rows continue from where it "
+    "stopped, so some may sort before rows already returned"
+)
+STILL_SKIPPED = (
+    "it could not take this query when this walk began, and rows joining mid-walk would "
+    "sort before rows already returned; call again without cursor to include it"
+)
 
 
 # -- the list operation ---------------------------------------------------------------------
@@ -65,14 +92,24 @@ class _Run:
     streams: list[InstanceStream] = field(default_factory=list)
     applied: list[ApplyNote] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    finished: dict[str, None] = field(default_factory=dict)
+    # Cursor entries of instances without a stream: ended, skipped, or failed to start.
+    entries: CursorState = field(default_factory=dict)
     failed: dict[str, Any] = field(default_factory=dict)
     capped: bool = False
+    emitted: int = 0
 
     async def warn(self, message: str) -> None:
         """A warning for the answer, and its live copy for the client (tools.notices)."""
         self.warnings.append(message)
         await notices.warn(message, source="process_mcp.paging")
+
+    async def skip(self, name: str, reason: str) -> None:
+        self.entries[name] = SKIPPED
+        await self.warn(f"{name} skipped: {reason}")
+
+    async def fail(self, name: str, at: Any, exc: BackendError) -> None:
+        self.entries[name] = {RETRY: at}
+        await self.warn(f"{name} failed: {exc.for_model()}")
 
     @property
     def total(self) -> int | None:
@@ -84,13 +121,35 @@ class _Run:
             return None
         return sum(t for t in totals if t is not None)
 
+    @property
+    def examined(self) -> int:
+        return sum(s.examined for s in self.streams)
+
+    def next_state(self) -> CursorState:
+        state = dict(self.entries)
+        for stream in self.streams:
+            name = stream.backend.name
+            if name in self.failed:
+                at = self.failed[name]
+                state[name] = None if at is None else {RETRY: at}
+            else:
+                state[name] = stream.resume()
+        return state
+
+
+async def _prepare(backend: Backend, query: ProcessQuery) -> tuple[Plan, Capabilities]:
+    await backend.discover()
+    _check_where_types(backend, query)
+    plan = await backend.plan(query)
+    return plan, backend.capabilities().for_collection(plan.collection)
+
 
 async def _open(
     backends: Sequence[Backend],
     query: ProcessQuery,
     state: CursorState | None,
     *,
-    on_page: Callable[[int], Awaitable[None]] | None,
+    on_page: Callable[[], Awaitable[None]] | None,
     max_scan: int | None = None,
 ) -> _Run:
     run = _Run(query=query, fan_out=len(backends) > 1)
@@ -102,24 +161,40 @@ async def _open(
                 f"the instances behind this cursor changed ({', '.join(changed)})",
                 hint="call list_processes again without cursor to start over",
             )
+        for entry in state.values():
+            check_kind(entry, fan_out=run.fan_out)
     for backend in backends:
-        if state is not None and state.get(backend.name, 0) is None:
-            run.finished[backend.name] = None
+        name = backend.name
+        entry = None if state is None else state[name]
+        if state is not None and entry is None:
+            run.entries[name] = None
             continue
+        retried = isinstance(entry, dict)
+        start = entry[RETRY] if isinstance(entry, dict) else entry
         try:
-            await backend.discover()
-            _check_where_types(backend, query)
-            plan = await backend.plan(query)
+            plan, caps = await _prepare(backend, query)
+        except BackendError as exc:
+            if not run.fan_out:
+                raise
+            if entry == SKIPPED:
+                await run.skip(name, exc.for_model())
+            else:
+                await run.fail(name, start, exc)
+            continue
         except ProcessMcpError as exc:
             if not run.fan_out:
                 raise
-            await run.warn(f"{backend.name} skipped: {exc.message}")
+            await run.skip(name, exc.message)
             continue
-        caps = backend.capabilities().for_collection(plan.collection)
-        if state is not None:
-            _check_entry(state[backend.name], caps.addressing, caps.max_page_size)
-        run.applied.extend(_notes(backend.name, plan))
-        run.warnings.extend(f"{backend.name}: {w}" for w in plan.warnings)
+        if entry == SKIPPED:
+            await run.skip(name, STILL_SKIPPED)
+            continue
+        if start is not None:
+            _check_entry(start, caps.addressing, caps.max_page_size)
+        if retried:
+            await run.warn(f"{name}: {REJOINED}")
+        run.applied.extend(_notes(name, plan))
+        run.warnings.extend(f"{name}: {w}" for w in plan.warnings)
         native_date_sort = plan.sort == query.sort and query.sort.lstrip("-") in (
             "created_at",
             "updated_at",
@@ -130,13 +205,49 @@ async def _open(
                 caps=caps,
                 plan=plan,
                 query=query,
-                start=None if state is None else state.get(backend.name),
+                start=start,
                 max_scan=backend.settings.max_scan if max_scan is None else max_scan,
                 early_stop=native_date_sort,
-                progress=on_page,
+                on_page=on_page,
             )
         )
     return run
+
+
+class _Watch:
+    """Reports a run's progress after every page: rows examined so far, against the sum
+    of the totals reported so far plus the rows read from backends that report none (so
+    the total never falls below the count), capped at the rows the call stops at when
+    every filter is native (the limit, or an export's max_rows)."""
+
+    def __init__(self, reporter: Progress | None, cap: int | None) -> None:
+        self.reporter = reporter
+        self.cap = cap
+        self.run: _Run | None = None
+
+    def total(self) -> int | None:
+        assert self.run is not None
+        streams = self.run.streams
+        lefts = [s.left for s in streams]
+        if all(left is None for left in lefts):
+            return None
+        total = sum(
+            s.examined if left is None else left for s, left in zip(streams, lefts, strict=True)
+        )
+        if self.cap is not None and not any(s.local_fields for s in streams):
+            total = min(total, self.cap)
+        return total
+
+    async def __call__(self) -> None:
+        if self.reporter is None or self.run is None:
+            return
+        done, total = self.run.examined, self.total()
+        of = "" if total is None else f" of {total}"
+        if any(s.local_fields for s in self.run.streams):
+            message = f"examined {done}{of} rows, {self.run.emitted} match"
+        else:
+            message = f"{done}{of} rows"
+        await self.reporter.update(done, total, message)
 
 
 def _check_where_types(backend: Backend, query: ProcessQuery) -> None:
@@ -193,6 +304,7 @@ async def _merge(
             _, i = heapq.heappop(heap)
             await emit(streams[i].pop())
             count += 1
+            run.emitted = count
             if limit is None or count < limit:
                 await advance(i)
 
@@ -215,20 +327,13 @@ async def run_list(
     backends: Sequence[Backend],
     query: ProcessQuery,
     *,
-    progress: ProgressFn | None = None,
+    progress: Progress | ProgressFn | None = None,
 ) -> ListResult:
     """Answer a list query over one or more backend instances."""
     fingerprint = query.fingerprint()
     state = decode_cursor(query.cursor, fingerprint) if query.cursor else None
-    fetched = 0
-
-    async def on_page(rows: int) -> None:
-        nonlocal fetched
-        fetched += rows
-        if progress is not None:
-            await progress(fetched, None, f"fetched {fetched} rows")
-
-    run = await _open(backends, query, state, on_page=on_page)
+    watch = _Watch(as_progress(progress), cap=query.limit)
+    run = watch.run = await _open(backends, query, state, on_page=watch)
     rows: list[ProcessSummary] = []
 
     async def keep(row: ProcessSummary) -> None:
@@ -236,11 +341,8 @@ async def run_list(
 
     await _merge(run, keep, query.limit)
 
-    next_state: CursorState = dict(run.finished)
-    for stream in run.streams:
-        name = stream.backend.name
-        next_state[name] = run.failed[name] if name in run.failed else stream.resume()
-    has_more = any(v is not None for v in next_state.values())
+    next_state = run.next_state()
+    has_more = any(is_live(v) for v in next_state.values())
     next_cursor = encode_cursor(fingerprint, next_state) if has_more else None
 
     scanned = sum(s.scanned for s in run.streams)
@@ -251,6 +353,9 @@ async def run_list(
             f"{len(rows)} matches; call again with next_cursor to keep scanning, or add a "
             "filter the backend applies natively (see list_backends)"
         )
+    if watch.reporter is not None:
+        done = run.examined
+        await watch.reporter.finish(done, done, f"examined {done} rows, {len(rows)} returned")
     any_local = any(s.local_fields for s in run.streams)
     return ListResult(
         processes=rows,
@@ -270,6 +375,8 @@ class StreamStats:
 
     rows: int
     scanned: int
+    # Rows handed out or rejected by a local filter: the unit of progress.
+    examined: int
     requests: int
     total: int | None
     applied: list[ApplyNote]
@@ -282,34 +389,23 @@ async def stream_rows(
     emit: Callable[[ProcessSummary], Awaitable[None]],
     *,
     max_rows: int | None = None,
-    progress: ProgressFn | None = None,
+    progress: Progress | ProgressFn | None = None,
 ) -> StreamStats:
     """Every row matching `query`, in order, handed to `emit` as pages arrive.
 
     The same streams as run_list, without a cursor or scan cap: memory holds at most the
-    window of in-flight pages per instance, whatever the number of rows."""
-    run: _Run | None = None
-    emitted = 0
-
-    async def on_page(_rows: int) -> None:
-        if progress is not None and run is not None:
-            total = run.total
-            if max_rows is not None and total is not None:
-                total = min(total, max_rows)
-            await progress(emitted, total, f"{emitted} rows written")
-
-    async def counted(row: ProcessSummary) -> None:
-        nonlocal emitted
-        await emit(row)
-        emitted += 1
-
-    run = await _open(
-        backends, query.with_changes(cursor=None), None, on_page=on_page, max_scan=1 << 62
+    window of in-flight pages per instance, whatever the number of rows. Progress goes to
+    `progress` after every page; the last notification is the caller's (it knows what
+    became of the rows)."""
+    watch = _Watch(as_progress(progress), cap=max_rows)
+    run = watch.run = await _open(
+        backends, query.with_changes(cursor=None), None, on_page=watch, max_scan=1 << 62
     )
-    count = await _merge(run, counted, max_rows)
+    count = await _merge(run, emit, max_rows)
     return StreamStats(
         rows=count,
         scanned=sum(s.scanned for s in run.streams),
+        examined=run.examined,
         requests=sum(s.requests for s in run.streams),
         total=run.total,
         applied=run.applied,
