@@ -1,8 +1,9 @@
 """tools.progress: strictly increasing values, at most one notification per interval plus the
-first and the last, on a fake clock (no sleeps)."""
+first and the last, on a fake clock (no sleeps); and what the paging driver reports."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import pairwise
 
 import anyio
@@ -10,7 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.memory_backend import MemoryBackend
+from tests.test_paging import BASE
+from tools.model import ProcessSummary
+from tools.paging import run_list, stream_rows
 from tools.progress import Progress, current, note, reporting
+from tools.query import ProcessQuery
 
 pytestmark = pytest.mark.anyio
 
@@ -172,3 +178,99 @@ def test_any_sequence_of_reports_is_strictly_increasing_and_throttled(
         assert all(gap >= 0.5 for gap in gaps)
 
     anyio.run(body)
+
+
+# -- the paging driver's progress ---------------------------------------------------------
+
+
+class Ticking(Clock):
+    """Each reading moves time on by `step` seconds."""
+
+    def __init__(self, step: float) -> None:
+        super().__init__()
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def summaries(n: int, prefix: str) -> list[ProcessSummary]:
+    return [
+        ProcessSummary(
+            backend="m",
+            collection="items",
+            id=f"{prefix}{i:03d}",
+            name=f"run {i}",
+            status="open",
+            created_at=BASE + timedelta(hours=i),
+        )
+        for i in range(n)
+    ]
+
+
+async def export_progress(backends: list[MemoryBackend], step: float, **query: object) -> Sink:
+    clock = Ticking(step)
+    sink = Sink(clock)
+    rows: list[ProcessSummary] = []
+
+    async def keep(row: ProcessSummary) -> None:
+        rows.append(row)
+
+    progress = Progress(sink, clock=clock)
+    q = ProcessQuery.model_validate({"backend": "all", **query})
+    stats = await stream_rows(backends, q, keep, progress=progress)
+    await progress.finish(stats.examined, stats.examined, f"{len(rows)} rows written")
+    return sink
+
+
+async def test_a_fan_out_export_reports_the_running_sum_of_the_totals() -> None:
+    alpha = MemoryBackend("alpha", summaries(30, "a"), max_page_size=5)
+    beta = MemoryBackend("beta", summaries(50, "b"), max_page_size=10)
+    sink = await export_progress([alpha, beta], step=1.0)  # every update is due
+    values = [s[0] for s in sink.sent]
+    totals = [s[1] for s in sink.sent]
+    assert values == sorted(set(values))
+    assert totals[0] in (30, 50), "the first notification carries the first total reported"
+    assert 80 in totals[:-1], "then the sum once both reported"
+    assert totals[:-1] == sorted(totals[:-1])
+    assert sink.sent[-1] == (80, 80, "80 rows written")
+
+
+async def test_a_backend_without_a_total_counts_what_it_gave_so_the_total_never_lags() -> None:
+    known = MemoryBackend("alpha", summaries(30, "a"), max_page_size=5)
+    unknown = MemoryBackend("beta", summaries(40, "b"), max_page_size=10, total_known=False)
+    sink = await export_progress([known, unknown], step=1.0)
+    assert all(total is not None and done <= total for done, total, _ in sink.sent)
+    assert sink.sent[-1][:2] == (70, 70)
+
+
+async def test_without_any_total_progress_counts_rows_alone() -> None:
+    unknown = MemoryBackend("beta", summaries(40, "b"), max_page_size=10, total_known=False)
+    sink = await export_progress([unknown], step=1.0)
+    assert [s[1] for s in sink.sent[:-1]] == [None] * (len(sink.sent) - 1)
+
+
+async def test_an_export_of_many_pages_sends_about_two_a_second_plus_first_and_last() -> None:
+    backends = [
+        MemoryBackend(n, summaries(400, n), max_page_size=4, parallel_pages=3) for n in "abc"
+    ]
+    sink = await export_progress(backends, step=0.01)
+    elapsed = sink.times[-1] - sink.times[0]
+    assert len(sink.sent) <= elapsed / 0.5 + 2
+    assert len(sink.sent) >= 3, "the bar moves during the export, not only at both ends"
+    values = [s[0] for s in sink.sent]
+    assert values == sorted(set(values))
+    assert values[-1] == 1200
+
+
+async def test_a_local_scan_reports_rows_examined_and_matches() -> None:
+    backend = MemoryBackend("m", summaries(60, "m"), max_page_size=10)
+    clock = Ticking(1.0)
+    sink = Sink(clock)
+    query = ProcessQuery(backend="m", text="run 1", limit=5)
+    await run_list([backend], query, progress=Progress(sink, clock=clock))
+    values = [s[0] for s in sink.sent]
+    assert values == sorted(set(values))
+    assert any("match" in message for _, _, message in sink.sent)
+    assert sink.sent[-1][2].endswith("5 returned")

@@ -242,6 +242,8 @@ class _Watch:
         if self.reporter is None or self.run is None:
             return
         done, total = self.run.examined, self.total()
+        if done == 0 and total is None:
+            return  # nothing to say yet: the first notification waits for a total or a row
         of = "" if total is None else f" of {total}"
         if any(s.local_fields for s in self.run.streams):
             message = f"examined {done}{of} rows, {self.run.emitted} match"
