@@ -19,7 +19,7 @@ from tools.errors import InvalidArgumentError
 from tools.export_process import FORMATS, MAX_ROWS, ExportResult, export_process
 from tools.exportformats import DEFAULT_COLUMNS
 from tools.get_process import SECTIONS, get_process
-from tools.instances import Instances
+from tools.instances import ALL, Instances
 from tools.list_backends import BackendsResult, list_backends
 from tools.list_processes import list_processes
 from tools.model import STATUSES, ListResult, ProcessDetail
@@ -214,7 +214,8 @@ async def _list_backends(session: Session, args: dict[str, Any]) -> Reply:
 
 async def _list_processes(session: Session, args: dict[str, Any]) -> Reply:
     result: ListResult = await list_processes(session.instances, args, progress=session.progress)
-    return Reply(result, render.list_text(result))
+    fan_out = args.get("backend") in (None, ALL)
+    return Reply(result, render.list_text(result, fan_out=fan_out))
 
 
 async def _get_process(session: Session, args: dict[str, Any]) -> Reply:

@@ -115,3 +115,19 @@ async def test_the_walk_holds_what_each_answering_instance_lists_alone(
                        for r in p["processes"]])  # fmt: skip
     assert sorted(walked) == sorted(alone)
     assert len({b for b, _ in walked}) >= (1 if filters is HEADLINE else 3)
+
+
+async def test_every_page_of_a_fan_out_names_each_row_instance_in_the_text(client: Client) -> None:
+    args: dict[str, Any] = {"backend": "all", **HEADLINE, "limit": 5}
+    for _ in range(10):
+        result = await client.call_tool("list_processes", args)
+        assert not result.is_error, text(result)
+        rows = result.structured_content["processes"]
+        lines = text(result).splitlines()
+        for row in rows:
+            assert any(line.startswith(f"{row['backend']}:{row['id']} | ") for line in lines)
+        cursor = result.structured_content.get("next_cursor")
+        if cursor is None:
+            return
+        args["cursor"] = cursor
+    raise AssertionError("the walk did not end")
