@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.memory_backend import MemoryBackend
-from tests.test_paging import BASE, ids, queries, row_lists, walk
+from tests.memory_backend import BASE, MemoryBackend, sample_rows
+from tests.test_paging import ids, queries, row_lists, walk
 from tools.backends.base import PageResult, Plan, Position
 from tools.cursor import RETRY, SKIPPED
 from tools.errors import BackendUnavailableError, InvalidCursorError, UnsupportedQueryError
@@ -81,18 +81,13 @@ SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[Healt
 
 
 def rows(n: int, prefix: str = "p") -> list[ProcessSummary]:
-    return [
-        ProcessSummary(
-            backend="m",
-            collection="items",
-            id=f"{prefix}{i:03d}",
-            name=f"run {i}",
-            status="open",
-            owner="ann@x.test" if i % 2 else "bob@x.test",
-            created_at=BASE + timedelta(hours=i * 7 % 97),
-        )
-        for i in range(n)
-    ]
+    """Rows whose times interleave across instances (and sometimes tie)."""
+    return sample_rows(
+        n,
+        prefix,
+        created=lambda i: BASE + timedelta(hours=i * 7 % 97),
+        owner=lambda i: "ann@x.test" if i % 2 else "bob@x.test",
+    )
 
 
 async def walk_on(backends: list[MemoryBackend], query: ProcessQuery) -> list[ListResult]:

@@ -3,7 +3,6 @@ first and the last, on a fake clock (no sleeps); and what the paging driver repo
 
 from __future__ import annotations
 
-from datetime import timedelta
 from itertools import pairwise
 
 import anyio
@@ -11,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.memory_backend import MemoryBackend
-from tests.test_paging import BASE
+from tests.memory_backend import MemoryBackend, sample_rows
+from tests.sim.virtual_time import FakeClock
 from tools.model import ProcessSummary
 from tools.paging import run_list, stream_rows
 from tools.progress import Progress, current, note, reporting
@@ -23,18 +22,10 @@ pytestmark = pytest.mark.anyio
 Sent = list[tuple[float, float | None, str]]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Sink:
     """Records what was sent, and when on the fake clock."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.sent: Sent = []
         self.times: list[float] = []
@@ -44,8 +35,8 @@ class Sink:
         self.times.append(self.clock.now)
 
 
-def reporter(interval: float = 0.5) -> tuple[Progress, Sent, Clock]:
-    clock = Clock()
+def reporter(interval: float = 0.5) -> tuple[Progress, Sent, FakeClock]:
+    clock = FakeClock()
     sink = Sink(clock)
     return Progress(sink, interval=interval, clock=clock), sink.sent, clock
 
@@ -158,7 +149,7 @@ def test_any_sequence_of_reports_is_strictly_increasing_and_throttled(
     steps: list[tuple[str, int, float]],
 ) -> None:
     async def body() -> None:
-        clock = Clock()
+        clock = FakeClock()
         sink = Sink(clock)
         progress = Progress(sink, clock=clock)
         done = 0
@@ -183,7 +174,7 @@ def test_any_sequence_of_reports_is_strictly_increasing_and_throttled(
 # -- the paging driver's progress ---------------------------------------------------------
 
 
-class Ticking(Clock):
+class Ticking(FakeClock):
     """Each reading moves time on by `step` seconds."""
 
     def __init__(self, step: float) -> None:
@@ -193,20 +184,6 @@ class Ticking(Clock):
     def __call__(self) -> float:
         self.now += self.step
         return self.now
-
-
-def summaries(n: int, prefix: str) -> list[ProcessSummary]:
-    return [
-        ProcessSummary(
-            backend="m",
-            collection="items",
-            id=f"{prefix}{i:03d}",
-            name=f"run {i}",
-            status="open",
-            created_at=BASE + timedelta(hours=i),
-        )
-        for i in range(n)
-    ]
 
 
 async def export_progress(backends: list[MemoryBackend], step: float, **query: object) -> Sink:
@@ -225,8 +202,8 @@ async def export_progress(backends: list[MemoryBackend], step: float, **query: o
 
 
 async def test_a_fan_out_export_reports_the_running_sum_of_the_totals() -> None:
-    alpha = MemoryBackend("alpha", summaries(30, "a"), max_page_size=5)
-    beta = MemoryBackend("beta", summaries(50, "b"), max_page_size=10)
+    alpha = MemoryBackend("alpha", sample_rows(30, "a"), max_page_size=5)
+    beta = MemoryBackend("beta", sample_rows(50, "b"), max_page_size=10)
     sink = await export_progress([alpha, beta], step=1.0)  # every update is due
     values = [s[0] for s in sink.sent]
     totals = [s[1] for s in sink.sent]
@@ -238,22 +215,22 @@ async def test_a_fan_out_export_reports_the_running_sum_of_the_totals() -> None:
 
 
 async def test_a_backend_without_a_total_counts_what_it_gave_so_the_total_never_lags() -> None:
-    known = MemoryBackend("alpha", summaries(30, "a"), max_page_size=5)
-    unknown = MemoryBackend("beta", summaries(40, "b"), max_page_size=10, total_known=False)
+    known = MemoryBackend("alpha", sample_rows(30, "a"), max_page_size=5)
+    unknown = MemoryBackend("beta", sample_rows(40, "b"), max_page_size=10, total_known=False)
     sink = await export_progress([known, unknown], step=1.0)
     assert all(total is not None and done <= total for done, total, _ in sink.sent)
     assert sink.sent[-1][:2] == (70, 70)
 
 
 async def test_without_any_total_progress_counts_rows_alone() -> None:
-    unknown = MemoryBackend("beta", summaries(40, "b"), max_page_size=10, total_known=False)
+    unknown = MemoryBackend("beta", sample_rows(40, "b"), max_page_size=10, total_known=False)
     sink = await export_progress([unknown], step=1.0)
     assert [s[1] for s in sink.sent[:-1]] == [None] * (len(sink.sent) - 1)
 
 
 async def test_an_export_of_many_pages_sends_about_two_a_second_plus_first_and_last() -> None:
     backends = [
-        MemoryBackend(n, summaries(400, n), max_page_size=4, parallel_pages=3) for n in "abc"
+        MemoryBackend(n, sample_rows(400, n), max_page_size=4, parallel_pages=3) for n in "abc"
     ]
     sink = await export_progress(backends, step=0.01)
     elapsed = sink.times[-1] - sink.times[0]
@@ -265,7 +242,7 @@ async def test_an_export_of_many_pages_sends_about_two_a_second_plus_first_and_l
 
 
 async def test_a_local_scan_reports_rows_examined_and_matches() -> None:
-    backend = MemoryBackend("m", summaries(60, "m"), max_page_size=10)
+    backend = MemoryBackend("m", sample_rows(60, "m"), max_page_size=10)
     clock = Ticking(1.0)
     sink = Sink(clock)
     query = ProcessQuery(backend="m", text="run 1", limit=5)

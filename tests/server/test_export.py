@@ -9,14 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from mcp import Client
 
-from server.app import build_server
-from server.settings import Settings
 from tests.export.conftest import Sim, names, open_sim
-from tests.server.conftest import text
+from tests.server.conftest import sandboxes_client, text
 from tools.sandbox import SANDBOXES
 
 pytestmark = pytest.mark.anyio
@@ -26,9 +23,7 @@ SIMS = [open_sim(m, seed=9) for m in SANDBOXES]
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
     """The real server in memory with every sandbox backend behind its simulator."""
-    settings = Settings(instances=[s.settings for s in SIMS], export_dir=tmp_path)
-    transports = {s.settings.name: httpx.ASGITransport(app=s.core) for s in SIMS}
-    async with Client(build_server(settings, transports=transports)) as c:
+    async with sandboxes_client(SIMS, tmp_path) as c:
         yield c
 
 

@@ -14,14 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from mcp import Client
 
-from server.app import build_server
-from server.settings import Settings
 from tests.export.conftest import open_sim
-from tests.server.conftest import text
+from tests.server.conftest import sandboxes_client, text
 from tools.sandbox import SANDBOXES
 
 pytestmark = pytest.mark.anyio
@@ -36,9 +33,8 @@ RECENT_OPEN = {"status": ["open"], "created_after": "2026-10-01"}
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    settings = Settings(instances=[s.settings for s in SIMS], export_dir=tmp_path)
-    transports = {s.settings.name: httpx.ASGITransport(app=s.core) for s in SIMS}
-    async with Client(build_server(settings, transports=transports)) as c:
+    """The real server in memory with every sandbox backend behind its simulator."""
+    async with sandboxes_client(SIMS, tmp_path) as c:
         yield c
 
 
