@@ -68,7 +68,8 @@ class InstanceStream:
     start: Any  # decoded cursor entry, or None for the beginning
     max_scan: int
     early_stop: bool
-    # Called after every page arrives (the driver reports progress from it).
+    # Called after every page arrives and whenever the rows fetched so far are used up
+    # (the driver reports progress from it: totals come with pages, counts with use).
     on_page: Callable[[], Awaitable[None]] | None = None
 
     scanned: int = 0
@@ -130,6 +131,8 @@ class InstanceStream:
                     return None
                 if self.scanned >= self.max_scan:
                     raise ScanCapReachedError
+                if self.on_page is not None and self.requests:
+                    await self.on_page()
                 await self._fill(need)
                 continue
             item = self._buffer.popleft()
