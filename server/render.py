@@ -147,7 +147,8 @@ def _collection_body(c: CollectionView) -> str:
     for mode in ("native", "narrowed", "local", "unsupported"):
         if mode in by_mode:
             lines.append(f"    {mode}: {', '.join(by_mode[mode])}")
-    lines.append(f"    sorts: {', '.join(c.sorts)}")
+    own_order = "none (rows come in the backend's own order)"
+    lines.append(f"    sorts: {', '.join(c.sorts) or own_order}")
     if c.sections:
         lines.append(f"    get_process include: {', '.join(c.sections)}")
     if c.attributes:

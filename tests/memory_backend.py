@@ -41,6 +41,7 @@ class MemoryBackend(Backend):
         parallel_pages: int = 1,
         total_known: bool = True,
         max_scan: int = 5000,
+        sorts: tuple[str, ...] = SORT_KEYS,
     ) -> None:
         settings = InstanceSettings(
             name=name, kind="memory", base_url="http://memory.invalid", max_scan=max_scan
@@ -54,6 +55,9 @@ class MemoryBackend(Backend):
         self.native = native
         self.parallel_pages = parallel_pages
         self.total_known = total_known
+        # No sorts: the rows come in their list order whatever the query's sort, as a
+        # vendor that documents no order (Kommo customers) lists them.
+        self.sorts = sorts
         self.fetches: list[tuple[Any, int]] = []
 
     @classmethod
@@ -64,7 +68,7 @@ class MemoryBackend(Backend):
         fields = {f: FieldSupport("native" if f in self.native else "local") for f in FILTER_FIELDS}
         return Capabilities(
             kind="memory",
-            collections=(CollectionInfo("items", "test rows", fields, SORT_KEYS),),
+            collections=(CollectionInfo("items", "test rows", fields, self.sorts),),
             default_collection="items",
             max_page_size=self.max_page_size,
             addressing=self.addressing,
@@ -79,7 +83,11 @@ class MemoryBackend(Backend):
 
     def _native_rows(self, query: ProcessQuery) -> list[ProcessSummary]:
         dropped = {f: None for f in FILTER_FIELDS if f not in self.native}
-        return evaluate(query.with_changes(**dropped), self.rows)
+        kept = evaluate(query.with_changes(**dropped), self.rows)
+        if not self.sorts:
+            ids = {r.id for r in kept}
+            return [r for r in self.rows if r.id in ids]
+        return kept
 
     async def fetch_page(self, plan: Plan, at: Position, size: int) -> PageResult:
         assert size <= self.max_page_size

@@ -15,7 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.memory_backend import BASE, MemoryBackend, sample_rows
-from tools.errors import BackendUnavailableError, InvalidCursorError
+from tools.errors import BackendUnavailableError, InvalidCursorError, UnsupportedQueryError
+from tools.instances import Instances
+from tools.list_processes import list_processes
 from tools.model import STATUSES, ListResult, ProcessSummary
 from tools.paging import decode_cursor, encode_cursor, page_geometry, run_list
 from tools.query import FILTER_FIELDS, SORT_KEYS, ProcessQuery, evaluate
@@ -271,3 +273,81 @@ def test_a_cursor_is_refused_when_the_set_of_instances_changed() -> None:
     first = anyio.run(run_list, [a], query)
     with pytest.raises(InvalidCursorError, match="instances behind this cursor changed"):
         anyio.run(run_list, [a, b], query.with_changes(cursor=first.next_cursor))
+
+
+# -- collections with no sorts: the vendor's own order ----------------------------------------
+
+
+def vendor_order(query: ProcessQuery, rows: list[ProcessSummary]) -> list[ProcessSummary]:
+    """What a walk of a collection with no sorts returns: the evaluator's rows, in the
+    order the backend lists them (not the query's sort)."""
+    kept = {r.id for r in evaluate(query, rows)}
+    return [r for r in rows if r.id in kept]
+
+
+@SETTINGS
+@given(rows=row_lists(), query=queries(), shape=backend_shapes)
+def test_a_collection_with_no_sorts_walks_whole_in_the_backends_own_order(
+    rows, query, shape
+) -> None:
+    backend = MemoryBackend("m", rows, sorts=(), **shape)
+    pages = anyio.run(walk, [backend], query)
+    walked = [r for p in pages for r in p.processes]
+    # No overlap, no gap, and no early stop on a date bound: the rows are in no date order.
+    assert ids(walked) == ids(vendor_order(query, backend.rows))
+    own = "m: rows in Memory's own order: items cannot be sorted"
+    assert all(own in p.warnings for p in pages)
+
+
+def test_a_date_bound_on_a_stream_in_vendor_order_checks_every_row() -> None:
+    # The list holds days 50-99, then 0-49. Were it sorted by -created_at, day 0 (past the
+    # bound) would end the stream early; in vendor order the driver must read on.
+    rows = sample_rows(100)
+    shuffled = rows[50:] + rows[:50]
+    backend = MemoryBackend("m", shuffled, max_page_size=10, sorts=())
+    query = ProcessQuery(backend="m", limit=100, created_after=BASE + timedelta(days=20))
+    result = anyio.run(run_list, [backend], query)
+    expected = [f"p{i:04d}" for i in [*range(50, 100), *range(20, 50)]]
+    assert [r.id for r in result.processes] == expected
+    assert len(backend.fetches) == 10  # every page read, none skipped by early stop
+
+
+def test_a_fan_out_leaves_out_an_instance_in_vendor_order_and_keeps_its_cursor_valid() -> None:
+    sorted_ = MemoryBackend("sorted", sample_rows(12), max_page_size=5)
+    natural = MemoryBackend("natural", sample_rows(12), max_page_size=5, sorts=())
+    query = ProcessQuery(backend="all", limit=5)
+    pages = anyio.run(walk, [sorted_, natural], query)
+    walked = [r for p in pages for r in p.processes]
+    assert ids(walked) == ids(evaluate(query, sorted_.rows))
+    assert natural.fetches == []
+    skipped = [w for w in pages[0].warnings if w.startswith("natural skipped:")]
+    assert len(skipped) == 1
+    assert "cannot be merged" in skipped[0]
+    assert "ask backend=natural alone" in skipped[0]
+
+
+def test_a_fan_out_cursor_survives_an_instance_the_plan_refused() -> None:
+    class Refusing(MemoryBackend):
+        async def plan(self, query):  # type: ignore[no-untyped-def]
+            raise UnsupportedQueryError("no", backend=self.name, field="status")
+
+    good, bad = (
+        MemoryBackend("good", sample_rows(12), max_page_size=5),
+        Refusing("bad", sample_rows(3)),
+    )
+    query = ProcessQuery(backend="all", limit=5)
+    pages = anyio.run(walk, [good, bad], query)
+    assert ids([r for p in pages for r in p.processes]) == ids(evaluate(query, good.rows))
+    assert "bad skipped: no" in pages[0].warnings
+
+
+def test_tools_refuse_an_explicit_sort_on_a_collection_with_no_sorts() -> None:
+    backend = MemoryBackend("m", sample_rows(12), sorts=())
+    instances = Instances([backend])
+    with pytest.raises(UnsupportedQueryError) as caught:
+        anyio.run(list_processes, instances, {"backend": "m", "sort": "-created_at"})
+    assert caught.value.field == "sort"
+    assert "leave sort out" in caught.value.for_model()
+    result = anyio.run(list_processes, instances, {"backend": "m", "limit": 3})
+    assert [r.id for r in result.processes] == ["p0000", "p0001", "p0002"]
+    assert result.warnings == ["m: rows in Memory's own order: items cannot be sorted"]

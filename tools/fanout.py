@@ -5,9 +5,10 @@ In a fan-out (`backend="all"`) an instance that cannot take the query is skipped
 that fails is reported, on every page, while the others answer; the cursor records both
 (tools/cursor.py), so it keeps working:
 
-- a skipped instance stays skipped for the whole walk. Each page plans it again, to say
-  why in the same words; even if it could answer now, its rows would sort before rows
-  already returned, so the page says to start over for it instead;
+- a skipped instance stays skipped for the whole walk (so does one whose collection has
+  no sorts: its rows cannot be merged by the query's sort). Each page plans it again, to
+  say why in the same words; even if it could answer now, its rows would sort before
+  rows already returned, so the page says to start over for it instead;
 - a failed instance (unreachable, an HTTP error) is tried again on the next page from
   where it stopped (from its start when it failed before its first row): none of its rows
   is lost or repeated, but those that sort before rows already returned come late, and
@@ -152,6 +153,20 @@ async def open_run(
                 raise
             await run.skip(name, exc.message)
             continue
+        info = caps.collection(plan.collection)
+        unsorted = info is not None and not info.sorts
+        if unsorted:
+            assert info is not None
+            own = f"rows in {backend.kind.capitalize()}'s own order: {info.name} cannot be sorted"
+            if run.fan_out:
+                # Checked before SKIPPED below, so every page gives this reason again.
+                await run.skip(
+                    name,
+                    f"{own}, so they cannot be merged with other instances' rows by "
+                    f"{query.sort}; ask backend={name} alone",
+                )
+                continue
+            run.warnings.append(f"{name}: {own}")
         if entry == SKIPPED:
             await run.skip(name, STILL_SKIPPED)
             continue
@@ -161,9 +176,11 @@ async def open_run(
             await run.warn(f"{name}: {REJOINED}")
         run.applied.extend(_notes(name, plan))
         run.warnings.extend(f"{name}: {w}" for w in plan.warnings)
-        native_date_sort = plan.sort == query.sort and query.sort.lstrip("-") in (
-            "created_at",
-            "updated_at",
+        # Early stop needs rows in date order; a vendor-ordered stream is in none.
+        native_date_sort = (
+            not unsorted
+            and plan.sort == query.sort
+            and query.sort.lstrip("-") in ("created_at", "updated_at")
         )
         run.streams.append(
             InstanceStream(

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tools.backends.base import Backend
+from tools.errors import UnsupportedQueryError
 from tools.instances import Instances
 from tools.model import ListResult, ProcessSummary
 from tools.paging import run_list
@@ -29,13 +30,25 @@ async def natural_sort(
     """When the caller left `sort` out and the one backend's collection cannot give the
     default order (Kommo contacts sort by update time only), use that collection's own
     first order instead of refusing, and say so. An explicit sort is never changed, and a
-    fan-out keeps one order so that its streams can be merged."""
-    if explicit or len(backends) != 1:
+    fan-out keeps one order so that its streams can be merged.
+
+    A collection with no sorts at all (Kommo customers) comes in the vendor's own order:
+    an explicit sort is refused, and without one the driver says whose order it is."""
+    if len(backends) != 1:
         return query, None
     backend = backends[0]
     await backend.discover()
     info = backend.capabilities().collection(query.collection)
-    if info is None or not info.sorts or query.sort in info.sorts:
+    if info is not None and not info.sorts and explicit:
+        raise UnsupportedQueryError(
+            f"{backend.name} ({backend.kind}, {info.name}) cannot sort: the vendor documents "
+            f"no order for {info.name}, so rows come in its own order",
+            backend=backend.name,
+            field="sort",
+            hint=f"leave sort out; filter by dates (created_after, updated_before, ...) to "
+            f"narrow {info.name} instead",
+        )
+    if explicit or info is None or not info.sorts or query.sort in info.sorts:
         return query, None
     chosen = info.sorts[0]
     note = f"sorted by {chosen}: {backend.name} ({info.name}) cannot sort by {query.sort}"

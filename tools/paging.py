@@ -10,6 +10,12 @@ What the driver guarantees:
 - rows a backend cannot filter itself are checked locally, and at most `max_scan` rows are
   examined per call; past that the call returns what it has, with a cursor and a warning;
 - on a stream sorted by a date, a row beyond a date bound ends the stream (early stop);
+- a collection with no sorts (`CollectionInfo.sorts == ()`) streams in the vendor's own
+  order, said in a warning, with every row checked against the date bounds (no early
+  stop); in a fan-out such an instance is skipped (nothing to merge it by), with the fix
+  in the warning;
+- an instance skipped or failing in a fan-out is said on every page and recorded in the
+  cursor, which stays valid (tools/fanout.py);
 - where positions are computable (page numbers, offsets) several pages are fetched at
   once, up to the backend's `parallel_pages`;
 - cursors are opaque, checksummed and bound to the query that produced them.

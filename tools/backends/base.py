@@ -72,6 +72,10 @@ class CollectionInfo:
     name: str
     description: str
     fields: Mapping[str, FieldSupport]
+    # The orders the backend can give. Empty: the vendor documents none, so rows come in
+    # its own order and `plan` ignores `query.sort`. The tools then refuse an explicit
+    # sort, and the driver says so, never stops early on a date bound, and leaves such an
+    # instance out of a fan-out (its rows cannot be merged by a sort key).
     sorts: tuple[str, ...]
     statuses: Mapping[str, Status] = field(default_factory=dict)
     sections: tuple[str, ...] = ()

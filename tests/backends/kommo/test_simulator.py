@@ -285,6 +285,16 @@ async def test_ranges_are_inclusive_unless_told_otherwise(
     assert lead["id"] not in await all_ids(make_client(range_to_inclusive=False), query)
 
 
+@pytest.mark.parametrize("to_inclusive", [True, False])
+async def test_a_single_value_is_an_exact_match_whatever_the_reading_of_to(
+    make_client: MakeClient, data: KommoData, to_inclusive: bool
+) -> None:
+    price = data.leads[10]["price"]
+    wanted = [lead["id"] for lead in data.leads if lead["price"] == price]
+    got = await all_ids(make_client(range_to_inclusive=to_inclusive), f"filter[price]={price}")
+    assert got == wanted
+
+
 async def test_custom_field_filters_can_be_silently_ignored(
     make_client: MakeClient, data: KommoData
 ) -> None:
@@ -318,6 +328,7 @@ async def test_legacy_customer_filters_are_aliases(
         ("/api/v4/contacts?order[created_at]=desc", "order.created_at"),
         ("/api/v4/contacts?filter[pipeline_id]=1", "filter.pipeline_id"),
         ("/api/v4/customers?query=acme", "query"),
+        ("/api/v4/customers?order[updated_at]=desc", "order"),
         ("/api/v4/leads?page=1&bogus=1", "bogus"),
     ],
 )
@@ -360,6 +371,43 @@ async def test_ordering_ties_break_by_id_in_the_same_direction(
     keys = [(r["updated_at"], r["id"]) for r in rows]
     assert keys == sorted(keys, reverse=True)
     await client.aclose()
+
+
+def customer_order(data: KommoData) -> list[int]:
+    """The simulator's own order for customers (none is documented): next purchase date,
+    ties by id, ascending."""
+    return [c["id"] for c in sorted(data.customers, key=lambda c: (c["next_date"], c["id"]))]
+
+
+async def test_customers_come_in_an_order_no_sort_of_ours_gives(
+    client: httpx.AsyncClient, data: KommoData
+) -> None:
+    got = await all_ids(client, "with=contacts", "customers")
+    assert got == customer_order(data)
+    # Not by id, creation or update time: a client assuming one of them is caught.
+    for column in ("id", "created_at", "updated_at"):
+        by = [c["id"] for c in sorted(data.customers, key=lambda c: (c[column], c["id"]))]
+        assert got not in (by, by[::-1])
+
+
+@pytest.mark.parametrize("strict", [True, False])
+async def test_customers_take_order_only_when_the_flag_says_kommo_does(
+    make_client: MakeClient, data: KommoData, strict: bool
+) -> None:
+    query = "order[updated_at]=desc"
+    refused = await make_client(strict=strict).get(f"/api/v4/customers?{query}")
+    if strict:  # the default reading: no `order` for customers (reference section 2)
+        assert refused.status_code == 400
+        body = refused.json()
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert body["detail"] == "Request validation failed"
+        error = body["validation-errors"][0]["errors"][0]
+        assert (error["path"], error["code"]) == ("order", "NotSupportedChoice")
+    else:  # lenient: ignored, the simulator's own order
+        assert await all_ids(make_client(strict=False), query, "customers") == customer_order(data)
+    ordered = await all_ids(make_client(strict=strict, customers_order=True), query, "customers")
+    by_update = sorted(data.customers, key=lambda c: (c["updated_at"], c["id"]), reverse=True)
+    assert ordered == [c["id"] for c in by_update]
 
 
 # -- directories ---------------------------------------------------------------------------

@@ -185,30 +185,33 @@ async def test_contacts_order_by_update_time(backend: KommoBackend, sim: KommoCo
     assert req.query == [("order[updated_at]", "desc"), ("page", "1"), ("limit", "6")]
 
 
-async def test_customer_status_ids_use_the_indexed_form(
+async def test_customer_status_ids_use_the_indexed_form_and_no_order(
     backend: KommoBackend, sim: KommoCore
 ) -> None:
-    req = await translate(
-        backend,
-        sim,
-        collection="customers",
-        sort="updated_at",
-        native_status=["4100001", "4100003"],
-        limit=6,
-    )
-    assert req.query == [
-        ("filter[status_id][0]", "4100001"),
-        ("filter[status_id][1]", "4100003"),
-        ("order[updated_at]", "asc"),
-        ("page", "1"),
-        ("limit", "6"),
-    ]
+    # Customers document no `order` (reference section 2): whatever the query's sort
+    # (the tools refuse an explicit one), none is sent.
+    for sort in ("-created_at", "updated_at"):
+        sim.requests.clear()
+        req = await translate(
+            backend,
+            sim,
+            collection="customers",
+            sort=sort,
+            native_status=["4100001", "4100003"],
+            limit=6,
+        )
+        assert req.query == [
+            ("filter[status_id][0]", "4100001"),
+            ("filter[status_id][1]", "4100003"),
+            ("page", "1"),
+            ("limit", "6"),
+        ]
 
 
 async def test_customers_have_no_query_so_text_is_not_sent(
     backend: KommoBackend, sim: KommoCore
 ) -> None:
-    req = await translate(backend, sim, collection="customers", sort="-updated_at", text="acme")
+    req = await translate(backend, sim, collection="customers", text="acme")
     assert all(k != "query" for k, _ in req.query)
 
 

@@ -14,8 +14,10 @@ Facts: shared/reference/kommo.md. Translation (details in `translate`):
 - dates: `filter[created_at|updated_at][from|to]` in Unix seconds (see translate);
 - where: `filter[custom_fields_values][ID]` (custom-field names or ids), re-checked;
 - tags: no tag filter exists; rows carry their tags, so tags are local;
-- sort: `order[created_at|updated_at]=asc|desc` on leads; contacts, companies and
-  customers order by updated_at only (the current reference); name sorts are refused;
+- sort: `order[created_at|updated_at]=asc|desc` on leads; contacts and companies order
+  by updated_at only (the current reference); name sorts are refused. Customers document
+  no `order`, so none is sent: they come in Kommo's own order (no sorts in capabilities;
+  the shared driver and tools handle that);
 - paging: `page` (1-based) and `limit` <= 250, no total; a 204 or a short page ends it.
 """
 
@@ -161,13 +163,14 @@ class KommoBackend(Backend):
         for name in query.used_filters():
             if info.support(name).mode == "unsupported":
                 self.refuse(info, name, info.support(name).note)
-        if query.sort not in SORTS[entity]:
+        sorts = SORTS[entity]
+        if sorts and query.sort not in sorts:
             raise UnsupportedQueryError(
                 f"{self.name} (kommo, {entity}) cannot sort by {query.sort}",
                 backend=self.name,
                 field="sort",
                 hint="use one of: "
-                + ", ".join(SORTS[entity])
+                + ", ".join(sorts)
                 + ("" if entity == "leads" else f" (Kommo orders {entity} by updated_at only)"),
             )
 
@@ -213,8 +216,9 @@ class KommoBackend(Backend):
             if entity != "customers":
                 params.append(("query", query.text))
             applied["text"] = info.support("text")
-        column = query.sort.lstrip("-")
-        params.append((f"order[{column}]", "desc" if query.sort.startswith("-") else "asc"))
+        if sorts:  # customers: no `order` is documented, so none is sent
+            column = query.sort.lstrip("-")
+            params.append((f"order[{column}]", "desc" if query.sort.startswith("-") else "asc"))
         return Plan(
             collection=entity,
             native={"entity": entity, "params": params, "full": query.detail == "full"},

@@ -18,11 +18,12 @@ ENTITIES = ("leads", "contacts", "companies", "customers")
 SORTS: dict[str, tuple[str, ...]] = {
     "leads": ("-created_at", "created_at", "-updated_at", "updated_at"),
     # The current reference lets contacts and companies be ordered by updated_at or id
-    # only (an older page also lists created_at); customers document no order at all and
-    # are assumed to follow contacts (the simulator's `customers_order` flag).
+    # only (an older page also lists created_at). Customers document no `order` and no
+    # default order (reference section 2): none is sent, and rows come in Kommo's own
+    # order (no sorts: the shared driver's "vendor order" collection).
     "contacts": ("-updated_at", "updated_at"),
     "companies": ("-updated_at", "updated_at"),
-    "customers": ("-updated_at", "updated_at"),
+    "customers": (),
 }
 SECTIONS: dict[str, tuple[str, ...]] = {
     "leads": ("fields", "definition"),
@@ -40,7 +41,8 @@ _DESCRIPTIONS = {
     "contacts": "People in the CRM (no status: contacts are not processes with an outcome).",
     "companies": "Organisations in the CRM (no status).",
     "customers": "Recurring buyers (Kommo's customers feature; status is a customer status id, "
-    "with no unified open/completed/cancelled).",
+    "with no unified open/completed/cancelled). No sort: Kommo documents no order for "
+    "customers, so they come in its own order (leave sort out).",
 }
 _DATES: dict[str, FieldSupport] = {
     "created_after": FieldSupport("native", "filter[created_at][from] (Unix seconds)"),

@@ -27,9 +27,15 @@ Choices where the docs are silent (each a constructor flag of the simulator):
   checkboxes are not free text and are not searched;
 - `filter[name]` matches the whole name, case-insensitively;
 - ordering: leads by created_at, updated_at or id; contacts and companies by updated_at or
-  id (the current reference; an older page also lists created_at); customers have no
-  documented `order` (`customers_order` decides whether updated_at/id are accepted).
-  No `order` means id ascending. Ties are broken by id in the same direction.
+  id (the current reference; an older page also lists created_at). Customers document no
+  `order` (reference section 2, S16), so by default (`customers_order=False`, the stricter
+  reading) `order` is an unknown parameter for them: refused in strict mode, ignored in
+  lenient mode; `customers_order=True` accepts updated_at and id as for contacts. Ties are
+  broken by id in the same direction;
+- without `order`: leads, contacts and companies by id ascending. The customers' default
+  order is undocumented too, so the simulator picks one that agrees with no sort a client
+  could ask for: next purchase date (`next_date`) ascending, ties by id ascending. A client
+  that assumes customers come by id, creation or update time gets them out of order.
 """
 
 from __future__ import annotations
@@ -82,6 +88,8 @@ ORDERS: dict[str, frozenset[str]] = {
     "companies": frozenset({"updated_at", "id"}),
     "customers": frozenset({"updated_at", "id"}),
 }
+# The order of a list without `order` (see the module notes); others: id ascending.
+DEFAULT_ORDER = {"customers": "next_date"}
 WITH: dict[str, frozenset[str]] = {
     "leads": frozenset(
         {
@@ -179,7 +187,9 @@ def _one(
         return lambda row: str(row.get("name", "")).casefold() in names
     if kind == "range":
         low, high = _bounds(node, path)
-        return _in_range(name, low, high, opts.range_to_inclusive)
+        # A single value (`filter[price]=2000`, reference section 3) is an exact match:
+        # only a range's `to` has the undocumented inclusiveness.
+        return _in_range(name, low, high, opts.range_to_inclusive or not _is_range(node))
     if kind == "statuses":
         return _statuses(node, opts, problems)
     if kind == "legacy_date":
@@ -198,7 +208,7 @@ def _one(
 
 def _bounds(node: Any, path: str) -> tuple[float | None, float | None]:
     """A range `{from, to}` (either may be missing) or a single value (from = to)."""
-    if isinstance(node, dict) and not all(k.isdigit() for k in node):
+    if _is_range(node):
         unknown = set(node) - {"from", "to"}
         if unknown:
             raise BracketError(f"{path}.{sorted(unknown)[0]}", "a range takes from and to")
@@ -210,6 +220,10 @@ def _bounds(node: Any, path: str) -> tuple[float | None, float | None]:
         )
     value = _number(scalar(node, path), path)
     return value, value
+
+
+def _is_range(node: Any) -> bool:
+    return isinstance(node, dict) and not all(k.isdigit() for k in node)
 
 
 def _number(text: str, path: str) -> float:
@@ -335,29 +349,28 @@ def _search(row: Json, needle: str) -> bool:
 
 
 def ordering(entity: str, tree: Tree, opts: Options, problems: Problems) -> tuple[str, bool]:
-    """(column, descending) from `order[column]=asc|desc`; id ascending by default."""
+    """(column, descending) from `order[column]=asc|desc`, else the entity's own order."""
+    default = DEFAULT_ORDER.get(entity, "id"), False
     raw = tree.get("order")
-    if raw is None:
-        return "id", False
-    allowed = ORDERS[entity]
-    if entity == "customers" and not opts.customers_order:
-        allowed = frozenset()
+    if raw is None or (entity == "customers" and not opts.customers_order):
+        # Customers without `order`: strict mode refused the unknown parameter already.
+        return default
     if not isinstance(raw, dict) or len(raw) != 1:
         problems.add("order", "order takes one field: order[field]=asc|desc")
-        return "id", False
+        return default
     column, direction_node = next(iter(raw.items()))
     try:
         direction = scalar(direction_node, f"order.{column}").lower()
     except BracketError as exc:
         problems.bracket(exc)
-        return "id", False
-    if column not in allowed:
+        return default
+    if column not in ORDERS[entity]:
         if opts.strict:
             problems.add(f"order.{column}", "This value is not valid.", "NotSupportedChoice")
-        return "id", False  # ignored when lenient
+        return default  # ignored when lenient
     if direction not in ("asc", "desc"):
         problems.add(f"order.{column}", "use asc or desc", "NotSupportedChoice")
-        return "id", False
+        return default
     return column, direction == "desc"
 
 
