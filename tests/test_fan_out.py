@@ -232,3 +232,14 @@ def test_a_retry_entry_with_a_bad_position_is_refused() -> None:
     forged = encode_cursor(query.fingerprint(), {"a": 0, "b": {RETRY: -4}})
     with pytest.raises(InvalidCursorError, match="malformed"):
         anyio.run(run_list, [a, b], query.with_changes(cursor=forged))
+
+
+def test_an_instance_in_vendor_order_is_skipped_for_the_same_reason_on_every_page() -> None:
+    answering = MemoryBackend("alpha", rows(14), max_page_size=4)
+    natural = MemoryBackend("natural", rows(6, "n"), sorts=())
+    pages = anyio.run(walk, [answering, natural], ProcessQuery(backend="all", limit=4))
+    assert len(pages) == 4
+    for page in pages:
+        (skip,) = [w for w in page.warnings if w.startswith("natural skipped:")]
+        assert "cannot be merged" in skip
+    assert natural.fetches == []
