@@ -3,6 +3,8 @@ asking what a person would ask. Everything printed comes back through the protoc
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import sys
@@ -109,6 +111,11 @@ async def _conversation(session: Any) -> None:
             {"backend": backend["name"], "limit": 3},
         )
     await call(
+        "Vendor text is data: names with line breaks, ANSI colours or formulas stay one row",
+        "list_processes",
+        {"backend": name, "text": "hostile", "limit": 4},
+    )
+    await call(
         "Bad input gets an actionable error",
         "list_processes",
         {"backend": name, "limit": 5000},
@@ -125,7 +132,12 @@ async def _conversation(session: Any) -> None:
         uri = exported.structured_content["uri"]
         read = await session.read_resource(uri)
         body = read.contents[0].text
-        print(f"  resources/read {uri}: {len(body)} characters, {len(progress)} progress notes")
+        cells = [c for row in csv.reader(io.StringIO(body, newline="")) for c in row]
+        guarded = sum(c[:2] in ("'=", "'+", "'-", "'@", "'\t", "'\r") for c in cells)
+        print(
+            f"  resources/read {uri}: {len(body)} characters, {len(progress)} progress notes, "
+            f"{guarded} formula cells neutralised (a leading ', OWASP)"
+        )
 
 
 def demo(seed: int = 7) -> int:

@@ -1,7 +1,9 @@
 """Compact text for the model: one line per process, dates as days, nulls left out.
 
 structuredContent carries the full typed answer; this text is what most clients put in
-the model's context, so it is written to be read, not parsed.
+the model's context, so it is written to be read, not parsed. Vendor text is data: every
+value a backend supplied passes through tools/safe_text.py (`cell` inside a ` | ` row,
+`line` elsewhere), so no value can add a line, forge one the server writes, or a separator.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from tools import safe_text
 from tools.export_process import ExportResult
 from tools.list_backends import BackendsResult, CollectionView
 from tools.model import ListResult, ProcessDetail, ProcessSummary
@@ -27,9 +30,9 @@ def _status(row: ProcessSummary) -> str | None:
 
 def process_line(row: ProcessSummary, *, show_backend: bool) -> str:
     head = f"{row.backend}:{row.id}" if show_backend else row.id
-    parts = [head, row.name]
+    parts = [safe_text.cell(head), safe_text.cell(row.name)]
     if (status := _status(row)) is not None:
-        parts.append(f"[{status}]")
+        parts.append(f"[{safe_text.cell(status)}]")
     labelled = (
         ("template", row.template),
         ("owner", row.owner),
@@ -40,9 +43,9 @@ def process_line(row: ProcessSummary, *, show_backend: bool) -> str:
         ("took", row.duration),
         ("tags", ",".join(row.tags) if row.tags else None),
     )
-    parts.extend(f"{k}={v}" for k, v in labelled if v)
+    parts.extend(f"{k}={safe_text.cell(v)}" for k, v in labelled if v)
     if row.extra:
-        parts.append(json.dumps(row.extra, separators=(",", ":"), default=str))
+        parts.append(safe_text.cell(json.dumps(row.extra, separators=(",", ":"), default=str)))
     return " | ".join(parts)
 
 
@@ -66,7 +69,7 @@ def list_text(result: ListResult, *, fan_out: bool = False) -> str:
             + "; ".join(f"{a.backend}.{a.field} {a.mode}" for a in local)
         )
     lines.extend(process_line(r, show_backend=show_backend) for r in result.processes)
-    lines.extend(f"warning: {w}" for w in result.warnings)
+    lines.extend(f"warning: {safe_text.line(w)}" for w in result.warnings)
     if result.next_cursor:
         lines.append(f"more: call again with cursor={result.next_cursor}")
     return "\n".join(lines)
@@ -81,7 +84,7 @@ def _value(value: Any) -> str:
 def detail_text(detail: ProcessDetail) -> str:
     lines = [process_line(detail, show_backend=True)]
     if detail.description:
-        lines.append(f"description: {detail.description}")
+        lines.append(f"description: {safe_text.line(detail.description)}")
     times = (
         ("started", _day(detail.started_at)),
         ("completed", _day(detail.completed_at)),
@@ -93,11 +96,11 @@ def detail_text(detail: ProcessDetail) -> str:
         for t in detail.tasks:
             bits = [
                 f"  {t.position}." if t.position is not None else "  -",
-                f"[{t.status}]",
-                t.name,
+                f"[{safe_text.cell(str(t.status))}]",
+                safe_text.cell(t.name),
             ]
             if t.owner:
-                bits.append(f"owner={t.owner}")
+                bits.append(f"owner={safe_text.cell(t.owner)}")
             if t.due_at:
                 bits.append(f"due={_day(t.due_at)}")
             if t.completed_at:
@@ -107,10 +110,12 @@ def detail_text(detail: ProcessDetail) -> str:
             lines.append(" ".join(bits))
     if detail.fields:
         lines.append("fields:")
-        lines.extend(f"  {k}: {_value(v)}" for k, v in detail.fields.items())
+        lines.extend(
+            f"  {safe_text.line(k)}: {safe_text.line(_value(v))}" for k, v in detail.fields.items()
+        )
     for name, section in (detail.sections or {}).items():
-        lines.append(f"{name}: {_value(section)}")
-    lines.extend(f"note: {n}" for n in detail.notes or ())
+        lines.append(f"{name}: {safe_text.line(_value(section))}")
+    lines.extend(f"note: {safe_text.line(n)}" for n in detail.notes or ())
     return "\n".join(lines)
 
 
@@ -120,19 +125,19 @@ def backends_text(result: BackendsResult) -> str:
         lines.append("no backends configured: start with --sandbox or see README 'Configuration'")
     for b in result.backends:
         if not b.usable:
-            lines.append(f"{b.name}: UNUSABLE - {b.problem}")
+            lines.append(f"{b.name}: UNUSABLE - {safe_text.line(b.problem or '')}")
             continue
-        desc = f" - {b.description}" if b.description else ""
+        desc = f" - {safe_text.line(b.description)}" if b.description else ""
         lines.append(f"{b.name} (kind {b.kind}){desc}; default collection {b.default_collection}")
         shown: dict[str, str] = {}  # rendered body -> first collection with it
         for c in b.collections:
-            lines.append(f"  collection {c.name}: {c.description}")
+            lines.append(f"  collection {safe_text.line(c.name)}: {safe_text.line(c.description)}")
             body = _collection_body(c)
             # Collections that differ only in name (Frends agent groups) are said once.
             if body in shown:
                 lines.append(f"    statuses, filters and sorts as {shown[body]}")
                 continue
-            shown[body] = c.name
+            shown[body] = safe_text.line(c.name)
             lines.extend(body.splitlines())
     return "\n".join(lines)
 
@@ -140,7 +145,9 @@ def backends_text(result: BackendsResult) -> str:
 def _collection_body(c: CollectionView) -> str:
     lines: list[str] = []
     if c.statuses:
-        lines.append("    statuses: " + ", ".join(f"{n}->{u}" for n, u in c.statuses.items()))
+        lines.append(
+            "    statuses: " + ", ".join(f"{safe_text.line(n)}->{u}" for n, u in c.statuses.items())
+        )
     by_mode: dict[str, list[str]] = {}
     for field, info in c.filters.items():
         by_mode.setdefault(info.mode, []).append(field)
@@ -153,7 +160,10 @@ def _collection_body(c: CollectionView) -> str:
         lines.append(f"    get_process include: {', '.join(c.sections)}")
     if c.attributes:
         lines.append(
-            "    where attributes: " + ", ".join(f"{k} ({v})" for k, v in c.attributes.items())
+            "    where attributes: "
+            + ", ".join(
+                f"{safe_text.line(k)} ({safe_text.line(v)})" for k, v in c.attributes.items()
+            )
         )
     return "\n".join(lines)
 
@@ -182,6 +192,7 @@ def export_text(result: ExportResult) -> str:
     local = [a for a in result.applied if a.mode in ("narrowed", "local")]
     if local:
         lines.append("checked here: " + ", ".join(f"{a.field} ({a.backend})" for a in local))
-    lines += [f"warning: {w}" for w in result.warnings]
-    lines += ["preview:", result.preview]
+    lines += [f"warning: {safe_text.line(w)}" for w in result.warnings]
+    # Indented: a preview line is the file's (vendor text), never a line of the server's.
+    lines += ["preview:", *(f"  {p}" for p in safe_text.lines(result.preview))]
     return "\n".join(lines)

@@ -44,6 +44,7 @@ from tools.model import ApplyNote, ProcessSummary
 from tools.paging import stream_rows
 from tools.progress import Progress, ProgressFn, as_progress
 from tools.query import FILTER_FIELDS, parse_query
+from tools.safe_text import line as safe_line
 
 DEDUPE_WINDOW = 1_000
 MAX_ROWS = 1_000_000
@@ -243,7 +244,10 @@ async def _export_one(instances: Instances, args: ExportArgs, directory: Path) -
     ) as out:
         out.write(content)
         out.commit()
-    result = _result(out, args.format or "json", extension, _preview(content))
+    head = content[: PREVIEW_CHARS * 4].split(b"\n")[:PREVIEW_LINES]
+    if head and not head[-1]:
+        head.pop()  # the file's last line end
+    result = _result(out, args.format or "json", extension, _preview(head))
     return result.model_copy(update={"warnings": [target.note] if target.note else []})
 
 
@@ -294,7 +298,7 @@ async def _export_list(
         # In the unit of the driver's updates (rows examined), so the value still rises.
         done = stats.examined
         await progress.finish(done, done, f"{written} rows written to {out.path.name}")
-    result = _result(out, fmt, fmt, _preview(b"".join(head)))
+    result = _result(out, fmt, fmt, _preview(head))
     return result.model_copy(
         update={
             "rows": written,
@@ -325,9 +329,14 @@ class _RecentIds:
         return False
 
 
-def _preview(content: bytes) -> str:
-    text = content[: PREVIEW_CHARS * 4].decode("utf-8", errors="replace")
-    lines = text.splitlines()[:PREVIEW_LINES]
+def _preview(parts: list[bytes]) -> str:
+    """The file's first records (CSV, JSON Lines) or lines (a document), one line each:
+    a record's own line breaks (a quoted CSV cell) and anything else a line reader would
+    break on are shown escaped (tools/safe_text.py), so the preview cannot add a line."""
+    lines = [
+        safe_line(p.decode("utf-8", errors="replace").removesuffix("\n").removesuffix("\r"))
+        for p in parts
+    ]
     preview = "\n".join(lines)
     return preview if len(preview) <= PREVIEW_CHARS else preview[:PREVIEW_CHARS] + "..."
 

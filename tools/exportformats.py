@@ -3,6 +3,21 @@
 Rows are encoded one at a time (the export streams), and nothing in a file depends on
 when it was written: the same data gives byte-identical files, which is what lets a test
 compare a run with injected faults against a clean one.
+
+Vendor text is data in files too (see tools/safe_text.py for the text the model reads):
+- CSV follows the OWASP CSV-injection guidance: a cell whose first character is `=`, `+`,
+  `-`, `@`, tab, CR or NUL would start a formula in a spreadsheet, so it gets a leading
+  single quote and is quoted (`"'=HYPERLINK(...)"`). A cell that is a plain negative
+  number (`-12`, `-0.5`) or a number the vendor sent as a number is left as it is: a
+  spreadsheet reads it as a number, and no formula fits in it; `-2+3` is neutralised.
+  Cells holding `;` or a tab are quoted too, so a spreadsheet that splits on them (a
+  semicolon locale) cannot start a new cell, with a formula, inside one. Line breaks in
+  a cell stay (quoted, as RFC 4180 allows): the file keeps the vendor's exact value.
+- JSON Lines and JSON escape U+0085, U+2028 and U+2029 (`\\u2028`): valid JSON either way,
+  but line readers split on them raw. A JSON Lines record is one line for every reader.
+- Markdown flattens every table cell and heading to one line (`|` escaped), puts a
+  description in a block quote and a section in a fence longer than any it contains, so
+  vendor text cannot add a heading, a table row or a line outside its block.
 """
 
 from __future__ import annotations
@@ -10,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
@@ -18,6 +34,8 @@ from typing import Any
 from tools.arguments import shown
 from tools.errors import InvalidArgumentError
 from tools.model import ProcessDetail, ProcessSummary
+from tools.safe_text import cell as one_line_cell
+from tools.safe_text import json_lines_safe
 
 LIST_FORMATS = ("csv", "jsonl")
 DETAIL_FORMATS = ("json", "markdown", "native")
@@ -92,11 +110,34 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+# OWASP CSV injection: the characters that make a spreadsheet read a cell as a formula
+# (`=`, `+`, `-`, `@`, tab, CR; ASVS 1.2.10 adds NUL) when they come first.
+FORMULA_LEADS = frozenset("=+-@\t\r\x00")
+_PLAIN_NEGATIVE = re.compile(r"-\d+(?:\.\d+)?")
+_QUOTE_IF = re.compile(r'[",;\t\r\n]')
+
+
+def neutralised(value: Any, text: str) -> str | None:
+    """The cell as written when `text` (the cell of `value`) would start a formula; None
+    when it is safe as it is."""
+    if not text or text[0] not in FORMULA_LEADS:
+        return None
+    if type(value) in (int, float) or _PLAIN_NEGATIVE.fullmatch(text):
+        return None
+    return "'" + text
+
+
+def _risky(text: str) -> bool:
+    return text[:1] in FORMULA_LEADS or ";" in text or "\t" in text
+
+
 class CsvRows:
-    """CSV with a header row; spreadsheet-friendly (RFC 4180 line ends, UTF-8).
+    """CSV with a header row; spreadsheet-friendly (RFC 4180 line ends, UTF-8), formula
+    cells neutralised (module docstring).
 
     One writer and buffer serve every row, and each column's reader is chosen once:
-    at 10,000 rows these per-row costs are most of an export's CPU."""
+    at 10,000 rows these per-row costs are most of an export's CPU. A row with no cell
+    that needs guarding (nearly all) goes through the C writer as before."""
 
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = tuple(columns)
@@ -108,7 +149,11 @@ class CsvRows:
         return self._line(self.columns)
 
     def row(self, row: ProcessSummary) -> bytes:
-        return self._line([_cell(read(row)) for read in self._readers])
+        values = [read(row) for read in self._readers]
+        cells = [_cell(v) for v in values]
+        if any(_risky(c) for c in cells):
+            return _guarded_line(values, cells)
+        return self._line(cells)
 
     def _line(self, values: Sequence[str]) -> bytes:
         self._writer.writerow(values)
@@ -116,6 +161,20 @@ class CsvRows:
         self._buffer.seek(0)
         self._buffer.truncate()
         return line.encode()
+
+
+def _guarded_line(values: Sequence[Any], cells: Sequence[str]) -> bytes:
+    fields: list[str] = []
+    for value, text in zip(values, cells, strict=True):
+        guarded = neutralised(value, text)
+        if guarded is not None or _QUOTE_IF.search(text):
+            text = guarded if guarded is not None else text
+            fields.append('"' + text.replace('"', '""') + '"')
+        else:
+            fields.append(text)
+    if len(fields) == 1 and not fields[0]:
+        fields[0] = '""'  # as csv.writer writes a row of one empty cell
+    return (",".join(fields) + "\r\n").encode()
 
 
 def _reader(column: str) -> Callable[[ProcessSummary], Any]:
@@ -133,12 +192,13 @@ class JsonlRows:
 
     def row(self, row: ProcessSummary) -> bytes:
         data = row.model_dump(mode="json", exclude_none=True)
-        return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return (json_lines_safe(text) + "\n").encode()
 
 
 def detail_json(detail: ProcessDetail) -> bytes:
     data = detail.model_dump(mode="json", exclude_none=True)
-    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
+    return (json_lines_safe(json.dumps(data, ensure_ascii=False, indent=2)) + "\n").encode()
 
 
 def detail_markdown(detail: ProcessDetail) -> bytes:
@@ -163,7 +223,8 @@ def detail_markdown(detail: ProcessDetail) -> bytes:
     out += ["| | |", "|---|---|"]
     out += [f"| {k} | {_md(_cell(v))} |" for k, v in facts if v not in (None, "")]
     if d.description:
-        out += ["", "## Description", "", d.description.strip()]
+        quoted = d.description.strip().split("\n")
+        out += ["", "## Description", ""] + [f"> {_md(q)}".rstrip() for q in quoted]
     if d.tasks:
         out += ["", f"## Tasks ({len(d.tasks)})", "", "| # | Task | Status | Owner | Due | Done |"]
         out.append("|---|---|---|---|---|---|")
@@ -187,15 +248,19 @@ def detail_markdown(detail: ProcessDetail) -> bytes:
 
 def _section(value: Any) -> list[str]:
     if isinstance(value, str):
-        fence = "xml" if value.lstrip().startswith("<") else ""
-        return [f"```{fence}", value.rstrip(), "```"]
+        fence = "```"
+        while fence in value:
+            fence += "`"
+        kind = "xml" if value.lstrip().startswith("<") else ""
+        return [f"{fence}{kind}", value.rstrip(), fence]
     if isinstance(value, Mapping) and all(not isinstance(v, dict | list) for v in value.values()):
         return ["| Key | Value |", "|---|---|"] + [
             f"| {_md(str(k))} | {_md(_cell(v))} |" for k, v in value.items()
         ]
-    return ["```json", json.dumps(value, ensure_ascii=False, indent=2, default=str), "```"]
+    text = json_lines_safe(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+    return ["```json", text, "```"]
 
 
 def _md(text: str) -> str:
-    """Table cells: pipes escaped, line breaks flattened."""
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """Table cells and headings: one line (tools/safe_text.py), pipes escaped."""
+    return one_line_cell(text)

@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from tools.safe_text import line as safe_line
+
 VENDOR_MESSAGE_MAX = 300
 
 
@@ -96,7 +98,9 @@ def _collapse(text: str) -> str:
 
 
 def _truncate(text: str, limit: int = VENDOR_MESSAGE_MAX) -> str:
-    text = _collapse(text)
+    # Vendor text is data (tools/safe_text.py): whitespace runs collapse to one space,
+    # and what is left of control characters (an ANSI escape) is shown, not sent.
+    text = safe_line(_collapse(text))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

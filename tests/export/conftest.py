@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import httpx
 import pytest
+from mcp import Client
 
+from server.app import build_server
+from server.settings import Settings
 from tools.backends.base import Backend, InstanceSettings
 from tools.backends.registry import create_backend
 from tools.sandbox import SANDBOXES
@@ -47,6 +51,15 @@ def open_sim(module: ModuleType, seed: int = 5) -> Sim:
         update={"rate_limit_per_minute": UNTHROTTLED}
     )
     return Sim(module, parts.core, settings)
+
+
+@asynccontextmanager
+async def memory_client(sims: Sequence[Sim], export_dir: Path) -> AsyncIterator[Client]:
+    """The real server in memory, each instance answered by its simulator."""
+    settings = Settings(instances=[s.settings for s in sims], export_dir=export_dir)
+    transports = {s.settings.name: httpx.ASGITransport(app=s.core) for s in sims}
+    async with Client(build_server(settings, transports=transports)) as c:
+        yield c
 
 
 @pytest.fixture(params=SANDBOXES, ids=lambda m: str(m.NAME))

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ from mcp import Client
 from server.app import build_server
 from server.settings import Settings
 from tests.backends.tallyfy.conftest import UNTHROTTLED
-from tests.export.conftest import Sim
 from tools.backends.tallyfy import sandbox
 from tools.backends.tallyfy.data import TallyfyData, generate
 from tools.backends.tallyfy.simulator import create_app
@@ -49,12 +47,3 @@ async def client(server_settings: Settings, tallyfy_sim: SimulatorCore) -> Async
 
 def text(result: Any) -> str:
     return "\n".join(c.text for c in result.content if c.type == "text")
-
-
-@asynccontextmanager
-async def sandboxes_client(sims: Sequence[Sim], export_dir: Path) -> AsyncIterator[Client]:
-    """The real server in memory with these sandbox backends behind their simulators."""
-    settings = Settings(instances=[s.settings for s in sims], export_dir=export_dir)
-    transports = {s.settings.name: httpx.ASGITransport(app=s.core) for s in sims}
-    async with Client(build_server(settings, transports=transports)) as c:
-        yield c

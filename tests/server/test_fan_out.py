@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.export.conftest import open_sim
-from tests.server.conftest import sandboxes_client, text
+from tests.export.conftest import memory_client, open_sim
+from tests.server.conftest import text
 from tools.sandbox import SANDBOXES
 
 pytestmark = pytest.mark.anyio
@@ -34,7 +34,7 @@ RECENT_OPEN = {"status": ["open"], "created_after": "2026-10-01"}
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
     """The real server in memory with every sandbox backend behind its simulator."""
-    async with sandboxes_client(SIMS, tmp_path) as c:
+    async with memory_client(SIMS, tmp_path) as c:
         yield c
 
 

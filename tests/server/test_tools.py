@@ -10,6 +10,7 @@ from mcp import Client
 from server.app import build_server
 from server.settings import Settings
 from tests.server.conftest import NAME, text
+from tools.backends.tallyfy.data import TallyfyData
 from tools.errors import ConfigError
 from tools.sim import Fault, SimulatorCore
 
@@ -56,10 +57,12 @@ async def test_list_pages_through_cursor_without_overlap_or_gap(client: Client) 
     assert len(set(ids)) == 10
 
 
-async def test_list_text_is_one_line_per_process_and_carries_the_cursor(client: Client) -> None:
+async def test_list_text_is_one_line_per_process_and_carries_the_cursor(
+    client: Client, tallyfy_data: TallyfyData
+) -> None:
     result = await call(client, "list_processes", backend=NAME, limit=3)
     lines = text(result).splitlines()
-    assert lines[0] == "3 processes of 120"
+    assert lines[0] == f"3 processes of {len(tallyfy_data.runs)}"  # 120 and the hostile ones
     rows = result.structured_content["processes"]
     for line, row in zip(lines[1:4], rows, strict=True):
         assert line.startswith(row["id"] + " | " + row["name"])
@@ -100,7 +103,9 @@ async def test_fan_out_over_all_instances_names_each_row_backend(client: Client)
     assert {p["backend"] for p in result.structured_content["processes"]} == {NAME}
 
 
-async def test_progress_is_reported_while_scanning(client: Client) -> None:
+async def test_progress_is_reported_while_scanning(
+    client: Client, tallyfy_data: TallyfyData
+) -> None:
     seen: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
@@ -113,7 +118,7 @@ async def test_progress_is_reported_while_scanning(client: Client) -> None:
     )
     assert result.structured_content["count"] == 0
     assert seen
-    assert seen[-1][:2] == (120, 120), "the last notification: every row examined, done"
+    assert seen[-1][:2] == (len(tallyfy_data.runs),) * 2, "the last: every run examined, done"
     values = [s[0] for s in seen]
     assert values == sorted(set(values)), "values only rise"
 

@@ -15,7 +15,7 @@ import pytest
 from tools.backends.frends.data import CANARY_SECRET, Definition, FrendsData, generate, parse_time
 from tools.backends.frends.simulator import create_app
 from tools.backends.frends.wire import bpmn
-from tools.sim import Fault
+from tools.sim import Fault, hostile
 
 pytestmark = pytest.mark.anyio
 
@@ -393,7 +393,8 @@ def test_ten_thousand_rows_generate_quickly() -> None:
     started = time.perf_counter()
     big = generate(seed=1, processes=10_000, instances=10_000)
     assert time.perf_counter() - started < 6  # ~1 s here; headroom for a busy machine
-    assert (len(big.definitions), big.instance_rows()) == (10_000, 10_000)
+    extra = len(hostile.NAMES)  # one hostile process and one execution of it per name
+    assert (len(big.definitions), big.instance_rows()) == (10_000 + extra, 10_000 + extra)
     assert len({d.name for d in big.definitions if d.version == 1}) == len(
         {d.guid for d in big.definitions}
     )

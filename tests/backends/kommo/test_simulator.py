@@ -13,7 +13,7 @@ import pytest
 from tests.backends.kommo.conftest import company_only_leads, make_sim
 from tools.backends.kommo import sandbox
 from tools.backends.kommo.data import LOST, WON, KommoData, generate
-from tools.sim import RateLimit
+from tools.sim import RateLimit, hostile
 
 pytestmark = pytest.mark.anyio
 HEADERS = {"Authorization": f"Bearer {sandbox.TOKEN}"}
@@ -67,8 +67,13 @@ async def all_ids(client: httpx.AsyncClient, query: str, entity: str = "leads") 
 def test_generation_is_deterministic_and_scales() -> None:
     assert generate(seed=3, leads=50) == generate(seed=3, leads=50)
     big = generate(seed=3, leads=10_000, contacts=10, companies=10, customers=10)
-    assert len(big.leads) == 10_000
-    assert len({r["id"] for r in big.leads}) == 10_000
+    expected = 10_000 + len(hostile.NAMES)  # the hostile leads come on top
+    assert len(big.leads) == expected
+    assert len({r["id"] for r in big.leads}) == expected
+    # Ids rise with creation, hostile leads included (each fills a gap).
+    created = [(r["created_at"], r["id"]) for r in big.leads]
+    assert created == sorted(created)
+    assert sorted(r["id"] for r in big.leads) == [r["id"] for r in big.leads]
     # Fixed-width ids: text order is numeric order.
     assert len({len(str(r["id"])) for r in big.leads}) == 1
 
@@ -344,9 +349,10 @@ async def test_strict_mode_refuses_what_kommo_does_not_document(
 
 
 async def test_a_limit_above_250_silently_gives_50_unless_told_to_refuse(
-    client: httpx.AsyncClient, make_client: MakeClient
+    client: httpx.AsyncClient, make_client: MakeClient, data: KommoData
 ) -> None:
-    assert len(ids(await client.get("/api/v4/leads?limit=250"))) == 250 - 90  # 160 leads
+    assert len(data.leads) < 250  # so one page of 250 holds them all
+    assert len(ids(await client.get("/api/v4/leads?limit=250"))) == len(data.leads)
     for limit in (251, 500):
         assert len(ids(await client.get(f"/api/v4/leads?limit={limit}"))) == 50
     assert len(ids(await client.get("/api/v4/leads"))) == 50  # the default

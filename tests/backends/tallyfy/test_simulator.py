@@ -12,7 +12,7 @@ import pytest
 
 from tools.backends.tallyfy.data import TallyfyData, generate, parse_time
 from tools.backends.tallyfy.simulator import Readings, create_app, error_code
-from tools.sim import Fault, RateLimit, SimServer
+from tools.sim import Fault, RateLimit, SimServer, hostile
 
 TOKEN = "sandbox-tallyfy-token"
 HEADERS = {
@@ -689,7 +689,7 @@ def test_generation_is_deterministic_for_a_seed() -> None:
 
 def test_runs_and_tasks_have_the_documented_fields_and_formats(data: TallyfyData) -> None:
     assert HEX32.fullmatch(data.org_id)
-    assert len(data.runs) == 300
+    assert len(data.runs) == 300 + len(hostile.NAMES)  # the sandbox's hostile runs too
     for run in data.runs:
         assert set(run) == RUN_KEYS
         assert HEX32.fullmatch(run["id"])
@@ -727,7 +727,8 @@ def test_run_timestamps_and_statuses_are_consistent(data: TallyfyData) -> None:
         assert run["progress"]["complete"] == done
         if run["status"] in ("delayed", "problem"):
             assert run["late_tasks"] > 0
-    shares = Counter(r["status"] for r in data.runs)
+    # The regular runs keep the target mix exactly; the hostile ones come on top.
+    shares = Counter(r["status"] for r in data.runs if not hostile.is_hostile(r["name"]))
     assert shares == {"active": 135, "complete": 90, "archived": 36, "delayed": 24, "problem": 15}
 
 

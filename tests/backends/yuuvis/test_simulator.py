@@ -13,7 +13,7 @@ import pytest
 from tests.backends.yuuvis.conftest import ordinary
 from tools.backends.yuuvis.data import YuuvisData, generate, parse_time
 from tools.backends.yuuvis.simulator import MAX_SIZE, create_app, like
-from tools.sim import Fault
+from tools.sim import Fault, hostile
 
 pytestmark = pytest.mark.anyio
 
@@ -93,7 +93,8 @@ async def test_list_envelope_and_row_shape_match_the_documented_example(
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"objects", "numItems", "totalNumItems", "hasMoreItems"}
-    assert (body["numItems"], body["totalNumItems"], body["hasMoreItems"]) == (1, 240, True)
+    total = len(data.instances)  # 240 regular and the hostile ones
+    assert (body["numItems"], body["totalNumItems"], body["hasMoreItems"]) == (1, total, True)
     row = body["objects"][0]
     assert set(row) == LIST_KEYS
     assert UUID.fullmatch(row["id"])
@@ -105,15 +106,19 @@ async def test_list_envelope_and_row_shape_match_the_documented_example(
 async def test_first_page_is_page_zero_and_pages_tile_without_overlap(
     client: httpx.AsyncClient, data: YuuvisData
 ) -> None:
+    total = len(data.instances)  # 240 regular and the hostile ones
+    full, rest = divmod(total, 50)
+    assert rest  # a last page that is not full
     pages = [
-        (await client.get("/processes", params={"page": p, "size": 50})).json() for p in range(5)
+        (await client.get("/processes", params={"page": p, "size": 50})).json()
+        for p in range(full + 1)
     ]
-    assert [p["numItems"] for p in pages] == [50, 50, 50, 50, 40]
-    assert [p["hasMoreItems"] for p in pages] == [True, True, True, True, False]
+    assert [p["numItems"] for p in pages] == [50] * full + [rest]
+    assert [p["hasMoreItems"] for p in pages] == [True] * full + [False]
     walked = [i for p in pages for i in ids(p["objects"])]
     assert walked == ids(data.instances)  # default: ascending start time, ties by id
-    past = (await client.get("/processes", params={"page": 5, "size": 50})).json()
-    assert (past["objects"], past["totalNumItems"], past["hasMoreItems"]) == ([], 240, False)
+    past = (await client.get("/processes", params={"page": full + 1, "size": 50})).json()
+    assert (past["objects"], past["totalNumItems"], past["hasMoreItems"]) == ([], total, False)
 
 
 async def test_default_page_size_is_ten(client: httpx.AsyncClient) -> None:
@@ -475,7 +480,7 @@ async def test_injected_faults_answer_in_the_yuuvis_format_then_recover(
 def test_generation_is_deterministic_and_realistic() -> None:
     a, b = generate(seed=5, instances=120), generate(seed=5, instances=120)
     assert a == b
-    assert len(a.instances) == 120
+    assert len(a.instances) == 120 + len(hostile.NAMES)  # the hostile ones come on top
     assert sum(u["admin"] for u in a.users) == 1
     assert {state(r) for r in a.instances} == {"running", "suspended", "completed", "deleted"}
     assert a.parent

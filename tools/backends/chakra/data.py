@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from tools.backends.chakra.data_hostile import add_hostile
 from tools.backends.chakra.specs import (
     CATEGORIES,
     CHANNELS,
@@ -130,13 +131,19 @@ def generate(
     tickets: int = 100,
     visits: int = 60,
     now: datetime = DEFAULT_NOW,
+    *,
+    hostile_records: bool = True,
 ) -> ChakraData:
     """A team's data. `leads` is the default procedure's size: a benchmark that wants N
-    rows in the default collection passes leads=N (10,000 take well under a second)."""
+    rows in the default collection passes leads=N (10,000 take well under a second).
+    Each procedure also gets the hostile processes of data_hostile.py (unless
+    `hostile_records=False`), which leave every regular one as it is."""
     data = _Generator(random.Random(seed), now).build(
         seed, {"lead": leads, "ticket": tickets, "fieldvisit": visits}
     )
     _later_additions(random.Random(f"chakra-later-{seed}"), data)
+    if hostile_records:
+        add_hostile(data.processes, random.Random(f"chakra-hostile-{seed}"))
     return data
 
 

@@ -19,6 +19,7 @@ import functools
 import random
 from datetime import UTC, datetime, timedelta
 
+from tools.backends.frends.data_hostile import add_hostile
 from tools.backends.frends.executions import add_executions
 from tools.backends.frends.records import (
     CANARY_PROCESS,
@@ -80,9 +81,15 @@ def generate(
     processes: int = 300,
     instances: int = 600,
     now: datetime = DEFAULT_NOW,
+    *,
+    hostile_records: bool = True,
 ) -> FrendsData:
-    """`processes` definition rows (versions and drafts) and `instances` executions."""
-    return _Generator(random.Random(seed), now).build(seed, processes, instances)
+    """`processes` definition rows (versions and drafts) and `instances` executions, plus
+    (unless `hostile_records=False`) the hostile ones of data_hostile.py on top."""
+    data = _Generator(random.Random(seed), now).build(seed, processes, instances)
+    if hostile_records:
+        add_hostile(data, random.Random(f"frends-hostile-{seed}"))
+    return data
 
 
 @functools.cache

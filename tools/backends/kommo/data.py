@@ -23,6 +23,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tools.backends.kommo.data_hostile import add_hostile
 from tools.backends.kommo.data_spec import (
     CUSTOMER_STATUS_IDS,
     DEFAULT_NOW,
@@ -56,11 +57,18 @@ def generate(
     companies: int = 60,
     customers: int = 40,
     now: datetime = DEFAULT_NOW,
+    *,
+    hostile_records: bool = True,
 ) -> KommoData:
+    """The entities, plus (unless `hostile_records=False`) the hostile records of
+    data_hostile.py, which leave every regular one as it is."""
     side = random.Random(seed * 1_000_003 + 17)
-    return _Generator(random.Random(seed), now, side).build(
+    data = _Generator(random.Random(seed), now, side).build(
         seed, leads, contacts, companies, customers
     )
+    if hostile_records:
+        add_hostile(data, random.Random(f"kommo-hostile-{seed}"))
+    return data
 
 
 class _Generator:

@@ -14,102 +14,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tools.sim import fake
+from tools.backends.tallyfy.data_spec import (
+    APPROVAL_WORDS,
+    DEFAULT_NOW,
+    DROPDOWN_OPTIONS,
+    FOLDERS,
+    SPAN,
+    STATUS_WEIGHTS,
+    SYSTEMS,
+    TAGS,
+    TEMPLATES,
+    Template,
+)
+from tools.sim import fake, hostile
 
 Json = dict[str, Any]
-
-DEFAULT_NOW = datetime(2026, 11, 15, 12, 0, 0, tzinfo=UTC)
-SPAN = timedelta(days=730)
-
-# Roughly what a live account looks like; archived runs are hidden by the API's default.
-STATUS_WEIGHTS = {"active": 45, "complete": 30, "problem": 5, "delayed": 8, "archived": 12}
-
-TAGS = (
-    ("urgent", "#e74c3c"),
-    ("enterprise", "#2980b9"),
-    ("q4", "#8e44ad"),
-    ("legal", "#7f8c8d"),
-    ("vip", "#f1c40f"),
-    ("renewal", "#27ae60"),
-)
-
-FOLDERS = ("Sales", "People", "Procurement", "Finance", "Engineering", "Operations")
-
-
-@dataclass(frozen=True)
-class _Template:
-    title: str
-    folder: str
-    steps: tuple[str, ...]
-    kickoff: tuple[tuple[str, str], ...]  # (label, field_type)
-
-
-TEMPLATES = (
-    _Template(
-        "Customer Onboarding",
-        "Sales",
-        ("Send welcome pack", "Schedule kickoff call", "Collect account details",
-         "Configure workspace", "Train admin users", "Go-live review"),
-        (("Company name", "text"), ("Plan", "dropdown")),
-    ),
-    _Template(
-        "Employee Onboarding",
-        "People",
-        ("Prepare contract", "Order laptop", "Create accounts", "Assign a buddy",
-         "First-week check-in"),
-        (("Start date", "date"), ("Office", "dropdown")),
-    ),
-    _Template(
-        "Vendor Due Diligence",
-        "Procurement",
-        ("Request documents", "Sanctions screening", "Financial review",
-         "Security questionnaire", "Legal sign-off", "Approve vendor"),
-        (("Vendor name", "text"), ("Risk tier", "dropdown")),
-    ),
-    _Template(
-        "Quarterly Close",
-        "Finance",
-        ("Reconcile accounts", "Accrue expenses", "Review revenue", "Prepare statements"),
-        (("Quarter", "text"),),
-    ),
-    _Template(
-        "Incident Review",
-        "Engineering",
-        ("Collect timeline", "Identify root cause", "Draft postmortem", "Review with team",
-         "Track action items"),
-        (("Severity", "dropdown"), ("Affected system", "text")),
-    ),
-    _Template(
-        "Contract Renewal",
-        "Sales",
-        ("Check usage", "Prepare quote", "Negotiate terms", "Legal review", "Countersign",
-         "Update CRM", "Send invoice"),
-        (("Customer", "text"), ("Term (months)", "text")),
-    ),
-    _Template(
-        "Office Move",
-        "Operations",
-        ("Confirm lease", "Book movers", "Set up network", "Move furniture",
-         "Announce new address"),
-        (("City", "text"), ("Move date", "date")),
-    ),
-    _Template(
-        "Loan Application",
-        "Finance",
-        ("Receive application", "Verify identity", "Credit check", "Underwriting",
-         "Approval decision", "Disburse funds", "Notify applicant", "Archive file"),
-        (("Applicant", "text"), ("Amount", "text")),
-    ),
-)  # fmt: skip
-
-_APPROVAL_WORDS = ("approv", "sign-off", "decision", "countersign")
-_SYSTEMS = ("billing API", "checkout", "search", "SSO", "mobile app", "data warehouse")
-_DROPDOWN_OPTIONS = {
-    "Plan": ("Starter", "Growth", "Enterprise"),
-    "Office": fake.CITIES[:6],
-    "Risk tier": ("Low", "Medium", "High"),
-    "Severity": ("Sev1", "Sev2", "Sev3"),
-}
 
 
 @dataclass(frozen=True)
@@ -143,10 +62,18 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def generate(seed: int = 7, runs: int = 300, now: datetime = DEFAULT_NOW) -> TallyfyData:
+def generate(
+    seed: int = 7, runs: int = 300, now: datetime = DEFAULT_NOW, *, hostile_records: bool = True
+) -> TallyfyData:
+    """`runs` regular runs, plus (unless `hostile_records=False`) one run per hostile name of
+    tools/sim/hostile.py, drawn from a stream of their own after the regular ones."""
     rng = random.Random(seed)
     gen = _Generator(rng, now)
-    return gen.build(seed, runs)
+    return gen.build(
+        seed,
+        runs,
+        hostile_stream=random.Random(f"tallyfy-hostile-{seed}") if hostile_records else None,
+    )
 
 
 class _Generator:
@@ -155,7 +82,9 @@ class _Generator:
         self.now = now.astimezone(UTC).replace(microsecond=0)
         self.task_counter = 0
 
-    def build(self, seed: int, n_runs: int) -> TallyfyData:
+    def build(
+        self, seed: int, n_runs: int, hostile_stream: random.Random | None = None
+    ) -> TallyfyData:
         rng = self.rng
         org_id = fake.hex_id(rng)
         self.users = self._users()
@@ -186,6 +115,25 @@ class _Generator:
             run_folders[run["id"]] = [folder] if rng.random() < 0.7 else []
             owners = {uid for task in run_tasks for uid in task["owners"]["users"]}
             assignees[run["id"]] = sorted(owners)
+        if hostile_stream is not None and checklists:
+            self.rng = hostile_stream
+            tag: Json = {"id": fake.hex_id(hostile_stream), "title": hostile.TAG, "color": "#000"}
+            tags.append(tag)
+            taken = {r["created_at"][:19] for r in runs}
+            for n in range(len(hostile.NAMES)):
+                t = hostile_stream.randrange(len(TEMPLATES))
+                status = hostile_stream.choice(("active", "active", "delayed", "complete"))
+                created = self._free_time(taken, status)
+                run, run_tasks = self._run(
+                    len(starts) + n, status, created, TEMPLATES[t], checklists[t], steps, kickoff
+                )
+                _make_hostile(run, run_tasks, n)
+                runs.append(run)
+                tasks[run["id"]] = run_tasks
+                run_tags[run["id"]] = [tag["id"]] if n % 2 else []
+                run_folders[run["id"]] = [folder_ids[TEMPLATES[t].folder]]
+                assignees[run["id"]] = sorted({u for k in run_tasks for u in k["owners"]["users"]})
+            runs.sort(key=lambda r: r["created_at"][:19])
 
         for checklist in checklists:
             checklist["started_processes"] = sum(
@@ -276,7 +224,7 @@ class _Generator:
                     "field_type": field_type,
                     "required": pos == 1,
                     "position": pos,
-                    "options": list(_DROPDOWN_OPTIONS.get(label, ())),
+                    "options": list(DROPDOWN_OPTIONS.get(label, ())),
                 }
                 for pos, (label, field_type) in enumerate(template.kickoff, start=1)
             ]
@@ -301,12 +249,23 @@ class _Generator:
         out.sort(key=lambda pair: pair[1])
         return out
 
+    def _free_time(self, taken: set[str], status: str) -> datetime:
+        """A creation second no other run has (orders by time stay total), open runs recent."""
+        days = 100 if status in ("active", "delayed") else 600
+        while True:
+            created = fake.datetime_between(
+                self.rng, self.now - timedelta(days=days), self.now - timedelta(days=5)
+            )
+            if iso(created)[:19] not in taken:
+                taken.add(iso(created)[:19])
+                return created
+
     def _run(
         self,
         index: int,
         status: str,
         created: datetime,
-        template: _Template,
+        template: Template,
         checklist: Json,
         steps: dict[str, list[Json]],
         kickoff: dict[str, list[Json]],
@@ -390,7 +349,7 @@ class _Generator:
         }
         return run, tasks
 
-    def _naming(self, template: _Template, created: datetime) -> tuple[str, str, list[str]]:
+    def _naming(self, template: Template, created: datetime) -> tuple[str, str, list[str]]:
         """Run name, summary and kickoff values; the summary names things the name does not."""
         rng = self.rng
         org = fake.company(rng)
@@ -399,19 +358,19 @@ class _Generator:
         quarter = f"Q{(created.month - 1) // 3 + 1} {created.year}"
         title = template.title
         if title == "Customer Onboarding":
-            plan = rng.choice(_DROPDOWN_OPTIONS["Plan"])
+            plan = rng.choice(DROPDOWN_OPTIONS["Plan"])
             out = (f"Onboarding - {org}", f"{plan} plan; account manager {who}.", [org, plan])
         elif title == "Employee Onboarding":
             start = (created + timedelta(days=14)).date().isoformat()
             out = (f"Employee Onboarding - {who}", f"Joins the {place} office.", [start, place])
         elif title == "Vendor Due Diligence":
-            tier = rng.choice(_DROPDOWN_OPTIONS["Risk tier"])
+            tier = rng.choice(DROPDOWN_OPTIONS["Risk tier"])
             out = (f"Due Diligence - {org}", f"{tier} risk supplier based in {place}.", [org, tier])
         elif title == "Quarterly Close":
             out = (f"{quarter} Close", f"Books close led by {who}.", [quarter])
         elif title == "Incident Review":
-            sev = rng.choice(_DROPDOWN_OPTIONS["Severity"])
-            system = rng.choice(_SYSTEMS)
+            sev = rng.choice(DROPDOWN_OPTIONS["Severity"])
+            system = rng.choice(SYSTEMS)
             number = f"INC-{rng.randint(1000, 9999)}"
             out = (f"Incident {number} Review", f"{sev} outage of {system}.", [sev, system])
         elif title == "Contract Renewal":
@@ -510,6 +469,19 @@ class _Generator:
         }
 
 
+def _make_hostile(run: Json, tasks: list[Json], n: int) -> None:
+    """Vendor text that breaks naive rendering: the name, and in turn the summary, a
+    kickoff value and a task title (tools/sim/hostile.py)."""
+    run["name"] = hostile.NAMES[n]
+    if n % 2 == 0:
+        run["summary"] = hostile.DESCRIPTION
+    if run["prerun"]:
+        first = next(iter(run["prerun"]))
+        run["prerun"][first] = hostile.FIELD_VALUES[n % len(hostile.FIELD_VALUES)]
+    if n % 3 == 0:
+        tasks[0]["title"] = hostile.TASK
+
+
 @dataclass
 class _TaskState:
     state: str
@@ -533,4 +505,4 @@ def _tag_count(rng: random.Random) -> int:
 
 def _task_type(title: str) -> str:
     lowered = title.lower()
-    return "approval" if any(word in lowered for word in _APPROVAL_WORDS) else "task"
+    return "approval" if any(word in lowered for word in APPROVAL_WORDS) else "task"

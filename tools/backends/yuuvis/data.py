@@ -16,67 +16,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tools.sim import fake
+from tools.backends.yuuvis.data_spec import (
+    CALLS_SUB,
+    DEFAULT_NOW,
+    DEFINITIONS,
+    DELETE_REASONS,
+    DOC_WORDS,
+    SPAN,
+    STATUS_WEIGHTS,
+    SUB_KEY,
+    TENANT,
+    Definition,
+)
+from tools.sim import fake, hostile
+
+__all__ = ["DEFINITIONS", "SUB_KEY", "Json", "YuuvisData", "generate", "iso_offset", "parse_time"]
 
 Json = dict[str, Any]
-
-DEFAULT_NOW = datetime(2026, 11, 15, 12, 0, 0, tzinfo=UTC)
-SPAN = timedelta(days=730)
-TENANT = "acme"
-
-# Shares of top-level instances; sub-processes follow their parent.
-STATUS_WEIGHTS = {"running": 40, "suspended": 7, "completed": 38, "deleted": 15}
-DELETE_REASONS = (
-    "Cancelled by initiator",
-    "Duplicate request",
-    "Superseded by a new version of the document",
-    "Withdrawn by the requester",
-)
-SUB_KEY = "approval_subprocess"
-
-
-@dataclass(frozen=True)
-class _Definition:
-    key: str
-    name: str
-    category: str
-    description: str
-    versions: int
-    steps: tuple[str, ...]
-
-
-DEFINITIONS = (
-    _Definition("invoice_approval", "Invoice approval", "finance",
-                "Incoming invoices are checked, approved and booked.", 3,
-                ("Check invoice", "Approve invoice", "Book invoice")),
-    _Definition("purchase_order", "Purchase order", "procurement",
-                "Purchase orders above the budget limit need an approval.", 2,
-                ("Review order", "Approve order", "Send order to supplier")),
-    _Definition("contract_review", "Contract review", "legal",
-                "Legal review and sign-off of a contract document.", 2,
-                ("Legal review", "Negotiate changes", "Sign-off")),
-    _Definition("leave_request", "Leave request", "hr",
-                "An employee asks for leave; the manager decides.", 1,
-                ("Manager decision", "Update HR record")),
-    _Definition("document_release", "Document release", "dms",
-                "A document version is reviewed and released.", 2,
-                ("Review document", "Release document")),
-    _Definition("employee_onboarding", "Employee onboarding", "hr",
-                "Accounts, equipment and introductions for a new employee.", 1,
-                ("Create accounts", "Order equipment", "Welcome meeting")),
-    _Definition("follow-up", "Follow-up", "inbox",
-                "Reminds the initiator of a document on a given date.", 1,
-                ("Follow up",)),
-    _Definition("twosteptest_proc", "Two tasks test process", "test",
-                "Process shall be started with Web-API Gateway variable subject to be shown "
-                "in the same column of the inbox and with . Both tasks to initiator.", 4,
-                ("First task", "Second task")),
-    _Definition(SUB_KEY, "Approval step", "finance",
-                "Called activity: one approver decides.", 1,
-                ("Decide",)),
-)  # fmt: skip
-_CALLS_SUB = ("invoice_approval", "purchase_order")
-_DOC_WORDS = ("Q3_report_final", "policy_v2", "scan_batch", "offer_draft", "minutes_board")
 
 
 @dataclass(frozen=True)
@@ -121,8 +77,17 @@ def parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def generate(seed: int = 7, instances: int = 300, now: datetime = DEFAULT_NOW) -> YuuvisData:
-    return _Generator(random.Random(seed), now).build(seed, instances)
+def generate(
+    seed: int = 7,
+    instances: int = 300,
+    now: datetime = DEFAULT_NOW,
+    *,
+    hostile_records: bool = True,
+) -> YuuvisData:
+    """`instances` regular instances, plus (unless `hostile_records=False`) one per hostile
+    name of tools/sim/hostile.py, drawn from a stream of their own after the regular ones."""
+    hostile_stream = random.Random(f"yuuvis-hostile-{seed}") if hostile_records else None
+    return _Generator(random.Random(seed), now).build(seed, instances, hostile_stream)
 
 
 def _uuid(rng: random.Random) -> str:
@@ -134,7 +99,7 @@ class _Generator:
         self.rng = rng
         self.now = now.astimezone(UTC).replace(microsecond=0)
 
-    def build(self, seed: int, n: int) -> YuuvisData:
+    def build(self, seed: int, n: int, hostile_stream: random.Random | None = None) -> YuuvisData:
         self.users = self._users()
         self.definitions, self.def_ids = self._definitions()
         self.variables: dict[str, list[Json]] = {}
@@ -151,7 +116,7 @@ class _Generator:
             definition = self.rng.choice(top)
             row = self._instance(definition, status, self._starter(), None)
             rows.append(row)
-            wants_sub = definition.key in _CALLS_SUB and self.rng.random() < 0.35
+            wants_sub = definition.key in CALLS_SUB and self.rng.random() < 0.35
             if wants_sub and len(rows) < n:
                 rows.append(self._sub_process(row))
         # A few instances share a start time to the millisecond: ties go by id.
@@ -160,6 +125,8 @@ class _Generator:
             a, b = self.rng.sample(range(len(rows)), 2)
             if rows[a]["id"] not in related and rows[b]["id"] not in related:
                 self._copy_start(rows[b], rows[a])
+        if hostile_stream is not None and rows:
+            rows += self._hostile(hostile_stream, top)
         started = {r["id"]: parse_time(r["startTime"]) for r in rows}
         rows.sort(key=lambda r: (started[r["id"]], r["id"]))
         return YuuvisData(
@@ -175,6 +142,26 @@ class _Generator:
             involved=self.involved,
             started=started,
         )
+
+    def _hostile(self, rng: random.Random, top: list[Definition]) -> list[Json]:
+        """Instances whose name, starter, variables and a task name break naive rendering
+        (the starter is any string the starting client sent: here, some are hostile)."""
+        self.rng = rng
+        out: list[Json] = []
+        for n, name in enumerate(hostile.NAMES):
+            starter = self._starter()
+            if n % 2:
+                starter = {**starter, "id": hostile.OWNER}
+            status = rng.choice(("running", "running", "completed", "deleted"))
+            row = self._instance(rng.choice(top), status, starter, None)
+            row["name"] = name
+            variables = self.variables[row["id"]]
+            variables.append(_var("note", "string", hostile.FIELD_VALUES[n % 4]))
+            variables.append(_var("remark", "string", hostile.DESCRIPTION))
+            if n % 3 == 0 and self.tasks[row["id"]]:
+                self.tasks[row["id"]][0]["name"] = hostile.TASK
+            out.append(row)
+        return out
 
     # -- directory ---------------------------------------------------------------------
 
@@ -245,7 +232,7 @@ class _Generator:
 
     def _instance(
         self,
-        d: _Definition,
+        d: Definition,
         status: str,
         starter: Json,
         parent: Json | None,
@@ -317,7 +304,7 @@ class _Generator:
         target["startTime"] = source["startTime"]
 
     def _content(
-        self, d: _Definition, start: datetime, parent: Json | None
+        self, d: Definition, start: datetime, parent: Json | None
     ) -> tuple[str, str | None, list[Json]]:
         """Instance name, business key and variables, in the style of each definition."""
         rng = self.rng
@@ -361,7 +348,7 @@ class _Generator:
             key, name = None, f"Leave request {who} ({days} days)"
         elif d.key == "document_release":
             doc = _uuid(rng)
-            title = f"{rng.choice(_DOC_WORDS)}.pdf"
+            title = f"{rng.choice(DOC_WORDS)}.pdf"
             v += [_var("documentId", "string", doc), _var("title", "string", title)]
             v += [_var("version", "integer", rng.randint(1, 9))]
             key, name = doc, f"Release {title}"
@@ -385,7 +372,7 @@ class _Generator:
         return name, key, v
 
     def _history(
-        self, d: _Definition, status: str, start: datetime, end: datetime | None, starter: Json
+        self, d: Definition, status: str, start: datetime, end: datetime | None, starter: Json
     ) -> list[Json]:
         """Task history as the vendor client reads it: id, name, description, assignee,
         createTime, claimTime, endTime."""
