@@ -1,7 +1,7 @@
 """Child process of the pseudo-terminal test: `process-mcp export` as a person runs it, the
 bar on a real terminal, against a Tallyfy simulator large and slow enough (2,000 runs and
-the hostile ones,
-250 ms per request: a few seconds) that the bar has something to show before the end.
+the sandbox's hostile ones, 250 ms per request: a few seconds) that the bar has something
+to show before the end.
 
     python -m tests.server.slow_export EXPORT_DIR [export options...]
 
