@@ -46,6 +46,7 @@ from tools.exportfiles import (
 from tools.exportformats import MIME
 from tools.instances import Instances
 from tools.limiter import Quotas
+from tools.progress import Progress, reporting
 from tools.redact import registered_secrets, scrub
 from tools.suggest import SuggestionCache
 
@@ -131,12 +132,17 @@ class SharedInstances:
 
 
 class _CallSession:
-    """What one tool call sees: the instances and a progress reporter."""
+    """What one tool call sees: the instances and a progress reporter.
+
+    One reporter per call, so that whatever reports during the call (the paging driver,
+    the export's last word, a quota wait through `tools.progress.note`) shares one
+    strictly increasing, throttled sequence of notifications/progress."""
 
     def __init__(self, shared: SharedInstances, ctx: Context[Any, Any]) -> None:
         self._shared = shared
         self._ctx = ctx
         self.notices = notice_sink(ctx)
+        self.progress = Progress(self._send_progress)
 
     @property
     def instances(self) -> Instances:
@@ -146,7 +152,7 @@ class _CallSession:
     def export_dir(self) -> Path:
         return self._shared.settings.export_dir
 
-    async def progress(self, done: float, total: float | None, message: str) -> None:
+    async def _send_progress(self, done: float, total: float | None, message: str) -> None:
         # Advisory only: a client that left, or a call made outside a request, must not
         # turn a good answer into an error.
         try:
@@ -214,7 +220,7 @@ def build_tool(definition: ToolDef, shared: SharedInstances) -> Tool:
         args = _unstring(arguments, definition.input_schema)
         session = _CallSession(shared, ctx)
         try:
-            with notices.sink(session.notices):
+            with notices.sink(session.notices), reporting(session.progress):
                 reply = await definition.handler(session, args)
         except ProcessMcpError as exc:
             log.info("%s refused: %s", definition.name, exc.message)

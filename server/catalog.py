@@ -29,11 +29,11 @@ from tools.errors import InvalidArgumentError
 from tools.export_process import FORMATS, MAX_ROWS, ExportResult, export_process
 from tools.exportformats import DEFAULT_COLUMNS
 from tools.get_process import SECTIONS, get_process
-from tools.instances import Instances
+from tools.instances import ALL, Instances
 from tools.list_backends import BackendsResult, list_backends
 from tools.list_processes import list_processes
 from tools.model import DETAILS, STATUSES, ListResult, ProcessDetail
-from tools.paging import ProgressFn
+from tools.progress import Progress
 from tools.query import MAX_LIMIT, SORT_KEYS
 from tools.where_text import EXAMPLE as WHERE_EXAMPLE
 
@@ -47,7 +47,9 @@ class Session(Protocol):
     @property
     def export_dir(self) -> Path: ...
 
-    async def progress(self, done: float, total: float | None, message: str) -> None: ...
+    @property
+    def progress(self) -> Progress:
+        """The call's progress reporter (throttled, strictly increasing)."""
 
     async def resources_changed(self) -> None:
         """A file was added to the export directory (resources/list changed)."""
@@ -257,9 +259,9 @@ async def _list_backends(session: Session, args: dict[str, Any]) -> Reply:
 
 
 async def _list_processes(session: Session, args: dict[str, Any]) -> Reply:
-    progress: ProgressFn = session.progress
-    result: ListResult = await list_processes(session.instances, args, progress=progress)
-    return Reply(result, render.list_text(result))
+    result: ListResult = await list_processes(session.instances, args, progress=session.progress)
+    fan_out = args.get("backend") in (None, ALL)
+    return Reply(result, render.list_text(result, fan_out=fan_out))
 
 
 async def _get_process(session: Session, args: dict[str, Any]) -> Reply:

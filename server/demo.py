@@ -76,11 +76,24 @@ async def _conversation(session: Any) -> None:
             {"backend": name, "status": ["open"], "limit": 5, "cursor": cursor},
         )
     stale = (now - timedelta(days=30)).date().isoformat()
+    stuck_query = {
+        "backend": "all",
+        "text": "onboarding",
+        "status": ["open"],
+        "updated_before": stale,
+    }
     stuck = await call(
         "Which onboarding runs are stuck? (open, no change in 30 days)",
         "list_processes",
-        {"backend": "all", "text": "onboarding", "status": ["open"], "updated_before": stale},
+        stuck_query,
     )
+    more = stuck.structured_content.get("next_cursor")
+    if more:
+        await call(
+            "...and five more of them (the cursor carries the skipped instances along)",
+            "list_processes",
+            {**stuck_query, "limit": 5, "cursor": more},
+        )
     rows = stuck.structured_content.get("processes") or first.structured_content["processes"]
     if rows:
         row = rows[0]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import IO, TYPE_CHECKING, Any
 
 from tools.errors import ProcessMcpError
+from tools.progress import Progress, reporting
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -64,33 +64,39 @@ def arguments(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+# A person at a terminal likes a livelier bar than an MCP client needs notifications.
+BAR_INTERVAL = 0.2
+BAR_WIDTH = 30
+
+
 class ProgressBar:
-    """A one-line bar on a terminal; on a pipe, nothing until the final line."""
+    """A one-line bar on a terminal; on a pipe, nothing until the final line.
+
+    It draws what it is given: the throttling (and the rule that counts only rise) is
+    tools.progress's, which calls it."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self.tty = stream.isatty()
-        self._last = 0.0
+        self._drawn = 0
 
     async def __call__(self, done: float, total: float | None, message: str) -> None:
-        now = time.monotonic()
-        if not self.tty or now - self._last < 0.1:
+        if not self.tty:
             return
-        self._last = now
+        line = message or f"{int(done)} rows"
         if total:
-            width = 30
-            filled = int(width * min(done / total, 1.0))
-            bar = "#" * filled + "." * (width - filled)
-            line = f"[{bar}] {int(done)}/{int(total)} rows"
-        else:
-            line = f"{int(done)} rows"
-        self.stream.write("\r" + line.ljust(60))
+            filled = int(BAR_WIDTH * min(done / total, 1.0))
+            line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {line}"
+        # Pad over what the previous, longer frame left on the line.
+        self.stream.write("\r" + line.ljust(self._drawn))
         self.stream.flush()
+        self._drawn = len(line)
 
     def finish(self) -> None:
-        if self.tty:
-            self.stream.write("\r" + " " * 60 + "\r")
+        if self.tty and self._drawn:
+            self.stream.write("\r" + " " * self._drawn + "\r")
             self.stream.flush()
+            self._drawn = 0
 
 
 def run_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -103,13 +109,15 @@ def run_export(settings: Settings, args: argparse.Namespace) -> int:
 
     directory = Path(args.export_dir).expanduser() if args.export_dir else settings.export_dir
     bar = ProgressBar(sys.stderr)
+    progress = Progress(bar, interval=BAR_INTERVAL)
 
     async def go() -> int:
         instances = Instances.from_settings(settings.instances, settings.problems)
         try:
-            result = await export_process(
-                instances, arguments(args), directory=directory, progress=bar
-            )
+            with reporting(progress):
+                result = await export_process(
+                    instances, arguments(args), directory=directory, progress=progress
+                )
         except ProcessMcpError as exc:
             bar.finish()
             print(f"process-mcp: {exc.for_model()}", file=sys.stderr)

@@ -49,9 +49,13 @@ def process_line(row: ProcessSummary, *, show_backend: bool) -> str:
     return " | ".join(parts)
 
 
-def list_text(result: ListResult) -> str:
+def list_text(result: ListResult, *, fan_out: bool = False) -> str:
+    """`fan_out`: the rows answer `backend: "all"`, so each names its instance even on a
+    page where only one instance still has rows (get_process needs it)."""
     backends = {r.backend for r in result.processes}
-    show_backend = len(backends) > 1 or any(a.backend not in backends for a in result.applied)
+    show_backend = (
+        fan_out or len(backends) > 1 or any(a.backend not in backends for a in result.applied)
+    )
     head = f"{result.count} process{'es' if result.count != 1 else ''}"
     if result.total is not None:
         head += f" of {result.total}"

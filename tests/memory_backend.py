@@ -7,6 +7,8 @@ as the contract says a backend must.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from tools.backends.base import (
@@ -116,3 +118,28 @@ class MemoryBackend(Backend):
     ) -> ProcessDetail:
         row = next(r for r in self.rows if r.id == process_id)
         return ProcessDetail(**row.model_dump())
+
+
+BASE = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def sample_rows(
+    n: int,
+    prefix: str = "p",
+    *,
+    created: Callable[[int], datetime] = lambda i: BASE + timedelta(days=i),
+    owner: Callable[[int], str | None] = lambda i: None,
+) -> list[ProcessSummary]:
+    """n open rows with ids {prefix}0000.., one a day unless `created` says otherwise."""
+    return [
+        ProcessSummary(
+            backend="m",
+            collection="items",
+            id=f"{prefix}{i:04d}",
+            name=f"run {i}",
+            status="open",
+            owner=owner(i),
+            created_at=created(i),
+        )
+        for i in range(n)
+    ]

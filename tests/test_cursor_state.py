@@ -10,8 +10,7 @@ import json
 import anyio
 import pytest
 
-from tests.memory_backend import MemoryBackend
-from tests.test_paging import _rows
+from tests.memory_backend import MemoryBackend, sample_rows
 from tools.cursor import MAX_OFFSET, MAX_TOKEN_CHARS, encode_cursor
 from tools.errors import InvalidCursorError
 from tools.paging import run_list
@@ -39,7 +38,7 @@ QUERY = ProcessQuery(backend="m", limit=5)
     ids=["past-32-bit", "huge", "negative", "very-negative"],
 )
 def test_an_offset_no_backend_could_hold_is_refused_as_malformed(entry: int) -> None:
-    backend = MemoryBackend("m", _rows(30))
+    backend = MemoryBackend("m", sample_rows(30))
     cursor = encode_cursor(QUERY.fingerprint(), {"m": entry})
     with pytest.raises(InvalidCursorError, match="malformed"):
         _run(backend, cursor)
@@ -55,7 +54,7 @@ def test_an_offset_no_backend_could_hold_is_refused_as_malformed(entry: int) -> 
     ids=["unknown-key", "another-unknown-key", "no-instances"],
 )
 def test_a_cursor_with_unknown_keys_or_no_state_is_refused(body: dict[str, object]) -> None:
-    backend = MemoryBackend("m", _rows(30))
+    backend = MemoryBackend("m", sample_rows(30))
     with pytest.raises(InvalidCursorError, match="malformed") as caught:
         _run(backend, _forge(body))
     assert "without cursor" in (caught.value.hint or "")
@@ -74,7 +73,7 @@ def test_a_cursor_with_unknown_keys_or_no_state_is_refused(body: dict[str, objec
     ],
 )
 def test_an_impossible_token_position_is_refused(entry: list[object]) -> None:
-    backend = MemoryBackend("m", _rows(30), addressing="token", max_page_size=10)
+    backend = MemoryBackend("m", sample_rows(30), addressing="token", max_page_size=10)
     cursor = encode_cursor(QUERY.fingerprint(), {"m": entry})
     with pytest.raises(InvalidCursorError, match="malformed"):
         _run(backend, cursor)
@@ -82,7 +81,7 @@ def test_an_impossible_token_position_is_refused(entry: list[object]) -> None:
 
 @pytest.mark.parametrize("addressing", ["page", "offset", "token"])
 def test_cursors_the_driver_writes_still_walk_every_row(addressing: str) -> None:
-    backend = MemoryBackend("m", _rows(37), addressing=addressing, max_page_size=10)  # type: ignore[arg-type]
+    backend = MemoryBackend("m", sample_rows(37), addressing=addressing, max_page_size=10)  # type: ignore[arg-type]
     seen: list[str] = []
     cursor: str | None = None
     while True:

@@ -7,14 +7,14 @@ addressing style, page size, limit, scan cap or mix of native and local filters.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.memory_backend import MemoryBackend
+from tests.memory_backend import BASE, MemoryBackend, sample_rows
 from tools.errors import BackendUnavailableError, InvalidCursorError, UnsupportedQueryError
 from tools.instances import Instances
 from tools.list_processes import list_processes
@@ -22,7 +22,6 @@ from tools.model import STATUSES, ListResult, ProcessSummary
 from tools.paging import decode_cursor, encode_cursor, page_geometry, run_list
 from tools.query import FILTER_FIELDS, SORT_KEYS, ProcessQuery, evaluate
 
-BASE = datetime(2025, 1, 1, tzinfo=UTC)
 NAMES = ["Onboarding Acme", "onboarding Globex", "Quarterly close", "Vendor review", "Office move"]
 OWNERS = ["ann@x.test", "bob@x.test", None]
 TEMPLATES = ["Onboarding", "Close", None]
@@ -135,36 +134,22 @@ def test_fan_out_merges_instances_in_query_order_without_loss(left, right, query
     assert ids(walked) == ids(evaluate(query, a.rows + b.rows))
 
 
-def _rows(n: int) -> list[ProcessSummary]:
-    return [
-        ProcessSummary(
-            backend="m",
-            collection="items",
-            id=f"p{i:04d}",
-            name=f"run {i}",
-            status="open",
-            created_at=BASE + timedelta(days=i),
-        )
-        for i in range(n)
-    ]
-
-
 def test_limit_within_one_page_costs_one_request_of_exactly_that_size() -> None:
-    backend = MemoryBackend("m", _rows(500), max_page_size=100)
+    backend = MemoryBackend("m", sample_rows(500), max_page_size=100)
     result = anyio.run(run_list, [backend], ProcessQuery(backend="m", limit=5))
     assert (result.count, result.total, result.has_more) == (5, 500, True)
     assert backend.fetches == [(0, 5)]
 
 
 def test_native_filters_fetch_ceil_n_over_page_size_pages_in_parallel_waves() -> None:
-    backend = MemoryBackend("m", _rows(1000), max_page_size=100, parallel_pages=4)
+    backend = MemoryBackend("m", sample_rows(1000), max_page_size=100, parallel_pages=4)
     result = anyio.run(run_list, [backend], ProcessQuery(backend="m", limit=1000))
     assert (result.count, result.has_more) == (1000, False)
     assert sorted(backend.fetches) == [(i * 100, 100) for i in range(10)]
 
 
 def test_resuming_at_an_unaligned_offset_picks_a_page_size_that_needs_one_request() -> None:
-    backend = MemoryBackend("m", _rows(500), max_page_size=100)
+    backend = MemoryBackend("m", sample_rows(500), max_page_size=100)
     first = anyio.run(run_list, [backend], ProcessQuery(backend="m", limit=5))
     backend.fetches.clear()
     query = ProcessQuery(backend="m", limit=50, cursor=first.next_cursor)
@@ -174,7 +159,7 @@ def test_resuming_at_an_unaligned_offset_picks_a_page_size_that_needs_one_reques
 
 
 def test_date_bound_on_a_date_sorted_stream_stops_early() -> None:
-    backend = MemoryBackend("m", _rows(1000), max_page_size=50, native=frozenset())
+    backend = MemoryBackend("m", sample_rows(1000), max_page_size=50, native=frozenset())
     query = ProcessQuery(backend="m", limit=100, created_after=BASE + timedelta(days=980))
     result = anyio.run(run_list, [backend], query)
     assert [r.id for r in result.processes] == [f"p{i:04d}" for i in range(999, 979, -1)]
@@ -183,7 +168,7 @@ def test_date_bound_on_a_date_sorted_stream_stops_early() -> None:
 
 
 def test_scan_cap_returns_partial_page_with_cursor_and_warning() -> None:
-    backend = MemoryBackend("m", _rows(300), max_page_size=20, max_scan=40)
+    backend = MemoryBackend("m", sample_rows(300), max_page_size=20, max_scan=40)
     query = ProcessQuery(backend="m", text="no such name")
     result = anyio.run(run_list, [backend], query)
     assert (result.count, result.has_more) == (0, True)
@@ -194,15 +179,15 @@ def test_scan_cap_returns_partial_page_with_cursor_and_warning() -> None:
 
 
 def test_total_is_reported_only_when_every_filter_is_native() -> None:
-    native = MemoryBackend("m", _rows(30), native=frozenset({"status"}))
-    local = MemoryBackend("m", _rows(30))
+    native = MemoryBackend("m", sample_rows(30), native=frozenset({"status"}))
+    local = MemoryBackend("m", sample_rows(30))
     q = ProcessQuery(backend="m", status=("open",))
     assert anyio.run(run_list, [native], q).total == 30
     assert anyio.run(run_list, [local], q).total is None
 
 
 def test_cursor_from_another_query_is_refused_with_a_fix() -> None:
-    backend = MemoryBackend("m", _rows(30))
+    backend = MemoryBackend("m", sample_rows(30))
     first = anyio.run(run_list, [backend], ProcessQuery(backend="m", limit=5))
     other = ProcessQuery(backend="m", limit=5, text="run", cursor=first.next_cursor)
     with pytest.raises(InvalidCursorError) as err:
@@ -249,8 +234,8 @@ class FlakyBackend(MemoryBackend):
 def test_a_failed_prefetch_that_is_never_needed_fails_nothing() -> None:
     # Each instance prefetches enough for the whole limit, but the merge takes about half
     # from each: "bad" fetches its failing third page and never has to read it.
-    good = MemoryBackend("good", _rows(30), max_page_size=10, parallel_pages=4)
-    bad = FlakyBackend("bad", _rows(30), max_page_size=10, parallel_pages=4)
+    good = MemoryBackend("good", sample_rows(30), max_page_size=10, parallel_pages=4)
+    bad = FlakyBackend("bad", sample_rows(30), max_page_size=10, parallel_pages=4)
     result = anyio.run(run_list, [bad, good], ProcessQuery(backend="all", limit=30))
     assert 20 in bad.attempts  # the failing page was prefetched...
     assert result.count == 30
@@ -258,14 +243,14 @@ def test_a_failed_prefetch_that_is_never_needed_fails_nothing() -> None:
 
 
 def test_failure_in_a_parallel_wave_surfaces_as_the_typed_backend_error() -> None:
-    backend = FlakyBackend("m", _rows(100), max_page_size=10, parallel_pages=4)
+    backend = FlakyBackend("m", sample_rows(100), max_page_size=10, parallel_pages=4)
     with pytest.raises(BackendUnavailableError):
         anyio.run(run_list, [backend], ProcessQuery(backend="m", limit=100))
 
 
 def test_fan_out_reports_a_failing_instance_and_answers_from_the_others() -> None:
-    good = MemoryBackend("good", _rows(30), max_page_size=10)
-    bad = FlakyBackend("bad", _rows(30), max_page_size=10, parallel_pages=4)
+    good = MemoryBackend("good", sample_rows(30), max_page_size=10)
+    bad = FlakyBackend("bad", sample_rows(30), max_page_size=10, parallel_pages=4)
     result = anyio.run(run_list, [bad, good], ProcessQuery(backend="all", limit=60))
     assert {r.backend for r in result.processes} == {"good", "bad"}
     assert sum(r.backend == "good" for r in result.processes) == 30
@@ -275,7 +260,7 @@ def test_fan_out_reports_a_failing_instance_and_answers_from_the_others() -> Non
 
 @pytest.mark.parametrize("entry", ["12", -1, True, [None, 0, 5], 1.5])
 def test_a_well_formed_cursor_with_a_bad_position_is_refused(entry: object) -> None:
-    backend = MemoryBackend("m", _rows(30))
+    backend = MemoryBackend("m", sample_rows(30))
     query = ProcessQuery(backend="m", limit=5)
     forged = query.with_changes(cursor=encode_cursor(query.fingerprint(), {"m": entry}))
     with pytest.raises(InvalidCursorError):
@@ -283,7 +268,7 @@ def test_a_well_formed_cursor_with_a_bad_position_is_refused(entry: object) -> N
 
 
 def test_a_cursor_is_refused_when_the_set_of_instances_changed() -> None:
-    a, b = MemoryBackend("a", _rows(10)), MemoryBackend("b", _rows(10))
+    a, b = MemoryBackend("a", sample_rows(10)), MemoryBackend("b", sample_rows(10))
     query = ProcessQuery(backend="all", limit=3)
     first = anyio.run(run_list, [a], query)
     with pytest.raises(InvalidCursorError, match="instances behind this cursor changed"):
@@ -317,7 +302,7 @@ def test_a_collection_with_no_sorts_walks_whole_in_the_backends_own_order(
 def test_a_date_bound_on_a_stream_in_vendor_order_checks_every_row() -> None:
     # The list holds days 50-99, then 0-49. Were it sorted by -created_at, day 0 (past the
     # bound) would end the stream early; in vendor order the driver must read on.
-    rows = _rows(100)
+    rows = sample_rows(100)
     shuffled = rows[50:] + rows[:50]
     backend = MemoryBackend("m", shuffled, max_page_size=10, sorts=())
     query = ProcessQuery(backend="m", limit=100, created_after=BASE + timedelta(days=20))
@@ -328,8 +313,8 @@ def test_a_date_bound_on_a_stream_in_vendor_order_checks_every_row() -> None:
 
 
 def test_a_fan_out_leaves_out_an_instance_in_vendor_order_and_keeps_its_cursor_valid() -> None:
-    sorted_ = MemoryBackend("sorted", _rows(12), max_page_size=5)
-    natural = MemoryBackend("natural", _rows(12), max_page_size=5, sorts=())
+    sorted_ = MemoryBackend("sorted", sample_rows(12), max_page_size=5)
+    natural = MemoryBackend("natural", sample_rows(12), max_page_size=5, sorts=())
     query = ProcessQuery(backend="all", limit=5)
     pages = anyio.run(walk, [sorted_, natural], query)
     walked = [r for p in pages for r in p.processes]
@@ -346,7 +331,10 @@ def test_a_fan_out_cursor_survives_an_instance_the_plan_refused() -> None:
         async def plan(self, query):  # type: ignore[no-untyped-def]
             raise UnsupportedQueryError("no", backend=self.name, field="status")
 
-    good, bad = MemoryBackend("good", _rows(12), max_page_size=5), Refusing("bad", _rows(3))
+    good, bad = (
+        MemoryBackend("good", sample_rows(12), max_page_size=5),
+        Refusing("bad", sample_rows(3)),
+    )
     query = ProcessQuery(backend="all", limit=5)
     pages = anyio.run(walk, [good, bad], query)
     assert ids([r for p in pages for r in p.processes]) == ids(evaluate(query, good.rows))
@@ -354,7 +342,7 @@ def test_a_fan_out_cursor_survives_an_instance_the_plan_refused() -> None:
 
 
 def test_tools_refuse_an_explicit_sort_on_a_collection_with_no_sorts() -> None:
-    backend = MemoryBackend("m", _rows(12), sorts=())
+    backend = MemoryBackend("m", sample_rows(12), sorts=())
     instances = Instances([backend])
     with pytest.raises(UnsupportedQueryError) as caught:
         anyio.run(list_processes, instances, {"backend": "m", "sort": "-created_at"})

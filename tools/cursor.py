@@ -27,9 +27,18 @@ _KEYS = frozenset({"v", "q", "s"})
 
 # -- cursor ---------------------------------------------------------------------------------
 
-# Per instance: an int offset (page/offset addressing), [token, skip, size] (token
-# addressing), or None when that instance's stream has ended.
+# Per instance, one entry:
+# - an int offset (page/offset addressing) or [token, skip, size] (token addressing): where
+#   its stream resumes;
+# - None: its stream has ended;
+# - "skipped" (fan-out only): it cannot take this query (a filter it cannot apply, an owner
+#   it does not know). Every later page checks again and says so, and never asks it for
+#   rows: rows joining mid-walk would sort before rows already returned;
+# - {"retry": position} (fan-out only): it failed (unreachable, an error); the next page
+#   tries it again from that position (None: from its start), so none of its rows is lost.
 CursorState = dict[str, Any]
+SKIPPED = "skipped"
+RETRY = "retry"
 
 
 def encode_cursor(fingerprint: str, state: CursorState) -> str:
@@ -72,6 +81,25 @@ def _malformed() -> InvalidCursorError:
         hint="pass next_cursor exactly as it was returned, or call list_processes again "
         "without cursor to start from the first page",
     )
+
+
+def check_kind(entry: Any, *, fan_out: bool) -> None:
+    """The entry is of a kind this server writes (its position is checked later, against
+    the collection's addressing, by `_check_entry`)."""
+    if entry is None or isinstance(entry, int | list):
+        return
+    if fan_out and entry == SKIPPED:
+        return
+    if fan_out and isinstance(entry, dict) and set(entry) == {RETRY}:
+        inner = entry[RETRY]
+        if inner is None or isinstance(inner, int | list):
+            return
+    raise _malformed()
+
+
+def is_live(entry: Any) -> bool:
+    """The entry still has rows to give (an ended or skipped instance has none)."""
+    return entry is not None and entry != SKIPPED
 
 
 def _check_entry(entry: Any, addressing: str, max_page_size: int | None = None) -> None:

@@ -42,7 +42,8 @@ from tools.exportformats import (
 from tools.instances import ALL, Instances
 from tools.list_processes import natural_sort
 from tools.model import ApplyNote, ProcessSummary
-from tools.paging import ProgressFn, stream_rows
+from tools.paging import stream_rows
+from tools.progress import Progress, ProgressFn, as_progress
 from tools.query import FILTER_FIELDS, parse_query
 from tools.safe_text import line as safe_line
 
@@ -168,12 +169,12 @@ async def export_process(
     arguments: Mapping[str, Any],
     *,
     directory: Path,
-    progress: ProgressFn | None = None,
+    progress: Progress | ProgressFn | None = None,
 ) -> ExportResult:
     args, filters = parse_export(arguments)
     if args.id is not None:
         return await _export_one(instances, args, directory)
-    return await _export_list(instances, args, filters, directory, progress)
+    return await _export_list(instances, args, filters, directory, as_progress(progress))
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ async def _export_list(
     args: ExportArgs,
     filters: dict[str, Any],
     directory: Path,
-    progress: ProgressFn | None,
+    progress: Progress | None,
 ) -> ExportResult:
     query = parse_query(
         {**filters, "backend": args.backend, "collection": args.collection, "detail": "full"}
@@ -298,7 +299,9 @@ async def _export_list(
     if args.max_rows is not None and stats.rows >= args.max_rows:
         warnings.append(f"stopped at max_rows={args.max_rows}; more rows may match")
     if progress is not None:
-        await progress(written, written, f"{written} rows written to {out.path.name}")
+        # In the unit of the driver's updates (rows examined), so the value still rises.
+        done = stats.examined
+        await progress.finish(done, done, f"{written} rows written to {out.path.name}")
     result = _result(out, fmt, fmt, _preview(head))
     return result.model_copy(
         update={

@@ -9,7 +9,8 @@ from tools.backends.base import Backend
 from tools.errors import UnsupportedQueryError
 from tools.instances import Instances
 from tools.model import ListResult, ProcessSummary
-from tools.paging import ProgressFn, run_list
+from tools.paging import run_list
+from tools.progress import Progress, ProgressFn
 from tools.query import ProcessQuery, parse_query
 
 _IDS_ONLY = {"backend", "collection", "id", "name"}
@@ -58,7 +59,7 @@ async def list_processes(
     instances: Instances,
     arguments: Mapping[str, Any],
     *,
-    progress: ProgressFn | None = None,
+    progress: Progress | ProgressFn | None = None,
 ) -> ListResult:
     query = parse_query(arguments)
     backends = instances.select(query.backend)

@@ -11,32 +11,40 @@ What the driver guarantees:
   examined per call; past that the call returns what it has, with a cursor and a warning;
 - on a stream sorted by a date, a row beyond a date bound ends the stream (early stop);
 - a collection with no sorts (`CollectionInfo.sorts == ()`) streams in the vendor's own
-  order, said in a warning, with every row checked against the date bounds; in a fan-out
-  such an instance is skipped (nothing to merge it by), with the fix in the warning;
-- an instance skipped in a fan-out is finished in the cursor, which stays valid;
+  order, said in a warning, with every row checked against the date bounds (no early
+  stop); in a fan-out such an instance is skipped (nothing to merge it by), with the fix
+  in the warning;
+- an instance skipped or failing in a fan-out is said on every page and recorded in the
+  cursor, which stays valid (tools/fanout.py);
 - where positions are computable (page numbers, offsets) several pages are fetched at
   once, up to the backend's `parallel_pages`;
 - cursors are opaque, checksummed and bound to the query that produced them.
+
+Which instances answer, are skipped or failed (and what that leaves in a fan-out's
+cursor), and the progress they report: tools/fanout.py.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
-from tools import notices
-from tools.backends.base import Backend, Plan
-from tools.cursor import CursorState, _check_entry, decode_cursor, encode_cursor
-from tools.errors import BackendError, InvalidCursorError, ProcessMcpError
+from tools.backends.base import Backend
+from tools.cursor import CursorState, decode_cursor, encode_cursor, is_live
+from tools.errors import BackendError
+from tools.fanout import REJOINED, STILL_SKIPPED, Run, Watch, open_run
 from tools.model import ApplyNote, ListResult, ProcessSummary
-from tools.query import ProcessQuery, check_where_types, is_descending, sort_key
+from tools.progress import Progress, ProgressFn, as_progress
+from tools.query import ProcessQuery, is_descending, sort_key
 from tools.stream import InstanceStream, ScanCapReachedError, page_geometry
 
 __all__ = [
+    "REJOINED",
+    "STILL_SKIPPED",
     "CursorState",
     "InstanceStream",
     "ProgressFn",
@@ -48,137 +56,11 @@ __all__ = [
     "stream_rows",
 ]
 
-ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
-
-
 # -- the list operation ---------------------------------------------------------------------
 
 
-def _notes(name: str, plan: Plan) -> list[ApplyNote]:
-    return [
-        ApplyNote(backend=name, field=f, mode=s.mode, note=s.note) for f, s in plan.applied.items()
-    ]
-
-
-@dataclass
-class _Run:
-    """The streams of one list or export operation, and what they reported so far."""
-
-    query: ProcessQuery
-    fan_out: bool
-    streams: list[InstanceStream] = field(default_factory=list)
-    applied: list[ApplyNote] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    finished: dict[str, None] = field(default_factory=dict)
-    failed: dict[str, Any] = field(default_factory=dict)
-    capped: bool = False
-
-    async def warn(self, message: str) -> None:
-        """A warning for the answer, and its live copy for the client (tools.notices)."""
-        self.warnings.append(message)
-        await notices.warn(message, source="process_mcp.paging")
-
-    @property
-    def total(self) -> int | None:
-        """Sum of the backends' totals, when every stream knows its own and filters nothing."""
-        if not self.streams or self.failed or any(s.local_fields for s in self.streams):
-            return None
-        totals = [s.total for s in self.streams]
-        if any(t is None for t in totals):
-            return None
-        return sum(t for t in totals if t is not None)
-
-
-async def _open(
-    backends: Sequence[Backend],
-    query: ProcessQuery,
-    state: CursorState | None,
-    *,
-    on_page: Callable[[int], Awaitable[None]] | None,
-    max_scan: int | None = None,
-) -> _Run:
-    run = _Run(query=query, fan_out=len(backends) > 1)
-    if state is not None:
-        names = {b.name for b in backends}
-        if set(state) != names:
-            changed = sorted(set(state) ^ names)
-            raise InvalidCursorError(
-                f"the instances behind this cursor changed ({', '.join(changed)})",
-                hint="call list_processes again without cursor to start over",
-            )
-    for backend in backends:
-        if state is not None and state.get(backend.name, 0) is None:
-            run.finished[backend.name] = None
-            continue
-        try:
-            await backend.discover()
-            _check_where_types(backend, query)
-            plan = await backend.plan(query)
-        except ProcessMcpError as exc:
-            if not run.fan_out:
-                raise
-            await _skip(run, backend, exc.message)
-            continue
-        caps = backend.capabilities().for_collection(plan.collection)
-        info = caps.collection(plan.collection)
-        unsorted = info is not None and not info.sorts
-        if unsorted:
-            assert info is not None
-            own = f"rows in {backend.kind.capitalize()}'s own order: {info.name} cannot be sorted"
-            if run.fan_out:
-                await _skip(
-                    run,
-                    backend,
-                    f"{own}, so they cannot be merged with other instances' rows by "
-                    f"{query.sort}; ask backend={backend.name} alone",
-                )
-                continue
-            run.warnings.append(f"{backend.name}: {own}")
-        if state is not None:
-            _check_entry(state[backend.name], caps.addressing, caps.max_page_size)
-        run.applied.extend(_notes(backend.name, plan))
-        run.warnings.extend(f"{backend.name}: {w}" for w in plan.warnings)
-        # Early stop needs rows in date order; a vendor-ordered stream is in none.
-        native_date_sort = (
-            not unsorted
-            and plan.sort == query.sort
-            and query.sort.lstrip("-") in ("created_at", "updated_at")
-        )
-        run.streams.append(
-            InstanceStream(
-                backend=backend,
-                caps=caps,
-                plan=plan,
-                query=query,
-                start=None if state is None else state.get(backend.name),
-                max_scan=backend.settings.max_scan if max_scan is None else max_scan,
-                early_stop=native_date_sort,
-                progress=on_page,
-            )
-        )
-    return run
-
-
-async def _skip(run: _Run, backend: Backend, why: str) -> None:
-    """Leave an instance out of a fan-out, and out of its cursor (finished), so the next
-    page neither repeats the work nor finds the cursor's instances changed."""
-    run.finished[backend.name] = None
-    await run.warn(f"{backend.name} skipped: {why}")
-
-
-def _check_where_types(backend: Backend, query: ProcessQuery) -> None:
-    """Once for every backend: a `where` value of the wrong JSON type for its attribute
-    (a string against a number) would match nothing, so it is refused before any request."""
-    if query.where is None:
-        return
-    info = backend.capabilities().collection(query.collection)
-    if info is not None and info.attribute_types:
-        scope = f"{backend.name} ({info.name})"
-        check_where_types(query.where, info.attribute_types, scope=scope)
-
-
 async def _merge(
-    run: _Run, emit: Callable[[ProcessSummary], Awaitable[None]], limit: int | None
+    run: Run, emit: Callable[[ProcessSummary], Awaitable[None]], limit: int | None
 ) -> int:
     """Hand rows to `emit` in query order until `limit` (None: the end); returns the count.
 
@@ -220,6 +102,7 @@ async def _merge(
             _, i = heapq.heappop(heap)
             await emit(streams[i].pop())
             count += 1
+            run.emitted = count
             if limit is None or count < limit:
                 await advance(i)
 
@@ -242,20 +125,13 @@ async def run_list(
     backends: Sequence[Backend],
     query: ProcessQuery,
     *,
-    progress: ProgressFn | None = None,
+    progress: Progress | ProgressFn | None = None,
 ) -> ListResult:
     """Answer a list query over one or more backend instances."""
     fingerprint = query.fingerprint()
     state = decode_cursor(query.cursor, fingerprint) if query.cursor else None
-    fetched = 0
-
-    async def on_page(rows: int) -> None:
-        nonlocal fetched
-        fetched += rows
-        if progress is not None:
-            await progress(fetched, None, f"fetched {fetched} rows")
-
-    run = await _open(backends, query, state, on_page=on_page)
+    watch = Watch(as_progress(progress), cap=query.limit)
+    run = watch.run = await open_run(backends, query, state, on_page=watch)
     rows: list[ProcessSummary] = []
 
     async def keep(row: ProcessSummary) -> None:
@@ -263,11 +139,8 @@ async def run_list(
 
     await _merge(run, keep, query.limit)
 
-    next_state: CursorState = dict(run.finished)
-    for stream in run.streams:
-        name = stream.backend.name
-        next_state[name] = run.failed[name] if name in run.failed else stream.resume()
-    has_more = any(v is not None for v in next_state.values())
+    next_state = run.next_state()
+    has_more = any(is_live(v) for v in next_state.values())
     next_cursor = encode_cursor(fingerprint, next_state) if has_more else None
 
     scanned = sum(s.scanned for s in run.streams)
@@ -278,6 +151,9 @@ async def run_list(
             f"{len(rows)} matches; call again with next_cursor to keep scanning, or add a "
             "filter the backend applies natively (see list_backends)"
         )
+    if watch.reporter is not None:
+        done = run.examined
+        await watch.reporter.finish(done, done, f"examined {done} rows, {len(rows)} returned")
     any_local = any(s.local_fields for s in run.streams)
     return ListResult(
         processes=rows,
@@ -297,6 +173,8 @@ class StreamStats:
 
     rows: int
     scanned: int
+    # Rows handed out or rejected by a local filter: the unit of progress.
+    examined: int
     requests: int
     total: int | None
     applied: list[ApplyNote]
@@ -309,34 +187,23 @@ async def stream_rows(
     emit: Callable[[ProcessSummary], Awaitable[None]],
     *,
     max_rows: int | None = None,
-    progress: ProgressFn | None = None,
+    progress: Progress | ProgressFn | None = None,
 ) -> StreamStats:
     """Every row matching `query`, in order, handed to `emit` as pages arrive.
 
     The same streams as run_list, without a cursor or scan cap: memory holds at most the
-    window of in-flight pages per instance, whatever the number of rows."""
-    run: _Run | None = None
-    emitted = 0
-
-    async def on_page(_rows: int) -> None:
-        if progress is not None and run is not None:
-            total = run.total
-            if max_rows is not None and total is not None:
-                total = min(total, max_rows)
-            await progress(emitted, total, f"{emitted} rows written")
-
-    async def counted(row: ProcessSummary) -> None:
-        nonlocal emitted
-        await emit(row)
-        emitted += 1
-
-    run = await _open(
-        backends, query.with_changes(cursor=None), None, on_page=on_page, max_scan=1 << 62
+    window of in-flight pages per instance, whatever the number of rows. Progress goes to
+    `progress` after every page; the last notification is the caller's (it knows what
+    became of the rows)."""
+    watch = Watch(as_progress(progress), cap=max_rows)
+    run = watch.run = await open_run(
+        backends, query.with_changes(cursor=None), None, on_page=watch, max_scan=1 << 62
     )
-    count = await _merge(run, counted, max_rows)
+    count = await _merge(run, emit, max_rows)
     return StreamStats(
         rows=count,
         scanned=sum(s.scanned for s in run.streams),
+        examined=run.examined,
         requests=sum(s.requests for s in run.streams),
         total=run.total,
         applied=run.applied,

@@ -68,7 +68,9 @@ class InstanceStream:
     start: Any  # decoded cursor entry, or None for the beginning
     max_scan: int
     early_stop: bool
-    progress: Callable[[int], Awaitable[None]] | None = None
+    # Called after every page arrives and whenever the rows fetched so far are used up
+    # (the driver reports progress from it: totals come with pages, counts with use).
+    on_page: Callable[[], Awaitable[None]] | None = None
 
     scanned: int = 0
     requests: int = 0
@@ -99,6 +101,20 @@ class InstanceStream:
     def local_fields(self) -> list[str]:
         return self.plan.local_fields
 
+    @property
+    def left(self) -> int | None:
+        """Rows from where this call started to the end, once the backend said its total."""
+        if self.total is None:
+            return None
+        origin = 0 if self.caps.addressing == "token" else int(self.start or 0)
+        return max(0, self.total - origin)
+
+    @property
+    def examined(self) -> int:
+        """Rows handed out or rejected: a row peeked at but not yet taken does not count,
+        so with native filters this is exactly the rows emitted."""
+        return self.scanned - (self._peeked is not None)
+
     def _position(self, at: Position, skip: int) -> Any:
         if self.caps.addressing == "token":
             return [at, skip, self._size]
@@ -115,6 +131,8 @@ class InstanceStream:
                     return None
                 if self.scanned >= self.max_scan:
                     raise ScanCapReachedError
+                if self.on_page is not None and self.requests:
+                    await self.on_page()
                 await self._fill(need)
                 continue
             item = self._buffer.popleft()
@@ -261,6 +279,6 @@ class InstanceStream:
         self.requests += 1
         if page.total is not None:
             self.total = page.total
-        if self.progress is not None:
-            await self.progress(len(page.rows))
+        if self.on_page is not None:
+            await self.on_page()
         return page

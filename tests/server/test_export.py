@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,28 @@ async def test_bad_export_arguments_are_refused_with_a_fix(
     assert result.is_error
     assert message in text(result)
     assert "How to fix" in text(result)
+
+
+async def test_a_fan_out_export_reports_strictly_rising_throttled_progress(
+    client: Client, tmp_path: Path
+) -> None:
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, total, message))
+
+    started = time.monotonic()
+    result = await client.call_tool(
+        "export_process", {"backend": "all", "format": "jsonl"}, progress_callback=on_progress
+    )
+    elapsed = time.monotonic() - started
+    assert not result.is_error, text(result)
+    values = [s[0] for s in seen]
+    assert values == sorted(set(values)), "every value is higher than the one before"
+    assert len(seen) <= 2 * elapsed + 2, "about two a second, plus the first and the last"
+    last = seen[-1]
+    assert last[0] == last[1], "the last notification says the work is complete"
+    assert last[2] == f"{result.structured_content['rows']} rows written to " + str(
+        result.structured_content["file_name"]
+    )
+    assert seen[0][1] is not None, "the total goes out as soon as a backend reports one"

@@ -118,7 +118,9 @@ async def test_progress_is_reported_while_scanning(
     )
     assert result.structured_content["count"] == 0
     assert seen
-    assert seen[-1][0] == len(tallyfy_data.runs)  # every run examined
+    assert seen[-1][:2] == (len(tallyfy_data.runs),) * 2, "the last: every run examined, done"
+    values = [s[0] for s in seen]
+    assert values == sorted(set(values)), "values only rise"
 
 
 BAD_CALLS = [

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.sim.virtual_time import FakeClock
 from tools.sim import (
     Fault,
     FaultPlan,
@@ -25,14 +26,6 @@ from tools.sim import (
     busiest_window,
     fake,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FakeSleep:

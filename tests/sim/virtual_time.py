@@ -15,6 +15,16 @@ import anyio
 from anyio.lowlevel import checkpoint
 
 
+class FakeClock:
+    """A clock that moves only when the test sets `now`."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def all_other_tasks_blocked() -> None:
     """anyio's wait_all_tasks_blocked without its 0.1 s polling sleep (same asyncio check)."""
     me = asyncio.current_task()
