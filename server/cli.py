@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST",
         help="extra Host header value to accept over http/sse (e.g. mcp.example.com)",
     )
+    serve.add_argument(
+        "--stateless",
+        action="store_true",
+        help="http only: no sessions, one JSON body per answer, so replicas behind a load "
+        "balancer need no sticky sessions",
+    )
     _common(serve)
 
     sandbox = sub.add_parser("sandbox", help="run the simulated backends alone, print URLs")

@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 
 from server.logs import setup_logging
+from server.sessions import SessionLimits, StreamGuard, make_room
 from server.settings import Settings
 from tools.errors import ConfigError
 
@@ -21,8 +22,12 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio sets TCP_NODELAY on the connections a socket accepts
+    # only when it does, and without it every keep-alive response waited ~40 ms (Nagle
+    # holding the body until the client's delayed ACK of the headers).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited on Linux too
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -70,6 +75,12 @@ def _security(host: str, port: int, extra: list[str]) -> Any:
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.app import build_server
 
+    stateless = getattr(args, "stateless", False)
+    if stateless and args.transport != "http":
+        raise ConfigError(
+            f"--stateless applies to --transport http, not {args.transport}",
+            hint="add --transport http (stdio and sse keep one session per connection)",
+        )
     setup_logging(settings.log_level)
     for name, problem in settings.problems.items():
         log.warning("instance %s is unusable: %s", name, problem.for_model())
@@ -89,14 +100,40 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{port}{path}"
     server = build_server(settings, **_auth_kwargs(settings, url))
     security = _security(args.host, port, args.allow_host)
-    if args.transport == "http":
-        app = server.streamable_http_app(transport_security=security, host=args.host)
-    else:
-        app = server.sse_app(transport_security=security, host=args.host)
+    app = http_app(server, args.transport, security, args.host, settings.sessions, stateless)
     # One line on stderr that scripts (and tests using --port 0) can wait for.
     print(f"process-mcp listening on {url}", file=sys.stderr, flush=True)
     anyio.run(_uvicorn, app, sock)
     return 0
+
+
+def http_app(
+    server: Any,
+    transport: str,
+    security: Any,
+    host: str,
+    limits: SessionLimits,
+    stateless: bool = False,
+) -> Any:
+    """The ASGI app of an HTTP transport, with the session and stream limits of
+    server.sessions. Stateless: no sessions at all, and every answer one JSON body (so a
+    load balancer needs no stickiness; progress notifications have no stream to go on)."""
+    if transport == "sse":
+        app = server.sse_app(transport_security=security, host=host)
+        return StreamGuard(app, limits, kind="legacy", path="/sse")
+    if stateless:
+        app = server.streamable_http_app(
+            transport_security=security, host=host, stateless_http=True, json_response=True
+        )
+    else:
+        app = server.streamable_http_app(
+            transport_security=security,
+            host=host,
+            session_idle_timeout=limits.idle_seconds,
+            max_sessions=limits.max_sessions,
+        )
+        make_room(server.session_manager, limits, security)
+    return StreamGuard(app, limits, kind="streamable", path="/mcp")
 
 
 async def _uvicorn(app: Any, sock: socket.socket) -> None:

@@ -18,6 +18,8 @@ An instance whose secret is missing is kept, marked unusable, with the variable 
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import re
 import stat
@@ -31,6 +33,7 @@ import platformdirs
 from pydantic import SecretStr, ValidationError
 
 from server.config_errors import Problems, did_you_mean, validation_problems
+from server.sessions import SessionLimits
 from tools.backends.base import InstanceSettings
 from tools.backends.registry import KINDS
 from tools.errors import ConfigError
@@ -40,7 +43,14 @@ APP = "process-mcp"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SECTIONS = ("instances", "server")
-SERVER_KEYS = ("log_level", "export_dir")
+# [server] key -> (SessionLimits field, environment variable, whole number?)
+SESSION_KEYS = {
+    "session_idle_timeout": ("idle_seconds", "PROCESS_MCP_SESSION_IDLE_TIMEOUT", False),
+    "max_sessions": ("max_sessions", "PROCESS_MCP_MAX_SESSIONS", True),
+    "max_streams": ("max_streams", "PROCESS_MCP_MAX_STREAMS", True),
+    "stream_seconds": ("stream_seconds", "PROCESS_MCP_STREAM_SECONDS", False),
+}
+SERVER_KEYS = ("log_level", "export_dir", *SESSION_KEYS)
 
 
 def default_config_path() -> Path:
@@ -63,6 +73,8 @@ class Settings:
     log_level: LogLevel = "INFO"
     # Where export_process writes; nothing is ever written anywhere else.
     export_dir: Path = field(default_factory=lambda: default_export_dir())
+    # HTTP transports: idle expiry and caps on sessions and event streams.
+    sessions: SessionLimits = field(default_factory=SessionLimits)
 
 
 def default_export_dir() -> Path:
@@ -78,6 +90,27 @@ def _log_level(value: str, where: str) -> LogLevel:
             hint="use one of: " + ", ".join(get_args(LogLevel)),
         )
     return cast(LogLevel, level)
+
+
+def _session_limits(
+    server: Mapping[str, Any], env: Mapping[str, str], problems: Problems
+) -> SessionLimits:
+    """The environment wins over the file, as for every other setting."""
+    values: dict[str, Any] = {}
+    for key, (attr, var, whole) in SESSION_KEYS.items():
+        raw, source = (env[var], var) if env.get(var) else (server.get(key), f"[server] {key}")
+        if raw is None:
+            continue
+        try:
+            number = float(str(raw).strip())
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or number <= 0 or (whole and not number.is_integer()):
+            kind = "a whole number" if whole else "a number of seconds"
+            problems.add(f"{source} is {str(raw)!r}, not {kind} above 0", f"set it to {kind}")
+            continue
+        values[attr] = int(number) if whole else number
+    return dataclasses.replace(SessionLimits(), **values)
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -180,13 +213,14 @@ def _server_table(
     for key in sorted(set(server) - set(SERVER_KEYS)):
         problems.add(
             f"unknown [server] key {key}{did_you_mean(key, SERVER_KEYS)}",
-            "[server] takes " + " and ".join(SERVER_KEYS),
+            "[server] takes " + ", ".join(SERVER_KEYS),
         )
     if "log_level" in server:
         try:
             settings.log_level = _log_level(str(server["log_level"]), "file")
         except ConfigError as exc:
             problems.extend(exc)
+    settings.sessions = _session_limits(server, env, problems)
     if "export_dir" in server and not env.get("PROCESS_MCP_EXPORT_DIR"):
         # Relative paths are read from the config file's folder, not the current one.
         configured = Path(str(server["export_dir"])).expanduser()
@@ -215,6 +249,10 @@ def load_settings(
     if env.get("PROCESS_MCP_HTTP_TOKEN"):
         settings.http_token = SecretStr(env["PROCESS_MCP_HTTP_TOKEN"])
         register_secret(env["PROCESS_MCP_HTTP_TOKEN"])
+    from_env = Problems()
+    settings.sessions = _session_limits({}, env, from_env)
+    if from_env:
+        raise from_env.error("the environment")
     if not read_file:
         return settings
     settings.searched = config_path
