@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,37 @@ def test_an_unknown_log_level_is_a_config_error_naming_where_it_came_from(tmp_pa
         load_settings(None, {"PROCESS_MCP_LOG_LEVEL": "chatty", "XDG_CONFIG_HOME": str(tmp_path)})
     with pytest.raises(ConfigError, match=r"\[server\] log_level is 'loud'"):
         load_settings(write(tmp_path, '[server]\nlog_level = "loud"\n'), {})
+
+
+def test_session_limits_come_from_the_server_table_and_the_environment_wins(
+    tmp_path: Path,
+) -> None:
+    config = write(
+        tmp_path,
+        "[server]\nsession_idle_timeout = 120\nmax_sessions = 50\nstream_seconds = 90.5\n",
+    )
+    settings = load_settings(config, {"PROCESS_MCP_MAX_SESSIONS": "7"})
+    limits = settings.sessions
+    assert (limits.idle_seconds, limits.max_sessions, limits.stream_seconds) == (120, 7, 90.5)
+    assert limits.max_streams == 100  # the default
+    assert load_settings(env={}, read_file=False).sessions.idle_seconds == 300
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("max_sessions = 0", "[server] max_sessions is '0', not a whole number above 0"),
+        ("max_streams = 2.5", "[server] max_streams is '2.5', not a whole number above 0"),
+        (
+            'session_idle_timeout = "soon"',
+            "[server] session_idle_timeout is 'soon', not a number of seconds above 0",
+        ),
+    ],
+)
+def test_a_bad_session_limit_is_a_config_error_that_says_what_it_takes(
+    tmp_path: Path, line: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        load_settings(write(tmp_path, f"[server]\n{line}\n"), {})
+    with pytest.raises(ConfigError, match="PROCESS_MCP_STREAM_SECONDS is 'inf'"):
+        load_settings(env={"PROCESS_MCP_STREAM_SECONDS": "inf"}, read_file=False)
