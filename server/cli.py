@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sandbox = sub.add_parser("sandbox", help="run the simulated backends alone, print URLs")
     sandbox.add_argument("--seed", type=int, default=7)
+    sandbox.add_argument(
+        "--tallyfy-window",
+        type=float,
+        metavar="SECONDS",
+        help="count Tallyfy's 100-request quota over SECONDS instead of 60 (tests; the "
+        "hourly 1,000 over 60 x SECONDS)",
+    )
 
     demo = sub.add_parser("demo", help="sandbox + real server + real client, a few calls")
     demo.add_argument("--seed", type=int, default=7)
@@ -116,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sandbox":
             from server.serve import run_sandbox
 
-            return run_sandbox(args.seed)
+            return run_sandbox(args.seed, tallyfy_window=args.tallyfy_window)
         if args.command == "demo":
             from server.demo import demo
 

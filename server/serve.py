@@ -143,11 +143,13 @@ async def _uvicorn(app: Any, sock: socket.socket) -> None:
     await uvicorn.Server(config).serve(sockets=[sock])
 
 
-def run_sandbox(seed: int) -> int:
+def run_sandbox(seed: int, *, tallyfy_window: float | None = None) -> int:
     from tools.sandbox import Sandbox
 
     setup_logging("WARNING")
-    with Sandbox(seed=seed) as sandbox:
+    if tallyfy_window is not None and not tallyfy_window > 0:
+        raise ConfigError("--tallyfy-window must be a number of seconds above 0")
+    with Sandbox(seed=seed, tallyfy_window=tallyfy_window) as sandbox:
         print("Simulated backends (Ctrl-C to stop):")
         for inst in sandbox.instances:
             s = inst.settings
@@ -155,7 +157,7 @@ def run_sandbox(seed: int) -> int:
             for key, value in inst.describe().items():
                 print(f"  {'':<18} {key}={value}")
         print("\nThese are plain HTTP APIs shaped like the vendors'; point a config at them, or")
-        print("run `process-mcp serve --sandbox` to serve them through MCP.")
+        print("run `process-mcp serve --sandbox` to serve them through MCP.", flush=True)
         stop = threading.Event()
         try:
             stop.wait()

@@ -15,7 +15,7 @@ from tools.backends.frends import sandbox as frends
 from tools.backends.kommo import sandbox as kommo
 from tools.backends.tallyfy import sandbox as tallyfy
 from tools.backends.yuuvis import sandbox as yuuvis
-from tools.sim import SandboxParts, SimServer, SimulatorCore
+from tools.sim import RateLimit, SandboxParts, SimServer, SimulatorCore
 
 # One line per backend; keep the trailing comma so each entry stays on its own line.
 SANDBOXES: tuple[ModuleType, ...] = (
@@ -43,15 +43,24 @@ class SandboxInstance:
 class Sandbox:
     """Starts every backend's simulator; stops them all on exit."""
 
-    def __init__(self, seed: int = 7, *, strict: bool = True) -> None:
+    def __init__(
+        self, seed: int = 7, *, strict: bool = True, tallyfy_window: float | None = None
+    ) -> None:
         self.seed = seed
         self.strict = strict
+        # Tallyfy's quotas counted over this many seconds instead of a minute (and its
+        # hourly one over 60 times that): tests see a full window without waiting one.
+        self.tallyfy_window = tallyfy_window
         self.instances: list[SandboxInstance] = []
 
     def __enter__(self) -> Sandbox:
         try:
             for module in SANDBOXES:
                 parts: SandboxParts = module.open_sandbox(self.seed, strict=self.strict)
+                if module is tallyfy and self.tallyfy_window is not None:
+                    window = self.tallyfy_window
+                    parts.core.rate_limits = (RateLimit(100, window), RateLimit(1000, 60 * window))
+                    parts.describe["quota"] = f"100 per {window:g} s, 1000 per {60 * window:g} s"
                 server = SimServer(parts.core).start()
                 self.instances.append(
                     SandboxInstance(parts.settings(server.url), parts.core, server, parts.describe)

@@ -291,6 +291,28 @@ async def test_arrivals_are_stamped_after_the_latency_where_the_vendor_counts_th
 
 
 @pytest.mark.anyio
+async def test_arrivals_are_served_as_json_for_a_simulator_in_another_process() -> None:
+    clock = FakeClock()
+    core = make_core(rate_limit=RateLimit(1, 10.0), clock=clock)
+    async with client(core) as c:
+        await c.get("/a")
+        clock.now += 1.5
+        await c.get("/b")
+        answer = await c.get("/__sim__/arrivals")
+        again = await c.get("/__sim__/arrivals")
+    assert answer.json() == {
+        "clock": 1001.5,
+        "arrivals": [
+            {"at": 1000.0, "path": "/a", "limited": False},
+            {"at": 1001.5, "path": "/b", "limited": True},
+        ],
+    }
+    # Asking is neither a request the vendor saw nor one its quota counts.
+    assert again.json() == answer.json()
+    assert [r.path for r in core.requests] == ["/a", "/b"]
+
+
+@pytest.mark.anyio
 async def test_latency_jitter_adds_a_seeded_random_share_to_each_request() -> None:
     sleep = FakeSleep()
     core = make_core(latency=0.1, latency_jitter=0.2, seed=4)

@@ -160,6 +160,9 @@ class InstanceSettings(BaseModel):
         None, description="Filled from the environment or secrets file."
     )
     rate_limit_per_minute: int | None = None
+    # The span rate_limit_per_minute is counted over (60 s, as the name says); shorter
+    # only for a sandbox started with a shorter Tallyfy window (`sandbox --tallyfy-window`).
+    rate_limit_window_seconds: float = Field(60.0, gt=0)
     timeout_seconds: float = 20.0
     max_scan: int = 5000
 

@@ -48,7 +48,7 @@ def create_backend(
     if settings.rate_limit_per_minute:
         # Replaces every published window (Tallyfy's hourly one too): it is how tests and
         # benchmarks lift the limit, and how a user sets a stricter one.
-        rate = RateLimit(settings.rate_limit_per_minute, 60.0)
+        rate = RateLimit(settings.rate_limit_per_minute, settings.rate_limit_window_seconds)
     secrets = tuple(
         value.get_secret_value()
         for name in cls.secret_fields

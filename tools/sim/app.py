@@ -9,6 +9,11 @@ Per HTTP request, in this order:
        rejected one uses up none of them);
     6. call the vendor app, which reads `core.strict` to decide how picky to be.
 
+`GET /__sim__/arrivals` (outside every vendor's paths, never recorded, never limited)
+answers the arrivals as JSON, `{"clock": now, "arrivals": [{"at", "path", "limited"}]}`
+on the simulator's monotonic clock, so a test can check the quota of a simulator that
+runs in another process (`process-mcp sandbox`).
+
 Faults come before the rate limit because they stand for the proxy in front of the vendor:
 a request the proxy refused never reached the vendor's limiter. Quota tests measure
 `arrivals`, never the client's send times: with jittered latency, requests sent a full
@@ -18,6 +23,7 @@ window apart can still arrive at the vendor closer together than that.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import random
 import threading
@@ -34,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tools.sim.faults import ErrorBody, FaultPlan, FaultResponse, build_response, json_error_body
 
 Clock = Callable[[], float]
+ARRIVALS_PATH = "/__sim__/arrivals"
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -203,6 +210,9 @@ class SimulatorCore:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["path"] == ARRIVALS_PATH and scope["method"] == "GET":
+            await _send(send, self._arrivals_response())
+            return
         body = await _read_body(receive)
         request = _record(scope, body)
         self.requests.append(request)
@@ -247,6 +257,11 @@ class SimulatorCore:
             await self.sleep(seconds)
             group.cancel_scope.cancel()
         return not gone
+
+    def _arrivals_response(self) -> FaultResponse:
+        arrivals = [{"at": a.at, "path": a.path, "limited": a.limited} for a in self.arrivals]
+        body = json.dumps({"clock": self.clock(), "arrivals": arrivals}).encode()
+        return FaultResponse(200, [("content-type", "application/json")], body)
 
     def _too_many(self, wait: float) -> FaultResponse:
         body, ctype = self.error_body(429, self.rate_limit_message)
