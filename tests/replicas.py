@@ -15,7 +15,7 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,17 +125,20 @@ class Replica:
     log: list[str]
 
 
-@contextmanager
-def replica(config: Path, env: Mapping[str, str], *extra: str) -> Iterator[Replica]:
+def _start_replica(config: Path, env: Mapping[str, str]) -> subprocess.Popen[str]:
     """`process-mcp serve --config CONFIG --transport http --stateless --port 0`."""
     cmd = [*PYTHON, "serve", "--config", str(config), "--transport", "http", "--port", "0"]
-    proc = subprocess.Popen(
-        [*cmd, "--stateless", *extra],
+    return subprocess.Popen(
+        [*cmd, "--stateless"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=dict(env),
     )
+
+
+def _ready(proc: subprocess.Popen[str], out: list[str]) -> Replica:
+    """The replica once it prints its address (its stderr and stdout drained from then)."""
     assert proc.stdout is not None
     assert proc.stderr is not None
     timer = _kill_after(proc, READY_TIMEOUT)
@@ -148,20 +151,22 @@ def replica(config: Path, env: Mapping[str, str], *extra: str) -> Iterator[Repli
             break
     timer.cancel()
     _drain(proc.stderr, lines)
-    out: list[str] = []
     _drain(proc.stdout, out)
-    try:
-        assert url, "replica did not start:\n" + "".join(lines)
-        yield Replica(url, lines)
-    finally:
-        _stop(proc)
-        assert out == [], "nothing may be written to stdout"
+    assert url, "replica did not start:\n" + "".join(lines)
+    return Replica(url, lines)
 
 
 @contextmanager
 def replicas(count: int, config: Path, env: Mapping[str, str]) -> Iterator[list[Replica]]:
-    with ExitStack() as stack:
-        yield [stack.enter_context(replica(config, env)) for _ in range(count)]
+    """`count` replicas, started at once (each takes a second or two to import)."""
+    procs = [_start_replica(config, env) for _ in range(count)]
+    outs: list[list[str]] = [[] for _ in procs]
+    try:
+        yield [_ready(proc, out) for proc, out in zip(procs, outs, strict=True)]
+    finally:
+        for proc in procs:
+            _stop(proc)
+    assert outs == [[] for _ in procs], "nothing may be written to stdout"
 
 
 # -- haproxy --------------------------------------------------------------------------------
