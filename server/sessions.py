@@ -14,19 +14,21 @@ client out for half an hour. Here instead:
   Retry-After); a streamable-HTTP GET stream is closed after `stream_seconds` (the SDK's
   client, like the spec's, reconnects: a live client keeps its session, an abandoned
   one lets it expire), and a legacy /sse stream, which is its session, is closed after
-  `idle_seconds` without a message from its client.
+  `idle_seconds` without a message either way and no request of its client unanswered
+  (noticed within another `idle_seconds`).
 
-The stream caps are an ASGI middleware (`StreamGuard`) with an injectable clock, so tests
-drive them in virtual time; the idle expiry is the SDK's own timer, given our value.
+The stream caps are an ASGI middleware (`StreamGuard`) and the idle expiry is the SDK's own
+timer, given our value; both run on the event loop's clock, which tests make virtual
+(tests/sim/virtual_loop.py).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -37,8 +39,6 @@ if TYPE_CHECKING:
     from mcp.server.transport_security import TransportSecuritySettings
 
 log = logging.getLogger("process_mcp.sessions")
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
 StreamKind = Literal["streamable", "legacy"]
 
 
@@ -63,6 +63,33 @@ def _wants_events(scope: Scope) -> bool:
 _SESSION_ID = re.compile(rb"session_id=([0-9a-fA-F]+)")
 
 
+@dataclass
+class _Legacy:
+    """A legacy /sse session as the guard sees it: when it last did anything, and the
+    requests of its client still unanswered (a long export keeps it busy, not idle)."""
+
+    last: float
+    pending: set[str] = field(default_factory=set)
+
+
+def _messages(raw: bytes) -> list[dict[str, Any]]:
+    """The JSON-RPC messages in a POST body or in the `data:` lines of SSE events."""
+    found: list[dict[str, Any]] = []
+    texts = [raw] if raw.lstrip().startswith((b"{", b"[")) else []
+    texts += [line[5:] for line in raw.splitlines() if line.startswith(b"data:")]
+    for text in texts:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        found += [m for m in (data if isinstance(data, list) else [data]) if isinstance(m, dict)]
+    return found
+
+
+def _request_id(message: dict[str, Any]) -> str:
+    return json.dumps(message.get("id"))
+
+
 class StreamGuard:
     """The stream caps of the module docstring, around the app of one HTTP transport.
 
@@ -79,19 +106,14 @@ class StreamGuard:
         kind: StreamKind,
         path: str,
         messages_path: str = "/messages/",
-        clock: Clock = anyio.current_time,
-        sleep: Sleep = anyio.sleep,
     ) -> None:
         self.app = app
         self.limits = limits
         self.kind = kind
         self.path = path
         self.messages_path = messages_path
-        self.clock = clock
-        self.sleep = sleep
         self.open_streams = 0
-        # Legacy sessions: when each last heard from its client.
-        self._heard: dict[str, float] = {}
+        self._legacy: dict[str, _Legacy] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,15 +128,37 @@ class StreamGuard:
             await self._stream(scope, receive, send, None)
             return
         if self.kind == "legacy" and method == "POST" and path == self.messages_path:
-            self._hear(scope)
+            await self.app(scope, self._hearing(scope, receive), send)
+            return
         await self.app(scope, receive, send)
 
-    def _hear(self, scope: Scope) -> None:
+    def _hearing(self, scope: Scope, receive: Receive) -> Receive:
+        """The client's message to a legacy session, noted before the app sees it (its
+        answer may go out on the stream before this POST is answered)."""
         found = _SESSION_ID.search(scope.get("query_string", b""))
-        if found:
-            session = found.group(1).decode().lower()
-            if session in self._heard:
-                self._heard[session] = self.clock()
+        session = self._legacy.get(found.group(1).decode().lower()) if found else None
+        if session is None:
+            return receive
+        chunks: list[bytes] = []
+
+        async def hearing() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    session.last = anyio.current_time()
+                    for sent in _messages(b"".join(chunks)):
+                        if "method" in sent and "id" in sent:
+                            session.pending.add(_request_id(sent))
+            return message
+
+        return hearing
+
+    def _answered(self, session: _Legacy, body: bytes) -> None:
+        for sent in _messages(body):
+            session.last = anyio.current_time()
+            if "id" in sent and ("result" in sent or "error" in sent):
+                session.pending.discard(_request_id(sent))
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, cut: float | None) -> None:
         if self.open_streams >= self.limits.max_streams:
@@ -130,82 +174,58 @@ class StreamGuard:
     async def _run_capped(
         self, scope: Scope, receive: Receive, send: Send, cut: float | None
     ) -> None:
-        """Run the stream until it ends by itself or its time is up. At the cap the app
-        is told its client left (how an ASGI app learns that a stream is over), and the
-        response is closed properly, so the client sees an ordinary end of stream."""
-        over = anyio.Event()
+        """Run the stream until it ends by itself or its time is up. An SSE response
+        keeps waiting on `receive` for its client to leave; at the cap that wait returns
+        a disconnect (how an ASGI app learns a stream is over), and the response is then
+        closed properly, so the client sees an ordinary end of stream."""
         started = finished = False
-        session: list[str] = []
+        opened = anyio.current_time()
+        sid: str | None = None
+
+        def deadline() -> float:
+            if self.kind != "legacy":
+                return opened + cut if cut is not None else math.inf
+            session = self._legacy.get(sid) if sid else None
+            if session is None:
+                return opened + self.limits.idle_seconds
+            return math.inf if session.pending else session.last + self.limits.idle_seconds
 
         async def watched_send(message: Message) -> None:
-            nonlocal started, finished
+            nonlocal started, finished, sid
             if finished:
                 return
             if message["type"] == "http.response.start":
                 started = True
             elif message["type"] == "http.response.body":
-                if self.kind == "legacy" and not session:
-                    self._learn_session(message.get("body", b""), session)
+                body = message.get("body", b"")
+                if self.kind == "legacy" and sid is None:
+                    # The first event names the session: /messages/?session_id=HEX.
+                    if found := _SESSION_ID.search(body):
+                        sid = found.group(1).decode().lower()
+                        self._legacy[sid] = _Legacy(anyio.current_time())
+                elif sid is not None and sid in self._legacy:
+                    self._answered(self._legacy[sid], body)
                 finished = not message.get("more_body", False)
             await send(message)
 
         async def watched_receive() -> Message:
-            if over.is_set():
-                return {"type": "http.disconnect"}
-            got: list[Message] = []
-            async with anyio.create_task_group() as race:
-
-                async def real() -> None:
-                    got.append(await receive())
-                    race.cancel_scope.cancel()
-
-                async def stop() -> None:
-                    await over.wait()
-                    race.cancel_scope.cancel()
-
-                race.start_soon(real)
-                race.start_soon(stop)
-            return got[0] if got else {"type": "http.disconnect"}
-
-        async def timer() -> None:
-            if self.kind == "legacy":
-                await self._until_idle(session)
-            elif cut is not None:
-                await self.sleep(cut)
-            else:
-                return
+            # Legacy: the deadline moves with every message either way, and is infinite
+            # while a request is unanswered, so look again at least once per idle period
+            # (a session ends between one and two idle periods after it fell idle).
+            while (left := deadline() - anyio.current_time()) > 0:
+                with anyio.move_on_after(min(left, self.limits.idle_seconds)):
+                    return await receive()
             log.info("closing an event stream (%s)", "idle" if self.kind == "legacy" else "time")
-            over.set()
+            return {"type": "http.disconnect"}
 
         try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(timer)
-                await self.app(scope, watched_receive, watched_send)
-                group.cancel_scope.cancel()
+            await self.app(scope, watched_receive, watched_send)
             if started and not finished:
                 finished = True
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            for sid in session:
-                self._heard.pop(sid, None)
-
-    def _learn_session(self, body: bytes, session: list[str]) -> None:
-        # The legacy transport's first event names the session: /messages/?session_id=HEX.
-        found = _SESSION_ID.search(body)
-        if found:
-            sid = found.group(1).decode().lower()
-            session.append(sid)
-            self._heard[sid] = self.clock()
-
-    async def _until_idle(self, session: list[str]) -> None:
-        idle = self.limits.idle_seconds
-        started = self.clock()
-        while True:
-            last = self._heard.get(session[0], started) if session else started
-            left = last + idle - self.clock()
-            if left <= 0:
-                return
-            await self.sleep(left)
+            if sid is not None:
+                self._legacy.pop(sid, None)
 
 
 async def _too_many_streams(send: Send) -> None:

@@ -7,6 +7,7 @@ a virtual-time event loop, so minutes pass without anyone waiting."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -193,12 +194,21 @@ def test_event_streams_past_max_streams_are_refused_with_retry_after(tmp_path: P
 # -- the legacy SSE transport: the stream is the session ------------------------------------
 
 
-def legacy_sse_app() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+def legacy_sse_app(work: float) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     """The shape of the SDK's /sse endpoint: an endpoint event naming the session, then
-    events until the client leaves; POSTs to /messages/ are the client's messages."""
+    events until the client leaves; a POST to /messages/ is a client's message, and each
+    request among them is answered on the stream `work` seconds later."""
+    requests, incoming = anyio.create_memory_object_stream[Any](10)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] == "POST":
+            body, more = b"", True
+            while more:
+                message = await receive()
+                body, more = body + message.get("body", b""), message.get("more_body", False)
+            sent = json.loads(body)
+            if "id" in sent:
+                await requests.send(sent["id"])
             await send({"type": "http.response.start", "status": 202, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
@@ -206,16 +216,29 @@ def legacy_sse_app() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         event = b"event: endpoint\r\ndata: /messages/?session_id=ab12cd\r\n\r\n"
         await send({"type": "http.response.body", "body": event, "more_body": True})
-        while (await receive())["type"] != "http.disconnect":
-            pass
+
+        async def answer() -> None:
+            async for request_id in incoming:
+                await wait(work)
+                data = json.dumps({"jsonrpc": "2.0", "id": request_id, "result": {}})
+                answer = f"event: message\r\ndata: {data}\r\n\r\n".encode()
+                await send({"type": "http.response.body", "body": answer, "more_body": True})
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(answer)
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            tg.cancel_scope.cancel()
 
     return app
 
 
-def test_a_legacy_sse_session_ends_after_idle_seconds_without_a_message(tmp_path: Path) -> None:
-    guard = StreamGuard(
-        legacy_sse_app(), SessionLimits(idle_seconds=300), kind="legacy", path="/sse"
-    )
+def legacy_session(post: dict[str, Any], at: float, work: float = 0.0) -> float:
+    """When the guard ends a legacy session (seconds after it opened) whose client sends
+    `post` at `at`, with requests answered `work` seconds after they arrive."""
+    limits = SessionLimits(idle_seconds=300)
+    guard = StreamGuard(legacy_sse_app(work), limits, kind="legacy", path="/sse")
+    ended: list[float] = []
 
     async def main() -> None:
         transport = httpx.ASGITransport(app=guard)
@@ -227,16 +250,29 @@ def test_a_legacy_sse_session_ends_after_idle_seconds_without_a_message(tmp_path
                     async def listen() -> None:
                         stream = await http.get("/sse", headers=EVENTS)
                         assert b"session_id=ab12cd" in stream.content
-                        assert anyio.current_time() - start == pytest.approx(500)
+                        ended.append(anyio.current_time() - start)
 
                     tg.start_soon(listen)
-                    await wait(200)
+                    await wait(at)
                     assert guard.open_streams == 1
-                    sent = await http.post("/messages/?session_id=ab12cd", content=b"{}")
+                    sent = await http.post("/messages/?session_id=ab12cd", json=post)
                     assert sent.status_code == 202
         assert guard.open_streams == 0
 
     run_virtual(main)
+    return ended[0]
+
+
+def test_a_legacy_sse_session_ends_after_idle_seconds_without_a_message() -> None:
+    notification = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    assert legacy_session(notification, at=200) == pytest.approx(500)
+
+
+def test_a_legacy_sse_session_waiting_for_an_answer_is_not_idle() -> None:
+    """A call that takes longer than the idle timeout (an export at a vendor's pace)
+    keeps its session; the countdown starts when the answer has gone out."""
+    request = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {}}
+    assert legacy_session(request, at=200, work=400) == pytest.approx(900)
 
 
 def test_an_ended_stream_is_closed_as_an_ordinary_end_of_response() -> None:
