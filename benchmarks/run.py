@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -195,27 +196,57 @@ def cold_starts() -> dict[str, float]:
         }
 
 
-def keepalive_ping() -> float:
+BARE_HTTP = """
+import sys
+from mcp.server.mcpserver import MCPServer
+MCPServer("bare").run("streamable-http", host="127.0.0.1", port=int(sys.argv[1]))
+"""
+
+
+def keepalive_ping() -> dict[str, float]:
     """A 2025-11-25 session's `ping` over streamable HTTP on loopback, the connection kept
     alive between calls (the answer is an SSE body of several small writes: without
-    TCP_NODELAY each waited ~40 ms for the client's delayed ACK)."""
+    TCP_NODELAY each waited ~40 ms for the client's delayed ACK), against the bare SDK
+    server run by its own `run()` (uvicorn binding the port itself, which sets it)."""
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "config.toml"
         empty.write_text("")
-        cmd = [sys.executable, "-m", "server", "serve", "--config", str(empty)]
-        proc = subprocess.Popen(
-            [*cmd, "--transport", "http", "--port", "0"],
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PROCESS_MCP_LOG_LEVEL": "WARNING"},
-        )
-        assert proc.stderr
-        try:
-            url = next(ln for ln in proc.stderr if "listening on " in ln).split()[-1]
-            return _pings(url)
-        finally:
-            proc.terminate()
-            proc.wait()
+        bare = Path(tmp) / "bare.py"
+        bare.write_text(BARE_HTTP)
+        ours = [sys.executable, "-m", "server", "serve", "--config", str(empty)]
+        ours += ["--transport", "http", "--port", "0"]
+        port = _free_port()
+        return {
+            "ours": _served(ours, "listening on ", lambda line: line.split()[-1]),
+            "bare": _served(
+                [sys.executable, str(bare), str(port)],
+                "Uvicorn running on",
+                lambda _line: f"http://127.0.0.1:{port}/mcp",
+            ),
+        }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _served(cmd: list[str], ready: str, url_of: Callable[[str], str]) -> float:
+    env = {**os.environ, "PROCESS_MCP_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stderr
+    try:
+        url = url_of(next(line for line in proc.stderr if ready in line))
+        threading.Thread(target=lambda: proc.stderr and proc.stderr.read(), daemon=True).start()
+        return _pings(url)
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
 def _pings(url: str, count: int = 200) -> float:
@@ -281,7 +312,7 @@ async def main() -> None:
         ),
         (
             "ping on a kept-alive connection (streamable HTTP, loopback)",
-            f"{ping * 1000:.1f} ms",
+            f"{ping['ours'] * 1000:.1f} ms vs bare SDK {ping['bare'] * 1000:.1f} ms",
             "at most 3 ms",
         ),
         (
