@@ -26,6 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.replicas import SimInfo, haproxy, replicas, sandbox_process
 from tests.services import require_binary
+from tools.sandbox import Sandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -179,3 +180,19 @@ async def test_three_replicas_behind_haproxy_keep_the_vendors_quotas_and_agree(
     assert len(kommo_arrivals) > 3 * 7
     # Round robin reached every replica.
     assert sorted(served) == ["r1", "r2", "r3"]
+
+
+def test_a_sandbox_tallyfy_window_counts_the_quota_over_it_and_tells_the_instance() -> None:
+    with Sandbox(tallyfy_window=WINDOW) as sandbox:
+        tallyfy = sandbox.instance(TALLYFY)
+        assert [(r.max_requests, r.per_seconds) for r in tallyfy.core.rate_limits] == [
+            (100, WINDOW),
+            (1000, 60 * WINDOW),
+        ]
+        assert tallyfy.settings.rate_limit_per_minute == 100
+        assert tallyfy.settings.rate_limit_window_seconds == WINDOW
+        assert tallyfy.describe()["quota"] == "100 per 10 s, 1000 per 600 s"
+        # Kommo keeps its real 7 per second.
+        assert [
+            (r.max_requests, r.per_seconds) for r in sandbox.instance(KOMMO).core.rate_limits
+        ] == [(7, 1.0)]

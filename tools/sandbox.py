@@ -40,6 +40,20 @@ class SandboxInstance:
         return dict(self.details)
 
 
+def _tallyfy_window(parts: SandboxParts, window: float) -> None:
+    """Tallyfy's quotas over `window` seconds instead of a minute (the hourly one over 60
+    windows), and the instance told the same, so its limiter paces to them."""
+    parts.core.rate_limits = (RateLimit(100, window), RateLimit(1000, 60 * window))
+    parts.describe["quota"] = f"100 per {window:g} s, 1000 per {60 * window:g} s"
+    make = parts.settings
+
+    def settings(url: str) -> InstanceSettings:
+        update = {"rate_limit_per_minute": 100, "rate_limit_window_seconds": window}
+        return make(url).model_copy(update=update)
+
+    parts.settings = settings
+
+
 class Sandbox:
     """Starts every backend's simulator; stops them all on exit."""
 
@@ -58,9 +72,7 @@ class Sandbox:
             for module in SANDBOXES:
                 parts: SandboxParts = module.open_sandbox(self.seed, strict=self.strict)
                 if module is tallyfy and self.tallyfy_window is not None:
-                    window = self.tallyfy_window
-                    parts.core.rate_limits = (RateLimit(100, window), RateLimit(1000, 60 * window))
-                    parts.describe["quota"] = f"100 per {window:g} s, 1000 per {60 * window:g} s"
+                    _tallyfy_window(parts, self.tallyfy_window)
                 server = SimServer(parts.core).start()
                 self.instances.append(
                     SandboxInstance(parts.settings(server.url), parts.core, server, parts.describe)
