@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +25,9 @@ PYTHON = [sys.executable, "-m", "server"]
 READY_TIMEOUT = 60.0
 
 
-def _drain(stream: object, into: list[str]) -> threading.Thread:
+def _drain(stream: Iterable[str], into: list[str]) -> threading.Thread:
     """Keep reading a child's output so a full pipe never blocks it."""
-    thread = threading.Thread(target=lambda: into.extend(stream), daemon=True)  # type: ignore[call-overload]
+    thread = threading.Thread(target=lambda: into.extend(stream), daemon=True)
     thread.start()
     return thread
 
@@ -72,7 +72,7 @@ class SimInfo:
         return arrivals
 
     def busiest(self, seconds: float) -> int:
-        return busiest_window([float(a["at"]) for a in self.arrivals()], seconds)  # type: ignore[arg-type]
+        return busiest_window([float(str(a["at"])) for a in self.arrivals()], seconds)
 
 
 def parse_sandbox(lines: Sequence[str]) -> dict[str, SimInfo]:
