@@ -197,10 +197,10 @@ GET_PROCESS_SCHEMA = _object(
 
 
 def _as_in_list(schema: dict[str, Any]) -> dict[str, Any]:
-    """A list filter again, described once (in list_processes). A choice (sort) is a
-    bounded string here: its values are listed once, and the server refuses any other."""
+    """A list filter again, typed the same, described once (in list_processes)."""
     if "anyOf" in schema:
-        return _text("As in list_processes.")
+        choice, null = schema["anyOf"]
+        return {"anyOf": [{**choice, "description": "As in list_processes."}, null]}
     return {**schema, "description": "Filter."}
 
 
@@ -215,10 +215,10 @@ EXPORT_PROCESS_SCHEMA = _object(
         "id": _text("One process; leave out for a list.", ID_CHARS),
         "collection": COLLECTION,
         "format": _choice(
-            "With id: json (default), markdown, native (e.g. BPMN). Else csv (default), jsonl.",
+            "With id: json (default), markdown, native; else csv (default), jsonl.",
             FORMATS,
         ),
-        "fields": FIELDS,
+        "fields": {**FIELDS, "description": "Columns, as in list_processes."},
         "file_name": _text("Plain name; default generated.", FILE_NAME_CHARS),
         "overwrite": {"type": ["boolean", "null"], "description": "Replace it (default false)."},
         "max_rows": _integer("Stop after this many (default all).", 1, MAX_ROWS),
