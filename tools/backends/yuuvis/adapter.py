@@ -80,8 +80,7 @@ INSTANCE_ID = IdShape(
 )
 # On every page of a default listing, so kept short (issue 12 counts its tokens).
 SUBPROCESSES_LEFT_OUT = (
-    'sub-processes (call activities) are left out; where="excludeSubprocesses = false" '
-    "lists them"
+    'sub-processes (call activities) are left out; where="excludeSubprocesses = false" lists them'
 )
 
 
