@@ -2,6 +2,8 @@
 
     uv run python benchmarks/sizes.py          # Markdown tables for the README, then the targets
 
+It exits 1 when a target is missed (each is printed with PASS or FAIL and the distance).
+
 Tokens are counted with the `anthropic-tokenizer` package (a dev dependency; it runs
 offline, with the BPE it embeds, and never calls an API here), not estimated from bytes.
 
