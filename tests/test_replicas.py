@@ -97,7 +97,7 @@ async def walk(session: Any, backend: str, limit: int) -> list[str]:
     while True:
         args = {"backend": backend, "limit": limit, "detail": "ids", "cursor": cursor}
         page = ok(await session.call_tool("list_processes", args))
-        ids += [row["id"] for row in page["processes"]]
+        ids += [str(row[page["columns"].index("id")]) for row in page["rows"]]
         cursor = page.get("next_cursor")
         if not cursor:
             return ids
