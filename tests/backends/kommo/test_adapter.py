@@ -277,7 +277,7 @@ class Clock:
 async def test_429_waits_the_retry_after_that_kommo_puts_in_the_body(data: KommoData) -> None:
     clock = Clock()
     sim = make_sim(data, rate_limit=RateLimit(7, 1.0), clock=clock)
-    backend = make_backend(sim, sleep=clock.sleep)
+    backend = make_backend(sim, sleep=clock.sleep, clock=clock)
     for _ in range(4):  # pipelines, users and eight list pages: past 7 in one second
         await listing(backend, limit=3)
     await backend.aclose()

@@ -16,6 +16,7 @@ import anyio
 
 from tools.errors import BackendNotFoundError, BackendResponseError, InvalidArgumentError
 from tools.ids import INTEGER, UUID, IdShape, check_id, path_segment
+from tools.shared_cache import DISCOVERY_TTL
 
 if TYPE_CHECKING:
     from tools.backends.frends.adapter import FrendsBackend
@@ -106,21 +107,23 @@ class Reader:
             raise InvalidArgumentError(scrub(exc.message), field=exc.field, hint=hint) from None
 
     async def page(
-        self, params: list[tuple[str, str]]
+        self, params: list[tuple[str, str]], *, shared_ttl: float | None = None
     ) -> tuple[list[dict[str, Any]], int | None, bool]:
-        return paged(
-            await self.backend.http.get_json("processes", params=params), self.backend.name
-        )
+        body = await self.backend.http.get_json("processes", params=params, shared_ttl=shared_ttl)
+        return paged(body, self.backend.name)
 
     async def every_definition(self) -> list[dict[str, Any]]:
         """Every row the definitions list shows; the pages after the first in parallel."""
         size = str(MAX_PAGE_SIZE)
-        first, total, _ = await self.page([("PageNumber", "1"), ("PageSize", size)])
+        # The directory's pages are shared with other replicas for a while (Redis).
+        ttl = DISCOVERY_TTL
+        first, total, _ = await self.page([("PageNumber", "1"), ("PageSize", size)], shared_ttl=ttl)
         pages = -(-(total or 0) // MAX_PAGE_SIZE)
 
         def read(number: int) -> Callable[[], Awaitable[list[dict[str, Any]]]]:
             async def call() -> list[dict[str, Any]]:
-                return (await self.page([("PageNumber", str(number)), ("PageSize", size)]))[0]
+                params = [("PageNumber", str(number)), ("PageSize", size)]
+                return (await self.page(params, shared_ttl=ttl))[0]
 
             return call
 
@@ -131,7 +134,8 @@ class Reader:
         """One version by id (what an execution's processId names); None when not found."""
         path = "processes/" + path_segment(str(version_id), VERSION_ID)
         try:
-            body = await self.backend.http.get_json(path)
+            # A published version never changes: shared with other replicas (Redis).
+            body = await self.backend.http.get_json(path, shared_ttl=DISCOVERY_TTL)
         except BackendNotFoundError:
             return None
         return self._data(body)
