@@ -80,6 +80,20 @@ class ConfigError(ProcessMcpError):
     kind = "config"
 
 
+def explained(exc: BaseException) -> ProcessMcpError | None:
+    """The explained failure inside `exc`: itself, or the first one in an exception group
+    (a task group wraps its children's errors; our own groups unwrap them, tools.tasks,
+    and this is the safety net at the edges: a tool call, the CLI)."""
+    if isinstance(exc, ProcessMcpError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = explained(inner)
+            if found is not None:
+                return found
+    return None
+
+
 @dataclass(frozen=True)
 class RequestInfo:
     """What was asked of a backend, safe to show: credentials are already scrubbed."""

@@ -64,7 +64,8 @@ class RetryPolicy:
     max_attempts: int = 4
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
-    budget: float = 25.0
+    # Two read timeouts (20 s each) and the backoff between them still leave a third try.
+    budget: float = 45.0
     retry_statuses: frozenset[int] = frozenset({500, 502, 503, 504})
     max_rate_limited: int = 100
     rate_limited_cap: float = 60.0

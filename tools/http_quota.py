@@ -51,10 +51,12 @@ class Pacing:
         """What the limiter calls before a wait: refuse one the operation cannot afford
         (a list then answers with what it has), else record it and show it in progress."""
 
-        async def on_wait(seconds: float, limiter: QuotaLimiter) -> None:
+        async def on_wait(seconds: float, limiter: QuotaLimiter, held: bool) -> None:
+            # A hold is the vendor's word (a 429), about its quota as a whole.
+            window = None if held else limiter
             if not op.fits(seconds):
-                raise self.too_long(seconds, shown, limiter=limiter)
-            await self.note_wait(seconds, op, limiter)
+                raise self.too_long(seconds, shown, limiter=window)
+            await self.note_wait(seconds, op, window)
 
         return on_wait
 

@@ -52,7 +52,7 @@ requests wait in the limiter, in order, rather than each collecting its own 429.
 
 Waits and deadlines
 -------------------
-`slot(on_wait=...)` calls `on_wait(seconds, limiter)` before each wait it is about to
+`slot(on_wait=...)` calls `on_wait(seconds, limiter, held)` before each wait it is about to
 start. The HTTP client uses it to refuse a wait that would end after the operation's
 deadline (tools/operation.py) and to show the wait in progress; an exception raised
 there leaves the limiter as it was.
@@ -71,8 +71,9 @@ from typing import Protocol
 
 import anyio
 
-# Called with the seconds about to be waited and the limiter that waits; may raise.
-OnWait = Callable[[float, "QuotaLimiter"], Awaitable[None]]
+# Called with the seconds about to be waited, the limiter that waits, and whether the wait
+# is a hold (a 429) rather than the window's pacing; may raise.
+OnWait = Callable[[float, "QuotaLimiter", bool], Awaitable[None]]
 
 # Smallest wait: float rounding must not turn "not yet" into a zero sleep, which a fake
 # clock would never advance past.
@@ -86,6 +87,8 @@ class Reservation:
 
     token: str | None = None
     retry_in: float | None = None
+    # The wait is a hold (a 429 said the vendor is full), not this window's own pacing.
+    held: bool = False
 
 
 class SlotStore(Protocol):
@@ -120,7 +123,7 @@ class LocalSlots:
 
     async def reserve(self, now: float) -> Reservation:
         if now < self._held_until:
-            return Reservation(retry_in=max(self._held_until - now, _MIN_WAIT))
+            return Reservation(retry_in=max(self._held_until - now, _MIN_WAIT), held=True)
         # The same comparison as a vendor's window (`hit <= now - window` has left it), so
         # float rounding cannot free a slot here that the vendor still counts.
         edge = now - self.per_seconds
@@ -209,7 +212,7 @@ class QuotaLimiter:
                     return answer.token, self._clock() - began
                 if answer.retry_in is not None:
                     if on_wait is not None:
-                        await on_wait(answer.retry_in, self)
+                        await on_wait(answer.retry_in, self, answer.held)
                     await self._sleep(answer.retry_in)
                 elif seen == self._completions:
                     # Every slot is in flight: the first completion starts the wait for

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tools.backends.base import Backend
-from tools.errors import UnsupportedQueryError
+from tools.errors import QuotaWaitError, UnsupportedQueryError
 from tools.instances import Instances
 from tools.model import ListResult, ProcessSummary
-from tools.paging import run_list
+from tools.operation import LIST_BUDGET_SECONDS, Clock, operation
+from tools.paging import run_list, waiting_answer
 from tools.progress import Progress, ProgressFn
 from tools.query import ProcessQuery, parse_query
 
@@ -60,12 +62,25 @@ async def list_processes(
     arguments: Mapping[str, Any],
     *,
     progress: Progress | ProgressFn | None = None,
+    budget: float | None = LIST_BUDGET_SECONDS,
+    clock: Clock = time.monotonic,
 ) -> ListResult:
-    query = parse_query(arguments)
-    backends = instances.select(query.backend)
-    query, note = await natural_sort(backends, query, explicit=arguments.get("sort") is not None)
-    result = await run_list(backends, query, progress=progress)
-    result.processes = [shape(r, query.detail) for r in result.processes]
-    if note:
-        result.warnings.insert(0, note)
-    return result
+    """`budget`: the call's wall budget for quota waits (kept from an operation already
+    running: the server's, with `[server] list_budget_seconds`). When a quota makes the
+    next page impossible within it, the answer has the rows so far, a cursor, and when
+    the next page can start; never an error for waiting."""
+    with operation(budget, clock=clock) as op:
+        query = parse_query(arguments)
+        backends = instances.select(query.backend)
+        explicit = arguments.get("sort") is not None
+        try:
+            query, note = await natural_sort(backends, query, explicit=explicit)
+        except QuotaWaitError as exc:
+            return waiting_answer(exc, query)
+        result = await run_list(backends, query, progress=progress)
+        result.processes = [shape(r, query.detail) for r in result.processes]
+        if note:
+            result.warnings.insert(0, note)
+        # Retries that cost time, and long quota waits, are the answer's news too.
+        result.warnings.extend(op.notes())
+        return result

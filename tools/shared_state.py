@@ -69,7 +69,7 @@ RESERVE = (
     + """
 local max, per, lease = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local hold = tonumber(redis.call('GET', KEYS[3]) or '0')
-if now < hold then return {0, tostring(hold - now)} end
+if now < hold then return {2, tostring(hold - now)} end
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES')
 for i = 1, #expired, 2 do redis.call('ZADD', KEYS[1], expired[i + 1], expired[i]) end
 if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) end
@@ -106,7 +106,8 @@ HOLD = (
 local till = now + tonumber(ARGV[2])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if till > current then
-  redis.call('SET', KEYS[1], tostring(till), 'PX', math.ceil(tonumber(ARGV[2]) * 1000) + 1000)
+  local ms = math.ceil(tonumber(ARGV[2]) * 1000) + 1000
+  redis.call('SET', KEYS[1], string.format('%.6f', till), 'PX', ms)
 end
 return 1
 """
@@ -167,7 +168,7 @@ class RedisSlots:
         got, wait = await self._run(self._reserve, keys, args)
         if int(got) == 1:
             return Reservation(token=token)
-        return Reservation(retry_in=float(wait))
+        return Reservation(retry_in=float(wait), held=int(got) == 2)
 
     async def complete(self, token: str, now: float) -> None:
         ttl = str(int((self.per_seconds + self._lease) * 1000))

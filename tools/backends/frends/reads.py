@@ -2,8 +2,8 @@
 guid@version), every listed definition, one execution. Ids are data, never paths: each is
 checked against the shape the API documents and quoted as one path segment.
 
-Several reads at once go through `gather`, which raises the first failure as itself (a
-clean BackendError), never as the ExceptionGroup an anyio task group would raise.
+Several reads at once go through `tools.tasks.gather`, which raises the first failure as
+itself (a clean BackendError), never as the ExceptionGroup an anyio task group would raise.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
-
 from tools.errors import BackendNotFoundError, BackendResponseError, InvalidArgumentError
 from tools.ids import INTEGER, UUID, IdShape, check_id, path_segment
 from tools.shared_cache import DISCOVERY_TTL
+from tools.tasks import gather
 
 if TYPE_CHECKING:
     from tools.backends.frends.adapter import FrendsBackend
@@ -58,30 +57,6 @@ REF_HINT = (
     "give a version id (the id of a listed row), a process guid for its latest version, "
     "or guid@version; executions need collection='instances'"
 )
-
-
-async def gather(calls: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
-    """The results of `calls`, in order, at most `limit` running at once. The first failure
-    cancels the rest and is raised as itself once they have stopped."""
-    results: list[T | None] = [None] * len(calls)
-    failures: list[Exception] = []
-    slots = anyio.Semaphore(limit)
-
-    async with anyio.create_task_group() as tg:
-
-        async def run(index: int, call: Callable[[], Awaitable[T]]) -> None:
-            try:
-                async with slots:
-                    results[index] = await call()
-            except Exception as exc:  # collected here, so the group never wraps it
-                failures.append(exc)
-                tg.cancel_scope.cancel()
-
-        for index, call in enumerate(calls):
-            tg.start_soon(run, index, call)
-    if failures:
-        raise failures[0]
-    return results  # type: ignore[return-value]  # every slot is filled when none failed
 
 
 def paged(body: Any, backend: str) -> Listed:
