@@ -96,7 +96,8 @@ async def test_a_window_kept_in_redis_survives_a_restart(redis_url: str) -> None
     answer = await store.reserve(0.0)
     await after.aclose()
     assert answer.token is None
-    assert answer.retry_in is not None and 59.0 < answer.retry_in <= 60.0
+    assert answer.retry_in is not None
+    assert 59.0 < answer.retry_in <= 60.0
 
 
 async def test_a_429_seen_by_one_replica_holds_the_others(redis_url: str) -> None:
@@ -106,7 +107,9 @@ async def test_a_429_seen_by_one_replica_holds_the_others(redis_url: str) -> Non
     answer = await two.quotas.limiter(account, 7, 1.0)._store.reserve(0.0)
     await one.aclose()
     await two.aclose()
-    assert answer.held and answer.retry_in is not None and 29.0 < answer.retry_in <= 30.0
+    assert answer.held
+    assert answer.retry_in is not None
+    assert 29.0 < answer.retry_in <= 30.0
 
 
 async def test_a_slot_left_in_flight_by_a_dead_replica_counts_as_done_when_its_lease_ends(
@@ -124,7 +127,8 @@ async def test_a_slot_left_in_flight_by_a_dead_replica_counts_as_done_when_its_l
     await shared.aclose()
     assert still.token is None
     # Counted as completed at its lease's end (5 s), so free a window after that.
-    assert after_lease.token is None and after_lease.retry_in == pytest.approx(59.0)
+    assert after_lease.token is None
+    assert after_lease.retry_in == pytest.approx(59.0)
 
 
 async def test_replicas_share_discovery_so_only_one_reads_the_chakra_config(

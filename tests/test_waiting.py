@@ -18,6 +18,7 @@ import anyio
 import httpx
 import pytest
 
+from tests.export.conftest import names
 from tests.sim.virtual_time import VirtualTime
 from tools.backends.registry import create_backend
 from tools.backends.tallyfy import sandbox
@@ -98,7 +99,8 @@ async def test_a_list_the_quota_cannot_finish_in_time_answers_with_its_rows_and_
     await instances.aclose()
     first, second = answers
     assert first.count == 500
-    assert first.has_more and first.next_cursor
+    assert first.has_more
+    assert first.next_cursor
     note = next(w for w in first.warnings if "next page can start" in w)
     assert note.startswith("Tallyfy allows 6 requests/min; the next page can start in ")
     assert "call again with next_cursor then" in note
@@ -126,7 +128,8 @@ async def test_a_list_that_meets_a_full_vendor_window_after_a_restart_is_not_an_
     await after.aclose()
     (answer,) = answers
     assert core.rate_limited >= 1  # the vendor's 429 is how the new process learns
-    assert answer.count == 0 and answer.has_more
+    assert answer.count == 0
+    assert answer.has_more
     assert any("the next page can start in" in w for w in answer.warnings), answer.warnings
 
 
@@ -196,8 +199,9 @@ async def test_an_export_waiting_for_the_quota_can_be_cancelled_and_leaves_no_fi
 
     await time.run(session)
     await instances.aclose()
-    assert cancelled_at and cancelled_at[0] < 60.0  # while waiting, not after
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert cancelled_at
+    assert cancelled_at[0] < 60.0  # while waiting, not after
+    assert names(tmp_path) == []
 
 
 async def test_an_export_that_would_pass_its_maximum_stops_saying_how_to_allow_more(
@@ -226,4 +230,4 @@ async def test_an_export_that_would_pass_its_maximum_stops_saying_how_to_allow_m
     text = str(error)
     assert "longer than its maximum of 45 s" in text
     assert "export_max_minutes" in text
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert names(tmp_path) == []

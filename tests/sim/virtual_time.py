@@ -101,7 +101,7 @@ class VirtualTime:
                         # Blocked without a sleeper: a cancellation still being delivered
                         # (its tasks wake on the next loop turns), or a deadlock, which
                         # fail_after ends. Only the jobs' end ends the driving.
-                        await anyio.sleep(0)
+                        await checkpoint()
                         continue
                     deadline, _, wake = heapq.heappop(self._sleepers)
                     self.now = max(self.now, deadline)
