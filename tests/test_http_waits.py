@@ -128,9 +128,7 @@ async def test_quota_waits_show_in_progress_and_in_the_notes():
             await http.get_json("/runs")
             await http.get_json("/runs")
     assert "waiting 41 s for tallyfy's quota" in messages
-    assert op.notes() == [
-        "tallyfy: waited 41 s in all for the quota (tallyfy allows 1 request per 41 s)"
-    ]
+    assert op.notes() == ["tallyfy: waited 41 s for the quota (tallyfy allows 1 request per 41 s)"]
 
 
 # --------------------------------------------------------------------------- retries

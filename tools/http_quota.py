@@ -107,7 +107,8 @@ class Pacing:
         if not op.fits(delay):
             raise self.too_long(asked, shown, status=429)
         self.stats.retries += 1
-        log.warning(
+        # INFO, not WARNING: the vendor's pace is news, not trouble (the answer says it).
+        log.info(
             "%s %s: HTTP 429; waiting %.2f s for %s's quota (attempt %d)",
             shown.method,
             shown.url,

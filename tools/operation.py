@@ -42,8 +42,19 @@ class _Account:
 
     retried: Counter[str] = field(default_factory=Counter)  # reason -> retries
     retry_seconds: float = 0.0  # backoff waits plus the failed attempts' own time
-    waited: float = 0.0  # quota waits: our limiter, a vendor's Retry-After
+    # Quota waits (our limiter, a vendor's Retry-After) as (start, end): requests in
+    # parallel wait at once, so the note counts the time covered, not the sum.
+    waits: list[tuple[float, float]] = field(default_factory=list)
     quota: str | None = None  # "Tallyfy allows 100 requests/min"
+
+    @property
+    def waited(self) -> float:
+        covered, reach = 0.0, -math.inf
+        for start, end in sorted(self.waits):
+            if end > reach:
+                covered += end - max(start, reach)
+                reach = end
+        return covered
 
 
 @dataclass
@@ -69,7 +80,8 @@ class Operation:
 
     def waited(self, backend: str, seconds: float, quota: str | None) -> None:
         entry = self._accounts.setdefault(backend, _Account())
-        entry.waited += seconds
+        now = self.clock()
+        entry.waits.append((now, now + seconds))
         entry.quota = quota or entry.quota
 
     def notes(self) -> list[str]:
@@ -90,7 +102,7 @@ class Operation:
                 )
             if entry.waited >= NOTE_WAIT_SECONDS:
                 why = f" ({entry.quota})" if entry.quota else ""
-                out.append(f"{name}: waited {entry.waited:.0f} s in all for the quota{why}")
+                out.append(f"{name}: waited {entry.waited:.0f} s for the quota{why}")
         return out
 
 
