@@ -46,7 +46,7 @@ from tools.http_config import (
     Timeouts,
     _header_secrets,
 )
-from tools.http_failures import failure, malformed, unsafe_path_failure
+from tools.http_failures import bad_link_failure, failure, malformed, unsafe_path_failure
 from tools.http_quota import Pacing
 from tools.http_retry import Outcome, Plan, plan_retry
 from tools.limiter import QuotaLimiter, Quotas
@@ -278,17 +278,8 @@ class BackendHttp:
         return parsed
 
     def _bad_link(self, method: str, url: str, what: str) -> BackendResponseError:
-        shown = self._scrub_url(url)
-        return BackendResponseError(
-            f"{what}: {shown}",
-            backend=self.config.backend,
-            request=RequestInfo(method, shown),
-            hint=(
-                f"Links are followed only to the origin of '{self.config.backend}' "
-                f"({self._scrub_url(str(self._base))}). If the backend moved, update the "
-                "instance's base URL."
-            ),
-        )
+        base = self._scrub_url(str(self._base))
+        return bad_link_failure(self.config, method, self._scrub_url(url), base, what)
 
     # ---- one attempt
 
