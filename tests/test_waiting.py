@@ -231,3 +231,24 @@ async def test_an_export_that_would_pass_its_maximum_stops_saying_how_to_allow_m
     assert "longer than its maximum of 45 s" in text
     assert "export_max_minutes" in text
     assert names(tmp_path) == []
+
+
+async def test_a_get_that_needed_a_retry_says_so_in_its_notes(data: TallyfyData) -> None:
+    from tools.get_process import get_process
+    from tools.sim import Fault
+
+    time = VirtualTime()
+    core = vendor(data, time, per_minute=100)
+    core.faults.add(Fault(kind="status", status=500, path=r"/runs/"))
+    instances = client(core, data, time, per_minute=100)
+    details: list[Any] = []
+
+    async def session() -> None:
+        args = {"backend": sandbox.NAME, "id": data.runs[0]["id"]}
+        details.append(await get_process(instances, args, clock=time.clock))
+
+    await time.run(session)
+    await instances.aclose()
+    (detail,) = details
+    assert detail.id == data.runs[0]["id"]
+    assert any("1 read retried (HTTP 500)" in n for n in detail.notes or []), detail.notes
