@@ -1,4 +1,5 @@
-"""list_processes: validate the arguments, run the paging driver, shape rows by detail."""
+"""list_processes: validate the arguments, run the paging driver, lay the rows out as the
+answer's table (tools/table.py) with the columns of `fields` or `detail`."""
 
 from __future__ import annotations
 
@@ -9,21 +10,12 @@ from typing import Any
 from tools.backends.base import Backend
 from tools.errors import QuotaWaitError, UnsupportedQueryError
 from tools.instances import Instances
-from tools.model import ListResult, ProcessSummary
+from tools.model import ListResult
 from tools.operation import LIST_BUDGET_SECONDS, Clock, operation
 from tools.paging import run_list, waiting_answer
 from tools.progress import Progress, ProgressFn
 from tools.query import ProcessQuery, parse_query
-
-_IDS_ONLY = {"backend", "collection", "id", "name"}
-
-
-def shape(row: ProcessSummary, detail: str) -> ProcessSummary:
-    if detail == "ids":
-        return ProcessSummary.model_validate(row.model_dump(include=_IDS_ONLY))
-    if detail == "summary" and row.extra is not None:
-        return row.model_copy(update={"extra": None})
-    return row
+from tools.table import ListPage, page
 
 
 async def natural_sort(
@@ -57,15 +49,17 @@ async def natural_sort(
     return query.with_changes(sort=chosen), note
 
 
-async def list_processes(
+async def list_rows(
     instances: Instances,
     arguments: Mapping[str, Any],
     *,
     progress: Progress | ProgressFn | None = None,
     budget: float | None = LIST_BUDGET_SECONDS,
     clock: Clock = time.monotonic,
-) -> ListResult:
-    """`budget`: the call's wall budget for quota waits (kept from an operation already
+) -> tuple[ProcessQuery, ListResult]:
+    """The validated query and its rows, as canonical objects.
+
+    `budget`: the call's wall budget for quota waits (kept from an operation already
     running: the server's, with `[server] list_budget_seconds`). When a quota makes the
     next page impossible within it, the answer has the rows so far, a cursor, and when
     the next page can start; never an error for waiting."""
@@ -76,11 +70,25 @@ async def list_processes(
         try:
             query, note = await natural_sort(backends, query, explicit=explicit)
         except QuotaWaitError as exc:
-            return waiting_answer(exc, query)
+            return query, waiting_answer(exc, query)
         result = await run_list(backends, query, progress=progress)
-        result.processes = [shape(r, query.detail) for r in result.processes]
         if note:
             result.warnings.insert(0, note)
         # Retries that cost time, and long quota waits, are the answer's news too.
         result.warnings.extend(op.notes())
-        return result
+        return query, result
+
+
+async def list_processes(
+    instances: Instances,
+    arguments: Mapping[str, Any],
+    *,
+    progress: Progress | ProgressFn | None = None,
+    budget: float | None = LIST_BUDGET_SECONDS,
+    clock: Clock = time.monotonic,
+) -> ListPage:
+    """The tool's answer: the rows as a table with the columns of `fields` or `detail`."""
+    query, result = await list_rows(
+        instances, arguments, progress=progress, budget=budget, clock=clock
+    )
+    return page(result, detail=query.detail, sort=query.sort, fields=query.fields)

@@ -27,8 +27,9 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tools.arguments import given, json_kind, refusal, shown
-from tools.bounds import CURSOR_CHARS, DATE_CHARS, MAX_VALUES, NAME_CHARS
+from tools.bounds import CURSOR_CHARS, DATE_CHARS, MAX_FIELDS, MAX_VALUES, NAME_CHARS
 from tools.errors import InvalidArgumentError
+from tools.fields import check_fields
 from tools.model import STATUSES, Detail, ProcessSummary, Status
 
 # Re-exported: backends import the where vocabulary from here.
@@ -138,6 +139,8 @@ class ProcessQuery(BaseModel):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str | None = Field(None, min_length=1, max_length=CURSOR_CHARS)
     detail: Detail = "summary"
+    # The columns of the answer (tools/fields.py); None: those of `detail`.
+    fields: tuple[NonEmpty, ...] | None = Field(None, max_length=MAX_FIELDS)
 
     @field_validator(*DATE_FIELDS, mode="before")
     @classmethod
@@ -156,7 +159,12 @@ class ProcessQuery(BaseModel):
     def _where(cls, value: Any) -> Any:
         return None if value is None else parse_where(value)
 
-    @field_validator("status", "native_status", "tags", mode="before")
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else check_fields(value)
+
+    @field_validator("status", "native_status", "tags", "fields", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         # An agent often sends one value where a list is expected; accept it. A JSON
@@ -172,8 +180,9 @@ class ProcessQuery(BaseModel):
         return [f for f in FILTER_FIELDS if getattr(self, f) is not None]
 
     def fingerprint(self) -> str:
-        """Identity of the question, for binding cursors: everything but paging and detail."""
-        data = self.model_dump(mode="json", exclude={"cursor", "limit", "detail"})
+        """Identity of the question, for binding cursors: everything but paging and what
+        the answer shows (detail, fields)."""
+        data = self.model_dump(mode="json", exclude={"cursor", "limit", "detail", "fields"})
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -193,6 +202,7 @@ _HINTS = {
     "native_status": "leave it out, or name at least one of the values list_backends shows",
     "tags": "leave tags out, or name at least one tag",
     "cursor": "pass next_cursor exactly as it was returned, or leave cursor out",
+    "fields": 'name the columns you want, e.g. ["owner", "due_at"]; id always comes',
 }
 _EXAMPLES = {
     "limit": "20",
@@ -206,6 +216,7 @@ _EXAMPLES = {
     "collection": '"runs"',
     "backend": '"all"',
     "cursor": "the next_cursor string of the previous answer",
+    "fields": '["name", "owner", "due_at"]',
 }
 
 
