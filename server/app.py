@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -33,6 +33,7 @@ from server.schema import lean_output_schema
 from server.settings import Settings
 from tools import notices
 from tools.arguments import shown
+from tools.backends.base import InstanceSettings
 from tools.errors import ProcessMcpError
 from tools.export_process import URI_SCHEME
 from tools.exportfiles import (
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("process_mcp.server")
+# Instances still starting, e.g. the `--sandbox` simulators.
+Pending = Callable[[], Awaitable[list[InstanceSettings]]]
 
 
 INSTRUCTIONS = (
@@ -101,14 +104,25 @@ class SharedInstances:
         settings: Settings,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         quotas: Quotas | None = None,
+        pending: Pending | None = None,
     ) -> None:
         self.settings = settings
+        self._pending = pending
         self._transports = transports
         # Kept across rebuilds of the instances: the vendor's window does not empty when
         # the last connection leaves and a new one comes.
         self._quotas = quotas or Quotas()
         self._instances: Instances | None = None
         self._users = 0
+
+    async def ready(self) -> None:
+        """Waits for instances still starting (the `--sandbox` simulators), then adds them
+        to the settings; a no-op once they are in."""
+        if self._pending is not None:
+            extra = await self._pending()
+            if self._pending is not None:  # another call may have added them meanwhile
+                self._pending = None
+                self.settings.instances.extend(extra)
 
     @property
     def instances(self) -> Instances:
@@ -227,6 +241,7 @@ def build_tool(definition: ToolDef, shared: SharedInstances) -> Tool:
         args = _unstring(arguments, definition.input_schema)
         session = _CallSession(shared, ctx)
         try:
+            await shared.ready()
             with notices.sink(session.notices), reporting(session.progress):
                 reply = await definition.handler(session, args)
         except ProcessMcpError as exc:
@@ -268,14 +283,16 @@ def build_server(
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     quotas: Quotas | None = None,
+    pending: Pending | None = None,
     **server_kwargs: Any,
 ) -> MCPServer[Any]:
     """The MCP server for these settings. `transports` lets tests route an instance's HTTP
     to an in-process simulator (a fake at the transport, never of our own classes), and
-    `quotas` lets them pace it on a fake clock."""
+    `quotas` lets them pace it on a fake clock. `pending` yields instances still starting
+    (`serve --sandbox`): the first call that needs backends waits for it."""
     from server import __version__
 
-    shared = SharedInstances(settings, transports, quotas)
+    shared = SharedInstances(settings, transports, quotas, pending)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from tools.errors import ConfigError
 
 if TYPE_CHECKING:
+    from server.app import Pending
     from server.settings import Settings
 
 
@@ -87,13 +88,28 @@ def _settings(config: Path | None, sandbox: bool, seed: int) -> Iterator[Setting
         yield settings
 
 
+@contextlib.contextmanager
+def _background_sandbox(config: Path | None, seed: int) -> Iterator[tuple[Settings, Pending]]:
+    """`serve --sandbox`: the simulators start on a thread while the server starts, so
+    `initialize` does not wait for them; the first call needing a backend does."""
+    from server.settings import load_settings
+    from tools.sandbox_thread import BackgroundSandbox
+
+    settings = load_settings(config, read_file=config is not None)
+    with BackgroundSandbox(seed=seed) as running:
+        yield settings, running.ready
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
             from server.serve import serve
 
-            with _settings(args.config, args.sandbox, args.seed) as settings:
+            if args.sandbox:
+                with _background_sandbox(args.config, args.seed) as (settings, pending):
+                    return serve(settings, args, pending=pending)
+            with _settings(args.config, False, args.seed) as settings:
                 return serve(settings, args)
         if args.command == "check":
             from server.check import check

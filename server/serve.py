@@ -7,13 +7,16 @@ import logging
 import socket
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from server.logs import setup_logging
 from server.settings import Settings
 from tools.errors import ConfigError
+
+if TYPE_CHECKING:
+    from server.app import Pending
 
 log = logging.getLogger("process_mcp.serve")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -67,7 +70,7 @@ def _security(host: str, port: int, extra: list[str]) -> Any:
     )
 
 
-def serve(settings: Settings, args: argparse.Namespace) -> int:
+def serve(settings: Settings, args: argparse.Namespace, *, pending: Pending | None = None) -> int:
     from server.app import build_server
 
     setup_logging(settings.log_level)
@@ -75,7 +78,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         log.warning("instance %s is unusable: %s", name, problem.for_model())
     log.info("backends: %s", ", ".join(i.name for i in settings.instances) or "none")
     if args.transport == "stdio":
-        build_server(settings).run()
+        build_server(settings, pending=pending).run()
         return 0
     if args.host not in LOOPBACK and settings.http_token is None:
         raise ConfigError(
@@ -87,7 +90,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     path = "/mcp" if args.transport == "http" else "/sse"
     url = f"http://{args.host}:{port}{path}"
-    server = build_server(settings, **_auth_kwargs(settings, url))
+    server = build_server(settings, pending=pending, **_auth_kwargs(settings, url))
     security = _security(args.host, port, args.allow_host)
     if args.transport == "http":
         app = server.streamable_http_app(transport_security=security, host=args.host)
