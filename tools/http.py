@@ -19,14 +19,16 @@ import random
 from collections.abc import Collection, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import parse_qsl
 
 import anyio
 import httpx
+import msgspec
 import pydantic_core
 
 from tools import redact
+from tools.decode import decode_json
 from tools.errors import BackendResponseError, RequestInfo
 from tools.http_address import base_url, encode_params, origin, under_base, unsafe_path
 from tools.http_config import (
@@ -43,6 +45,8 @@ from tools.http_retry import Outcome, Plan, plan_retry
 from tools.limiter import QuotaLimiter, Quotas
 from tools.limits import RateLimit
 from tools.vendor_messages import default_error_message, header_retry_after
+
+T = TypeVar("T")
 
 __all__ = [
     "USER_AGENT",
@@ -172,6 +176,22 @@ class BackendHttp:
         """GET and decode JSON; None for an empty body or an accepted non-2xx status."""
         response = await self.request("GET", url, params=params, accept=accept)
         return self._decode_json(response)
+
+    async def get_typed(self, url: str, shape: type[T], *, params: Params | None = None) -> T:
+        """GET and decode the body straight into `shape` (tools/decode.py): only the fields
+        the shape declares are built."""
+        response = await self.request("GET", url, params=params)
+        try:
+            return decode_json(
+                response.content,
+                shape,
+                backend=self.config.backend,
+                request=RequestInfo("GET", self._scrub_url(str(response.request.url))),
+            )
+        except msgspec.DecodeError:
+            raise malformed(
+                self.config, response, self._secrets_for(response.request.url)
+            ) from None
 
     async def post_json(
         self,
