@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import anyio
+from floor import FLOORS, capture, floor_seconds
 from simproc import SimProcess, simulator_process
 
 from server.logs import setup_logging
@@ -81,6 +82,10 @@ async def timing(module: ModuleType, rows: int, directory: Path) -> dict[str, An
             directory=directory,
         )
         runs = [await export_once(backend, directory, sim) for _ in range(REPEAT)]
+        floor_cpu = None
+        if kind in FLOORS:
+            pages = await capture(kind, backend, rows)
+            floor_cpu = statistics.median(floor_seconds(kind, pages) for _ in range(REPEAT))
         await backend.aclose()
     caps = backend.capabilities().for_collection(None)
     # The rows there are to export (yuuvis hides sub-processes from a list: fewer than asked).
@@ -103,6 +108,7 @@ async def timing(module: ModuleType, rows: int, directory: Path) -> dict[str, An
         "wall": wall,
         "cpu": cpu,
         "sim_cpu": sim_cpu,
+        "floor_cpu": floor_cpu,
         "ideal": ideal,
         "quota_floor": max(0.0, floor) if floor is not None else None,
     }
@@ -137,10 +143,10 @@ async def main() -> None:
     print(f"Wall and client CPU: min / median / max of {REPEAT} runs; ratio and µs/row: median\n")
     print(
         "| backend | rows | requests (ideal) | pages in flight | wall ms | ideal | ratio "
-        "| client CPU ms | client µs/row | simulator CPU | vendor quota floor "
+        "| client CPU ms | client µs/row | floor µs/row | simulator CPU | vendor quota floor "
         "| peak MB at N/5 | peak MB at N |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         wanted = sys.argv[2:] or [kind_of(m) for m in SANDBOXES]
@@ -150,11 +156,12 @@ async def main() -> None:
             large = await peak_memory(module, rows, directory)
             floor = f"{t['quota_floor']:.1f} s" if t["quota_floor"] else "-"
             wall, cpu = t["wall"], t["cpu"]
+            per_row = f"{t['floor_cpu'] / t['rows'] * 1e6:.1f}" if t["floor_cpu"] else "-"
             print(
                 f"| {t['kind']} | {t['rows']} | {t['requests']} ({t['ideal_requests']}) "
                 f"| {t['parallel']} x {t['page']} | {ms(wall)} "
                 f"| {t['ideal'] * 1000:.0f} ms | {wall[1] / t['ideal']:.2f}x "
-                f"| {ms(cpu)} | {cpu[1] / t['rows'] * 1e6:.1f} "
+                f"| {ms(cpu)} | {cpu[1] / t['rows'] * 1e6:.1f} | {per_row} "
                 f"| {t['sim_cpu'] * 1000:.0f} ms | {floor} "
                 f"| {small:.1f} | {large:.1f} |",
                 flush=True,

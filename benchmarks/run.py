@@ -198,19 +198,7 @@ def sandbox_starts(runs: int = 5) -> dict[str, tuple[float, float, float]]:
 
 def cold_start(cmd: list[str]) -> float:
     """Spawn to the initialize reply, over stdio."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    assert proc.stdin
-    assert proc.stdout
-    proc.stdin.write(INIT + "\n")
-    proc.stdin.flush()
-    proc.stdout.readline()
-    elapsed = time.perf_counter() - start
-    proc.kill()
-    proc.wait()
-    return elapsed
+    return start_call_stop(cmd, call=False)[0]
 
 
 def cold_starts() -> dict[str, float]:
