@@ -76,7 +76,8 @@ def serve(settings: Settings, args: argparse.Namespace, *, pending: Pending | No
     setup_logging(settings.log_level)
     for name, problem in settings.problems.items():
         log.warning("instance %s is unusable: %s", name, problem.for_model())
-    log.info("backends: %s", ", ".join(i.name for i in settings.instances) or "none")
+    names = ", ".join(i.name for i in settings.instances) or "none"
+    log.info("backends: %s%s", names, " (and the sandbox's, starting)" if pending else "")
     if args.transport == "stdio":
         build_server(settings, pending=pending).run()
         return 0
