@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 import anyio
@@ -55,8 +55,18 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("process_mcp.server")
-# Instances still starting, e.g. the `--sandbox` simulators.
-Pending = Callable[[], Awaitable[list[InstanceSettings]]]
+
+
+class Pending(Protocol):
+    """Instances still starting, e.g. the `--sandbox` simulators."""
+
+    def begin(self) -> None:
+        """Start them (idempotent); called once the server is serving, so that their
+        start-up does not compete with the server's own for the interpreter."""
+
+    async def ready(self) -> list[InstanceSettings]:
+        """Their settings, once they accept connections."""
+        ...
 
 
 INSTRUCTIONS = (
@@ -119,7 +129,7 @@ class SharedInstances:
         """Waits for instances still starting (the `--sandbox` simulators), then adds them
         to the settings; a no-op once they are in."""
         if self._pending is not None:
-            extra = await self._pending()
+            extra = await self._pending.ready()
             if self._pending is not None:  # another call may have added them meanwhile
                 self._pending = None
                 self.settings.instances.extend(extra)
@@ -141,6 +151,8 @@ class SharedInstances:
 
     @asynccontextmanager
     async def open(self) -> AsyncIterator[None]:
+        if self._pending is not None:
+            self._pending.begin()
         self._users += 1
         try:
             yield

@@ -97,7 +97,7 @@ def _background_sandbox(config: Path | None, seed: int) -> Iterator[tuple[Settin
 
     settings = load_settings(config, read_file=config is not None)
     with BackgroundSandbox(seed=seed) as running:
-        yield settings, running.ready
+        yield settings, running
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,8 @@
 """The sandbox started on a thread, for `serve --sandbox`: the server answers `initialize`
 while the simulators come up (data generation and imports included), and the first call that
-needs a backend waits for them."""
+needs a backend waits for them. The thread starts when the server is serving (`begin`,
+from its lifespan) or when a call first needs it, whichever comes first: started at once,
+it would share the interpreter with the server's own imports and slow `initialize`."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ class BackgroundSandbox:
         self._done = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._start, name="sandbox-start", daemon=True)
+        self._begun = threading.Lock()
 
     def _start(self) -> None:
         try:
@@ -35,8 +38,13 @@ class BackgroundSandbox:
         finally:
             self._done.set()
 
+    def begin(self) -> None:
+        if self._begun.acquire(blocking=False):
+            self._thread.start()
+
     async def ready(self) -> list[InstanceSettings]:
         """The sandbox instances' settings, once every simulator accepts connections."""
+        self.begin()
         if not self._done.is_set():
             await anyio.to_thread.run_sync(self._done.wait)
         if self._error is not None or self.sandbox is None:
@@ -44,10 +52,10 @@ class BackgroundSandbox:
         return self.sandbox.settings()
 
     def __enter__(self) -> BackgroundSandbox:
-        self._thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
         if self.sandbox is not None:
             self.sandbox.stop()

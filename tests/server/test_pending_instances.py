@@ -31,16 +31,24 @@ async def test_initialize_does_not_wait_for_pending_instances_and_the_first_call
         "http://tallyfy.test", tallyfy_data.org_id, rate_limit_per_minute=UNTHROTTLED
     )
 
-    async def pending() -> list[InstanceSettings]:
-        asked.set()
-        await started.wait()
-        return [inst]
+    class Starting:
+        begun = False
 
+        def begin(self) -> None:
+            self.begun = True
+
+        async def ready(self) -> list[InstanceSettings]:
+            asked.set()
+            await started.wait()
+            return [inst]
+
+    pending = Starting()
     settings = Settings(instances=[], export_dir=tmp_path)
     transports = {NAME: httpx.ASGITransport(app=tallyfy_sim)}
     server = build_server(settings, transports=transports, pending=pending)
     answers: list[str] = []
-    async with Client(server) as client:  # initialize answered: nothing has started yet
+    async with Client(server) as client:  # initialize answered: nothing has waited yet
+        assert pending.begun  # started once the server serves
         assert not asked.is_set()
 
         async def call() -> None:
@@ -60,10 +68,14 @@ async def test_initialize_does_not_wait_for_pending_instances_and_the_first_call
 async def test_instances_that_fail_to_start_make_the_call_an_error_not_a_hang(
     tmp_path: Path,
 ) -> None:
-    async def pending() -> list[InstanceSettings]:
-        raise RuntimeError("the sandbox simulators did not start")
+    class Failing:
+        def begin(self) -> None:
+            pass
 
-    server = build_server(Settings(instances=[], export_dir=tmp_path), pending=pending)
+        async def ready(self) -> list[InstanceSettings]:
+            raise RuntimeError("the sandbox simulators did not start")
+
+    server = build_server(Settings(instances=[], export_dir=tmp_path), pending=Failing())
     async with Client(server) as client:
         result = await client.call_tool("list_backends", {})
     assert result.is_error
