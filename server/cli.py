@@ -43,8 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(serve)
 
-    sandbox = sub.add_parser("sandbox", help="run the simulated backends alone, print URLs")
-    sandbox.add_argument("--seed", type=int, default=7)
+    from server.sandbox_cli import add_parser as add_sandbox_parser
+
+    add_sandbox_parser(sub)
 
     demo = sub.add_parser("demo", help="sandbox + real server + real client, a few calls")
     demo.add_argument("--seed", type=int, default=7)
@@ -66,6 +67,9 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="add the simulated backends (without --config, only them)",
     )
     p.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
+    from server.sandbox_cli import add_world_options
+
+    add_world_options(p, prefix="with --sandbox: ")
 
 
 def _fail(message: str) -> int:
@@ -74,29 +78,32 @@ def _fail(message: str) -> int:
 
 
 @contextlib.contextmanager
-def _settings(config: Path | None, sandbox: bool, seed: int) -> Iterator[Settings]:
+def _settings(args: argparse.Namespace) -> Iterator[Settings]:
     from server.settings import load_settings
 
+    config, sandbox = args.config, args.sandbox
     settings = load_settings(config, read_file=not (sandbox and config is None))
     if not sandbox:
         yield settings
         return
+    from server.sandbox_cli import world
     from tools.sandbox import Sandbox
 
-    with Sandbox(seed=seed) as running:
+    with Sandbox(seed=args.seed, **world(args)) as running:
         settings.instances.extend(running.settings())
         yield settings
 
 
 @contextlib.contextmanager
-def _background_sandbox(config: Path | None, seed: int) -> Iterator[tuple[Settings, Pending]]:
-    """`serve --sandbox`: the simulators start on a thread while the server starts, so
+def _background_sandbox(args: argparse.Namespace) -> Iterator[tuple[Settings, Pending]]:
+    """`serve --sandbox`: the simulators start on a thread once the server serves, so
     `initialize` does not wait for them; the first call needing a backend does."""
+    from server.sandbox_cli import world
     from server.settings import load_settings
     from tools.sandbox_thread import BackgroundSandbox
 
-    settings = load_settings(config, read_file=config is not None)
-    with BackgroundSandbox(seed=seed) as running:
+    settings = load_settings(args.config, read_file=args.config is not None)
+    with BackgroundSandbox(seed=args.seed, **world(args)) as running:
         yield settings, running
 
 
@@ -107,26 +114,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             from server.serve import serve
 
             if args.sandbox:
-                with _background_sandbox(args.config, args.seed) as (settings, pending):
+                with _background_sandbox(args) as (settings, pending):
                     return serve(settings, args, pending=pending)
-            with _settings(args.config, False, args.seed) as settings:
+            with _settings(args) as settings:
                 return serve(settings, args)
         if args.command == "check":
             from server.check import check
 
-            with _settings(args.config, args.sandbox, args.seed) as settings:
+            with _settings(args) as settings:
                 return check(settings)
         if args.command == "export":
             from server.export_cli import run_export
             from server.logs import setup_logging
 
-            with _settings(args.config, args.sandbox, args.seed) as settings:
+            with _settings(args) as settings:
                 setup_logging("WARNING")
                 return run_export(settings, args)
         if args.command == "sandbox":
-            from server.serve import run_sandbox
+            from server.sandbox_cli import run_sandbox
 
-            return run_sandbox(args.seed)
+            return run_sandbox(args)
         if args.command == "demo":
             from server.demo import demo
 

@@ -28,7 +28,7 @@ from typing import Any
 from tools import notices
 from tools.backends.base import Backend, Capabilities, Plan
 from tools.cursor import RETRY, SKIPPED, CursorState, _check_entry, check_kind
-from tools.errors import BackendError, InvalidCursorError, ProcessMcpError
+from tools.errors import BackendError, InvalidCursorError, ProcessMcpError, QuotaWaitError
 from tools.model import ApplyNote
 from tools.progress import Progress
 from tools.query import ProcessQuery, check_where_types
@@ -63,7 +63,14 @@ class Run:
     entries: CursorState = field(default_factory=dict)
     failed: dict[str, Any] = field(default_factory=dict)
     capped: bool = False
+    # A quota wait the call could not afford ended it (list calls only): see tools/paging.
+    quota_stop: QuotaWaitError | None = None
     emitted: int = 0
+
+    @property
+    def stopped(self) -> bool:
+        """The call ends here with what it has: the scan cap, or a quota."""
+        return self.capped or self.quota_stop is not None
 
     async def warn(self, message: str) -> None:
         """A warning for the answer, and its live copy for the client (tools.notices)."""

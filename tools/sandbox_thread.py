@@ -7,7 +7,7 @@ it would share the interpreter with the server's own imports and slow `initializ
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 
 
 class BackgroundSandbox:
-    def __init__(self, seed: int = 7, *, strict: bool = True) -> None:
+    def __init__(self, seed: int = 7, **options: Any) -> None:
+        """`options`: the keywords of tools.sandbox.Sandbox (strict, latency, faults...)."""
         self.seed = seed
-        self.strict = strict
+        self.options = options
         self.sandbox: Sandbox | None = None
         self._done = threading.Event()
         self._error: BaseException | None = None
@@ -32,7 +33,7 @@ class BackgroundSandbox:
             # Imported here: the simulators' modules load off the main thread too.
             from tools.sandbox import Sandbox
 
-            self.sandbox = Sandbox(self.seed, strict=self.strict).__enter__()
+            self.sandbox = Sandbox(self.seed, **self.options).__enter__()
         except BaseException as exc:  # re-raised by ready(), in the call that waits
             self._error = exc
         finally:
