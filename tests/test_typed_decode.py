@@ -59,3 +59,15 @@ def test_an_object_read_whole_converts_with_the_same_errors() -> None:
     assert convert({"data": [ROW]}, DefinitionPage, backend="frends").data[0].id == 7
     with pytest.raises(BackendResponseError, match=r"\[frends\].*\$\.data"):
         convert({"data": "x"}, DefinitionPage, backend="frends")
+
+
+async def test_a_2xx_body_that_does_not_parse_is_read_again_and_a_shape_error_is_not() -> None:
+    backend = Backend(httpx.Response(200, text="<html>cut"), ok({"data": [ROW]}))
+    http = make_client(backend)
+    page = await http.get_typed("processes", DefinitionPage)
+    assert page.data[0].id == 7
+    assert len(backend.requests) == 2
+    wrong = Backend(ok({"data": [{"name": "no id"}]}))
+    with pytest.raises(BackendResponseError):
+        await make_client(wrong).get_typed("processes", DefinitionPage)
+    assert len(wrong.requests) == 1
