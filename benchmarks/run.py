@@ -66,8 +66,8 @@ async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
 
 async def fetch_with_latency() -> dict[str, Any]:
     """N rows, native filters only, over real HTTP with simulated latency per request."""
-    with simulator_process("tallyfy", ROWS, LATENCY) as url:
-        backend = create_backend(instance(url))
+    with simulator_process("tallyfy", ROWS, LATENCY) as sim:
+        backend = create_backend(instance(sim.url))
         query = ProcessQuery(backend=sandbox.NAME, limit=ROWS)
         await run_list([backend], query)  # warm the directory cache (users)
         before = backend.http.stats.requests
@@ -143,8 +143,20 @@ INIT = json.dumps(
 )
 
 
-def cold_start(cmd: list[str]) -> float:
-    """Spawn to the initialize reply, over stdio."""
+INITIALIZED = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
+FIRST_CALL = json.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "list_backends", "arguments": {}},
+    }
+)
+
+
+def start_call_stop(cmd: list[str], call: bool) -> tuple[float, float]:
+    """Spawn to the initialize reply; then (after one tool call, so that every simulator is
+    up) stdin closed to the process's exit: (start, shutdown) in seconds."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -154,10 +166,41 @@ def cold_start(cmd: list[str]) -> float:
     proc.stdin.write(INIT + "\n")
     proc.stdin.flush()
     proc.stdout.readline()
-    elapsed = time.perf_counter() - start
-    proc.kill()
+    started = time.perf_counter() - start
+    proc.stdin.write(INITIALIZED + "\n")
+    if call:
+        proc.stdin.write(FIRST_CALL + "\n")
+        proc.stdin.flush()
+        proc.stdout.readline()
+    stop = time.perf_counter()
+    proc.stdin.close()
     proc.wait()
-    return elapsed
+    return started, time.perf_counter() - stop
+
+
+def sandbox_starts(runs: int = 5) -> dict[str, tuple[float, float, float]]:
+    """`serve --sandbox` against the bare SDK server, paired: start and shutdown."""
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = Path(tmp) / "bare.py"
+        bare.write_text(BARE)
+        ours = [sys.executable, "-m", "server", "serve", "--sandbox"]
+        plain = [sys.executable, str(bare)]
+        start_call_stop(ours, True)  # warm the bytecode caches
+        start_call_stop(plain, False)
+        pairs = [(start_call_stop(ours, True), start_call_stop(plain, False)) for _ in range(runs)]
+    spread = lambda v: (min(v), median(v), max(v))  # noqa: E731
+    return {
+        "ours": spread([o[0] for o, _ in pairs]),
+        "bare": spread([b[0] for _, b in pairs]),
+        "ratio": spread([o[0] / b[0] for o, b in pairs]),
+        "ours_stop": spread([o[1] for o, _ in pairs]),
+        "bare_stop": spread([b[1] for _, b in pairs]),
+    }
+
+
+def cold_start(cmd: list[str]) -> float:
+    """Spawn to the initialize reply, over stdio."""
+    return start_call_stop(cmd, call=False)[0]
 
 
 def cold_starts() -> dict[str, float]:
@@ -254,12 +297,17 @@ def _pings(url: str, count: int = 200) -> float:
     return median(times)
 
 
+def ms3(values: tuple[float, float, float]) -> str:
+    return " / ".join(f"{v * 1000:.0f}" for v in values)
+
+
 async def main() -> None:
     setup_logging("WARNING")
     fetch = await fetch_with_latency()
     overhead = await tool_overhead()
     listing = await tools_list_bytes()
     start = cold_starts()
+    sandbox = sandbox_starts()
     ping = keepalive_ping()
     rows = [
         (
@@ -289,6 +337,18 @@ async def main() -> None:
             f"{start['ours'] * 1000:.0f} ms vs bare SDK {start['bare'] * 1000:.0f} ms "
             f"({start['ours'] / start['bare']:.2f}x)",
             "budget 1.15x",
+        ),
+        (
+            "cold start with --sandbox (stdio), min / median / max of 5 paired runs",
+            f"{ms3(sandbox['ours'])} ms vs bare SDK {ms3(sandbox['bare'])} ms "
+            f"({sandbox['ratio'][1]:.2f}x median, {sandbox['ratio'][0]:.2f}-"
+            f"{sandbox['ratio'][2]:.2f}x)",
+            "budget 1.15x",
+        ),
+        (
+            "shutdown with --sandbox after a call (stdin closed to exit)",
+            f"{ms3(sandbox['ours_stop'])} ms vs bare SDK {ms3(sandbox['bare_stop'])} ms",
+            "budget 400 ms",
         ),
         (
             "ping on a kept-alive connection (streamable HTTP, loopback)",

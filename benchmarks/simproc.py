@@ -3,16 +3,20 @@ not share the GIL with the server it measures.
 
     python benchmarks/simproc.py KIND ROWS LATENCY_SECONDS
 
-Prints the URL, serves until stdin closes. The data comes from the backend's
-`open_sandbox(seed=7, size=ROWS)`, so the parent can build the same settings.
-Benchmarks start it with `simulator_process(...)`."""
+Prints the URL, then answers each line read from stdin with its own CPU seconds so far
+(the parent reports the simulator's CPU apart from the client's); serves until stdin
+closes. The data comes from the backend's `open_sandbox(seed=7, size=ROWS)`, so the parent
+can build the same settings.
+Benchmarks start it with `simulator_process(...)`, which yields a `SimProcess`."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tools.sandbox import SANDBOXES
@@ -21,9 +25,23 @@ from tools.sim import SimServer
 SEED = 7
 
 
+@dataclass(slots=True)
+class SimProcess:
+    url: str
+    proc: subprocess.Popen[str]
+
+    def cpu(self) -> float:
+        """The simulator process's CPU seconds so far."""
+        assert self.proc.stdin
+        assert self.proc.stdout
+        self.proc.stdin.write("cpu\n")
+        self.proc.stdin.flush()
+        return float(self.proc.stdout.readline())
+
+
 @contextmanager
-def simulator_process(kind: str, rows: int, latency: float) -> Iterator[str]:
-    """This script as a subprocess; yields the simulator's base URL."""
+def simulator_process(kind: str, rows: int, latency: float) -> Iterator[SimProcess]:
+    """This script as a subprocess, serving until the block ends."""
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__)), kind, str(rows), str(latency)],
         stdin=subprocess.PIPE,
@@ -33,7 +51,7 @@ def simulator_process(kind: str, rows: int, latency: float) -> Iterator[str]:
     assert proc.stdin
     assert proc.stdout
     try:
-        yield proc.stdout.readline().strip()
+        yield SimProcess(proc.stdout.readline().strip(), proc)
     finally:
         proc.stdin.close()
         proc.wait()
@@ -47,7 +65,8 @@ def main() -> None:
     parts.core.latency = latency
     with SimServer(parts.core) as server:
         print(server.url, flush=True)
-        sys.stdin.read()
+        for _ in sys.stdin:
+            print(time.process_time(), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 import anyio
@@ -34,6 +34,7 @@ from server.schema import lean_output_schema
 from server.settings import Settings
 from tools import notices
 from tools.arguments import shown
+from tools.backends.base import InstanceSettings
 from tools.errors import ProcessMcpError, explained
 from tools.export_process import URI_SCHEME
 from tools.exportfiles import (
@@ -57,6 +58,18 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("process_mcp.server")
+
+
+class Pending(Protocol):
+    """Instances still starting, e.g. the `--sandbox` simulators."""
+
+    def begin(self) -> None:
+        """Start them (idempotent); called once the server is serving, so that their
+        start-up does not compete with the server's own for the interpreter."""
+
+    async def ready(self) -> list[InstanceSettings]:
+        """Their settings, once they accept connections."""
+        ...
 
 
 INSTRUCTIONS = (
@@ -105,9 +118,11 @@ class SharedInstances:
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         quotas: Quotas | None = None,
         clock: Callable[[], float] = time.monotonic,
+        pending: Pending | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock  # of the calls' deadlines (tools/operation.py)
+        self._pending = pending
         self._transports = transports
         # Kept across rebuilds of the instances: the vendor's window does not empty when
         # the last connection leaves and a new one comes. With a Redis URL the windows and
@@ -116,6 +131,15 @@ class SharedInstances:
         self._quotas = quotas or self.shared.quotas
         self._instances: Instances | None = None
         self._users = 0
+
+    async def ready(self) -> None:
+        """Waits for instances still starting (the `--sandbox` simulators), then adds them
+        to the settings; a no-op once they are in."""
+        if self._pending is not None:
+            extra = await self._pending.ready()
+            if self._pending is not None:  # another call may have added them meanwhile
+                self._pending = None
+                self.settings.instances.extend(extra)
 
     @property
     def instances(self) -> Instances:
@@ -135,6 +159,8 @@ class SharedInstances:
 
     @asynccontextmanager
     async def open(self) -> AsyncIterator[None]:
+        if self._pending is not None:
+            self._pending.begin()
         self._users += 1
         try:
             yield
@@ -239,6 +265,7 @@ def build_tool(definition: ToolDef, shared: SharedInstances) -> Tool:
         # at the vendor's pace up to its maximum).
         budget = settings.export_max_seconds if definition.long_running else None
         try:
+            await shared.ready()
             with (
                 notices.sink(session.notices),
                 reporting(session.progress),
@@ -290,14 +317,17 @@ def build_server(
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     quotas: Quotas | None = None,
     clock: Callable[[], float] = time.monotonic,
+    pending: Pending | None = None,
     **server_kwargs: Any,
 ) -> MCPServer[Any]:
     """The MCP server for these settings. `transports` lets tests route an instance's HTTP
     to an in-process simulator (a fake at the transport, never of our own classes), and
-    `quotas` and `clock` (the calls' deadlines) let them pace it on a fake clock."""
+    `quotas` and `clock` (the calls' deadlines) let them pace it on a fake clock. `pending`
+    yields instances still starting (`serve --sandbox`): the first call that needs backends
+    waits for it."""
     from server import __version__
 
-    shared = SharedInstances(settings, transports, quotas, clock)
+    shared = SharedInstances(settings, transports, quotas, clock, pending)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from tools.errors import ConfigError
 
 if TYPE_CHECKING:
+    from server.app import Pending
     from server.settings import Settings
 
 
@@ -99,12 +100,28 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         yield settings
 
 
+@contextlib.contextmanager
+def _background_sandbox(args: argparse.Namespace) -> Iterator[tuple[Settings, Pending]]:
+    """`serve --sandbox`: the simulators start on a thread once the server serves, so
+    `initialize` does not wait for them; the first call needing a backend does."""
+    from server.sandbox_cli import world
+    from server.settings import load_settings
+    from tools.sandbox_thread import BackgroundSandbox
+
+    settings = load_settings(args.config, read_file=args.config is not None)
+    with BackgroundSandbox(seed=args.seed, **world(args)) as running:
+        yield settings, running
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
             from server.serve import serve
 
+            if args.sandbox:
+                with _background_sandbox(args) as (settings, pending):
+                    return serve(settings, args, pending=pending)
             with _settings(args) as settings:
                 return serve(settings, args)
         if args.command == "check":

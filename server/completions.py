@@ -54,6 +54,7 @@ async def complete(
     argument: CompletionArgument,
     context: CompletionContext | None,
 ) -> Completion:
+    await shared.ready()
     chosen = dict(context.arguments or {}) if context is not None else {}
     if isinstance(ref, ResourceTemplateReference):
         extension = EXPORT_TEMPLATES.get(ref.uri)

@@ -6,7 +6,7 @@ import argparse
 import logging
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -14,6 +14,9 @@ from server.logs import setup_logging
 from server.sessions import SessionLimits, StreamGuard, make_room
 from server.settings import Settings
 from tools.errors import ConfigError
+
+if TYPE_CHECKING:
+    from server.app import Pending
 
 log = logging.getLogger("process_mcp.serve")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -71,7 +74,7 @@ def _security(host: str, port: int, extra: list[str]) -> Any:
     )
 
 
-def serve(settings: Settings, args: argparse.Namespace) -> int:
+def serve(settings: Settings, args: argparse.Namespace, *, pending: Pending | None = None) -> int:
     from server.app import build_server
 
     stateless = getattr(args, "stateless", False)
@@ -83,9 +86,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     setup_logging(settings.log_level)
     for name, problem in settings.problems.items():
         log.warning("instance %s is unusable: %s", name, problem.for_model())
-    log.info("backends: %s", ", ".join(i.name for i in settings.instances) or "none")
+    names = ", ".join(i.name for i in settings.instances) or "none"
+    log.info("backends: %s%s", names, " (and the sandbox's, starting)" if pending else "")
     if args.transport == "stdio":
-        build_server(settings).run()
+        build_server(settings, pending=pending).run()
         return 0
     if args.host not in LOOPBACK and settings.http_token is None:
         raise ConfigError(
@@ -97,7 +101,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     path = "/mcp" if args.transport == "http" else "/sse"
     url = f"http://{args.host}:{port}{path}"
-    server = build_server(settings, **_auth_kwargs(settings, url))
+    server = build_server(settings, pending=pending, **_auth_kwargs(settings, url))
     security = _security(args.host, port, args.allow_host)
     app = http_app(server, args.transport, security, args.host, settings.sessions, stateless)
     # One line on stderr that scripts (and tests using --port 0) can wait for.

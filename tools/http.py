@@ -21,20 +21,23 @@ failed request).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import random
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import parse_qsl
 
 import anyio
 import httpx
+import msgspec
 import pydantic_core
 
 from tools import redact
+from tools.decode import decode_json
 from tools.errors import BackendResponseError, RequestInfo
 from tools.http_address import base_url, encode_params, origin, under_base, unsafe_path
 from tools.http_config import (
@@ -54,6 +57,10 @@ from tools.limits import RateLimit
 from tools.operation import Operation
 from tools.operation import current as current_operation
 from tools.vendor_messages import default_error_message, header_retry_after
+
+T = TypeVar("T")
+# True: JSON as Python values; a callable: bytes to a value, ValueError when not JSON.
+Decode = bool | Callable[[bytes], Any]
 
 __all__ = [
     "USER_AGENT",
@@ -163,6 +170,40 @@ class BackendHttp:
             await cache.set(key, response.content, shared_ttl or 0.0)
         return outcome.body
 
+    async def get_typed(
+        self,
+        url: str,
+        shape: type[T],
+        *,
+        params: Params | None = None,
+        shared_ttl: float | None = None,
+    ) -> T:
+        """GET and decode the body straight into `shape` (tools/decode.py): only the fields
+        the shape declares are built. A body that is not JSON is read again, as get_json's
+        is; JSON of another shape is a BackendResponseError naming the field (not retried:
+        the same read answers the same). `shared_ttl` as for get_json."""
+        target = self._target("GET", url, params)
+        request = RequestInfo("GET", self._scrub_url(str(target)))
+
+        def parse(content: bytes) -> T:
+            return decode_json(content, shape, backend=self.config.backend, request=request)
+
+        cache = self.config.shared_cache if shared_ttl else None
+        key = self._cache_key(target) if cache is not None else ""
+        if cache is not None:
+            cached = await cache.get(key)
+            if cached is not None:
+                with contextlib.suppress(msgspec.DecodeError):
+                    return parse(cached)
+        outcome = await self._call("GET", url, params, None, None, None, (), parse)
+        response = outcome.response
+        assert response is not None  # _call returns a response or raises
+        if outcome.body is None:  # an empty 2xx body
+            raise malformed(self.config, response, self._secrets_for(target))
+        if cache is not None:
+            await cache.set(key, response.content, shared_ttl or 0.0)
+        return outcome.body  # type: ignore[no-any-return]
+
     async def post_json(
         self,
         url: str,
@@ -187,7 +228,7 @@ class BackendHttp:
         headers: Mapping[str, str] | None,
         idempotent: bool | None,
         accept: Collection[int],
-        decode: bool = False,
+        decode: Decode = False,
     ) -> Outcome:
         verb = method.upper()
         target = self._target(verb, url, params)
@@ -292,7 +333,7 @@ class BackendHttp:
         remaining: float,
         shown: RequestInfo,
         op: Operation,
-        decode: bool,
+        decode: Decode,
         attempt: int,
     ) -> Outcome:
         on_wait = self._pacing.on_wait(op, shown)
@@ -317,7 +358,7 @@ class BackendHttp:
         headers: Mapping[str, str] | None,
         remaining: float,
         shown: RequestInfo,
-        decode: bool,
+        decode: Decode,
         attempt: int,
     ) -> Outcome:
         clock = self.config.clock
@@ -343,8 +384,8 @@ class BackendHttp:
         try:
             # pydantic-core's parser: about 3x faster than json.loads on list pages, which
             # an export of many rows parses hundreds of (JSON bodies are UTF-8 by RFC 8259).
-            parsed = pydantic_core.from_json(response.content)
-        except ValueError:
+            parsed = (pydantic_core.from_json if decode is True else decode)(response.content)
+        except ValueError:  # msgspec.DecodeError included; a shape error is not one
             return Outcome(response, None, timeout, seconds, malformed=True)
         return Outcome(response, None, timeout, seconds, body=parsed)
 

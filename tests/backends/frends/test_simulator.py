@@ -160,6 +160,33 @@ async def test_every_version_and_draft_is_listed_newest_first_with_the_flag(
     assert any(r["isNotLatestVersion"] for r in rows)
 
 
+async def test_list_pages_are_served_from_the_cache_byte_identical_per_url(
+    make_client: MakeClient,
+) -> None:
+    c = make_client()
+    first = await c.get("/processes", params={"PageSize": 5, "PageNumber": 2})
+    again = await c.get("/processes", params={"PageSize": 5, "PageNumber": 2})
+    assert first.content == again.content
+    # The alias prefix is another URL: its links name the alias, not a cached /api/v1 page.
+    alias = await c.get("http://sim.test/api/v1.0/processes?PageSize=5&PageNumber=2")
+    assert alias.json()["paging"]["nextPage"].startswith("http://sim.test/api/v1.0/")
+    assert alias.json()["data"] == [
+        {**row, "links": alias.json()["data"][i]["links"]}
+        for i, row in enumerate(first.json()["data"])
+    ]
+
+
+async def test_a_cache_budget_too_small_for_a_page_still_serves_every_page(
+    make_client: MakeClient,
+) -> None:
+    roomy, tiny = make_client(), make_client(cache_bytes=1)
+    for number in (1, 2, 1):
+        params = {"PageSize": 7, "PageNumber": number}
+        big = await roomy.get("/processes", params=params)
+        small = await tiny.get("/processes", params=params)
+        assert big.content == small.content
+
+
 async def test_page_past_the_end_and_no_match_are_200_with_empty_data(
     client: httpx.AsyncClient,
 ) -> None:

@@ -63,6 +63,7 @@ from tools.backends.frends.info import (
     state_filter,
 )
 from tools.backends.frends.reads import MAX_PAGE_SIZE, Reader
+from tools.backends.frends.shapes import DefinitionRow
 from tools.errors import (
     BackendResponseError,
     ConfigError,
@@ -430,7 +431,7 @@ class FrendsBackend(Backend):
         token = body.get("nextContinuationToken")
         return PageResult(rows=rows, next=token if isinstance(token, str) and token else None)
 
-    def definition_rows(self, rows: list[dict[str, Any]]) -> list[ProcessSummary]:
+    def definition_rows(self, rows: list[DefinitionRow]) -> list[ProcessSummary]:
         """Summaries of definition rows, each scrubbed of its own secret values and of every
         secret already known. Values met while listing are not added to the instance-wide
         set: an export of 10,000 definitions would otherwise grow one regex (and the
@@ -495,7 +496,7 @@ class FrendsBackend(Backend):
         if info.name != "processes":
             return None
         raw = await self.reader.definition(process_id)
-        self.secrets.learn(convert.secret_values(raw))
+        self.secrets.learn(convert.secret_values(convert.as_row(raw, self.name)))
         xml = raw.get("bpmn")
         if not isinstance(xml, str) or not xml:
             return None

@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tools import redact
+from tools import decode, redact
+from tools.backends.frends.shapes import DefinitionRow
 from tools.model import ProcessSummary, Status, human_duration, parse_time
 
 if TYPE_CHECKING:
@@ -37,13 +38,18 @@ DEFINITION_STATES = ("latest", "previous", "draft")
 # -- secrets --------------------------------------------------------------------------------
 
 
-def secret_values(raw: Mapping[str, Any]) -> frozenset[str]:
+def as_row(raw: Mapping[str, Any], backend: str) -> DefinitionRow:
+    """A definition read whole (a single GET) as the row shape the summary reads."""
+    return decode.convert(raw, DefinitionRow, backend=backend)
+
+
+def secret_values(row: DefinitionRow) -> frozenset[str]:
     """Values of the definition's secret process variables, as text."""
     found: set[str] = set()
-    for var in raw.get("processVariables") or ():
-        if not isinstance(var, dict) or not var.get("isSecret"):
+    for var in row.process_variables or ():
+        if not var.is_secret:
             continue
-        value = var.get("value")
+        value = var.value
         if value is None:
             continue
         text = value if isinstance(value, str) else json.dumps(value)
@@ -134,35 +140,35 @@ def bounded(text: str, limit: int) -> tuple[str, bool]:
 # -- rows -----------------------------------------------------------------------------------
 
 
-def definition_state(raw: Mapping[str, Any]) -> str:
-    if raw.get("isDraft"):
+def definition_state(row: DefinitionRow) -> str:
+    if row.is_draft:
         return "draft"
-    return "previous" if raw.get("isNotLatestVersion") else "latest"
+    return "previous" if row.is_not_latest_version else "latest"
 
 
-def definition_summary(backend: str, raw: Mapping[str, Any], scrub: Scrubber) -> ProcessSummary:
+def definition_summary(backend: str, raw: DefinitionRow, scrub: Scrubber) -> ProcessSummary:
     """One version of a process. `modified` is when the version was saved, which for a
     published (immutable) version is also when it was created: it is `created_at`."""
     state = definition_state(raw)
-    version = raw.get("version")
-    guid = str(raw.get("uniqueIdentifier") or "") or None
+    version = raw.version
+    guid = raw.unique_identifier or None
     extra = {
         "version": version,
         "guid": guid,
-        "subprocess": True if raw.get("isSubprocess") else None,
-        "description": first_line(raw.get("description"), scrub),
-        "change": first_line(raw.get("changeDescription"), scrub),
-        "base_version_id": raw.get("idOfBaseProcessForDraft"),
+        "subprocess": True if raw.is_subprocess else None,
+        "description": first_line(raw.description, scrub),
+        "change": first_line(raw.change_description, scrub),
+        "base_version_id": raw.id_of_base_process_for_draft,
     }
     row = ProcessSummary(
         backend=backend,
         collection="processes",
-        id=str(raw.get("id")),
-        name=scrub(str(raw.get("name") or "")),
+        id=str(raw.id),
+        name=scrub(raw.name or ""),
         native_status=state,
         template_id=guid,
-        owner=scrub(str(raw["modifier"])) if raw.get("modifier") else None,
-        created_at=parse_time(raw.get("modified")),
+        owner=scrub(raw.modifier) if raw.modifier else None,
+        created_at=parse_time(raw.modified),
         extra={k: v for k, v in extra.items() if v is not None},
     )
     return row.with_attributes(
@@ -170,7 +176,7 @@ def definition_summary(backend: str, raw: Mapping[str, Any], scrub: Scrubber) ->
             "version": version,
             "latest": state == "latest",
             "draft": state == "draft",
-            "subprocess": bool(raw.get("isSubprocess")),
+            "subprocess": bool(raw.is_subprocess),
             "guid": guid,
         }
     )

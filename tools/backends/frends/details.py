@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tools.backends.frends import convert
 from tools.backends.frends.directory import version_ids
+from tools.backends.frends.shapes import DefinitionRow
 from tools.model import Detail, ProcessDetail, TaskInfo, parse_time
 
 if TYPE_CHECKING:
@@ -32,14 +33,15 @@ class DetailBuilder:
         self, raw: Mapping[str, Any], sections: frozenset[str], detail: Detail
     ) -> ProcessDetail:
         backend = self.backend
-        backend.secrets.learn(convert.secret_values(raw))
-        history: list[dict[str, Any]] = []
+        row = convert.as_row(raw, backend.name)
+        backend.secrets.learn(convert.secret_values(row))
+        history: list[DefinitionRow] = []
         if "history" in sections and raw.get("uniqueIdentifier"):
             history = await self._history(raw)
             for version in history:
                 backend.secrets.learn(convert.secret_values(version))
         scrub = backend.secrets.scrubber()
-        summary = convert.definition_summary(backend.name, raw, scrub)
+        summary = convert.definition_summary(backend.name, row, scrub)
         notes: list[str] = []
         description = None
         if isinstance(raw.get("description"), str):
@@ -66,17 +68,18 @@ class DetailBuilder:
         result.notes = notes or None
         return result
 
-    async def _history(self, raw: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def _history(self, raw: Mapping[str, Any]) -> list[DefinitionRow]:
         """Every version of the process, newest first (at most MAX_VERSIONS). The list may
         show only the latest version and its draft: the others are read by number."""
         reader = self.backend.reader
         guid = str(raw["uniqueIdentifier"]).lower()
         listed = await reader.versions(guid)
-        numbers = {r.get("version") for r in listed if not r.get("isDraft")}
+        numbers = {r.version for r in listed if not r.is_draft}
         top = max((n for n in (*numbers, raw.get("version")) if isinstance(n, int)), default=0)
         room = MAX_VERSIONS - len(listed)
         missing = [n for n in range(top, 0, -1) if n not in numbers][: max(0, room)]
-        return listed + await reader.numbered(guid, missing)
+        numbered = await reader.numbered(guid, missing)
+        return listed + [convert.as_row(r, self.backend.name) for r in numbered]
 
     async def instance(
         self,
@@ -184,18 +187,18 @@ def _definition(
     }
 
 
-def _history(rows: list[dict[str, Any]], scrub: convert.Scrubber, notes: list[str]) -> list[Any]:
-    ordered = sorted(rows, key=lambda r: str(r.get("modified") or ""), reverse=True)
+def _history(rows: list[DefinitionRow], scrub: convert.Scrubber, notes: list[str]) -> list[Any]:
+    ordered = sorted(rows, key=lambda r: r.modified or "", reverse=True)
     if len(ordered) > MAX_VERSIONS:
         notes.append(f"history shows the newest {MAX_VERSIONS} of {len(ordered)} versions")
     return [
         {
-            "id": r.get("id"),
-            "version": r.get("version"),
+            "id": r.id,
+            "version": r.version,
             "state": convert.definition_state(r),
-            "modified": r.get("modified"),
-            "modifier": r.get("modifier"),
-            "change": convert.first_line(r.get("changeDescription"), scrub),
+            "modified": r.modified,
+            "modifier": r.modifier,
+            "change": convert.first_line(r.change_description, scrub),
         }
         for r in ordered[:MAX_VERSIONS]
     ]

@@ -12,6 +12,7 @@ import anyio
 
 from tools.backends.frends import convert
 from tools.backends.frends.reads import PARALLEL_READS
+from tools.backends.frends.shapes import DefinitionRow
 from tools.tasks import gather
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class Directory:
                 rows = await self._backend.reader.every_definition()
                 for raw in rows:
                     self._learn(raw)
-                self._listed = {str(r.get("uniqueIdentifier") or "").lower() for r in rows}
+                self._listed = {(r.unique_identifier or "").lower() for r in rows}
                 self._listed_at = time.monotonic()
                 self._unlisted_seen = False
 
@@ -91,13 +92,12 @@ class Directory:
                 if raw is None:
                     self.by_id[version_id] = None  # not found: asked once, not again
                 else:
-                    self._learn(raw)
+                    self._learn(convert.as_row(raw, self._backend.name))
 
-    def _learn(self, raw: Mapping[str, Any]) -> None:
-        guid = str(raw.get("uniqueIdentifier") or "").lower()
-        name = str(raw.get("name") or "")
-        if isinstance(raw.get("id"), int):
-            self.by_id[raw["id"]] = Version(guid, name)
+    def _learn(self, raw: DefinitionRow) -> None:
+        guid = (raw.unique_identifier or "").lower()
+        name = raw.name or ""
+        self.by_id[raw.id] = Version(guid, name)
         self.names.setdefault(guid, set()).add(name)
         if self._listed_at is not None and guid not in self._listed:
             self._unlisted_seen = True

@@ -12,6 +12,8 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tools.backends.frends import convert
+from tools.backends.frends.shapes import DefinitionPage, DefinitionRow, Paging
 from tools.errors import BackendNotFoundError, BackendResponseError, InvalidArgumentError
 from tools.ids import INTEGER, UUID, IdShape, check_id, path_segment
 from tools.shared_cache import DISCOVERY_TTL
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 # Rows of one definitions page, its totalCount, and whether a next page exists.
-Listed = tuple[list[dict[str, Any]], int | None, bool]
+Listed = tuple[list[DefinitionRow], int | None, bool]
 
 MAX_PAGE_SIZE = 200
 # Reads in flight at once for one answer: as many as the driver's parallel pages.
@@ -59,14 +61,14 @@ REF_HINT = (
 )
 
 
-def paged(body: Any, backend: str) -> Listed:
+def paged(body: DefinitionPage) -> Listed:
     """Rows, totalCount and whether a next page exists, from a paged list answer."""
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise BackendResponseError("unexpected processes shape (no data array)", backend=backend)
-    paging = body.get("paging") or {}
-    total = paging.get("totalCount")
-    rows = [r for r in body["data"] if isinstance(r, dict)]
-    return rows, total if isinstance(total, int) else None, bool(paging.get("nextPage"))
+    paging = body.paging or Paging()
+    return body.data, paging.total_count, bool(paging.next_page)
+
+
+def _versions_params(guid: str) -> list[tuple[str, str]]:
+    return [("processGuid", guid), ("PageNumber", "1"), ("PageSize", str(MAX_PAGE_SIZE))]
 
 
 class Reader:
@@ -83,11 +85,13 @@ class Reader:
 
     async def page(
         self, params: list[tuple[str, str]], *, shared_ttl: float | None = None
-    ) -> tuple[list[dict[str, Any]], int | None, bool]:
-        body = await self.backend.http.get_json("processes", params=params, shared_ttl=shared_ttl)
-        return paged(body, self.backend.name)
+    ) -> Listed:
+        http = self.backend.http
+        return paged(
+            await http.get_typed("processes", DefinitionPage, params=params, shared_ttl=shared_ttl)
+        )
 
-    async def every_definition(self) -> list[dict[str, Any]]:
+    async def every_definition(self) -> list[DefinitionRow]:
         """Every row the definitions list shows; the pages after the first in parallel."""
         size = str(MAX_PAGE_SIZE)
         # The directory's pages are shared with other replicas for a while (Redis).
@@ -95,8 +99,8 @@ class Reader:
         first, total, _ = await self.page([("PageNumber", "1"), ("PageSize", size)], shared_ttl=ttl)
         pages = -(-(total or 0) // MAX_PAGE_SIZE)
 
-        def read(number: int) -> Callable[[], Awaitable[list[dict[str, Any]]]]:
-            async def call() -> list[dict[str, Any]]:
+        def read(number: int) -> Callable[[], Awaitable[list[DefinitionRow]]]:
+            async def call() -> list[DefinitionRow]:
                 params = [("PageNumber", str(number)), ("PageSize", size)]
                 return (await self.page(params, shared_ttl=ttl))[0]
 
@@ -131,11 +135,10 @@ class Reader:
         )
         return self._data(await self._get_or_404(path, f"no version {match['version']} of {guid}"))
 
-    async def versions(self, guid: str) -> list[dict[str, Any]]:
+    async def versions(self, guid: str) -> list[DefinitionRow]:
         """What the list shows of one process: every version, or (as many tenants may
         answer) only its latest version and its draft."""
-        params = [("processGuid", guid), ("PageNumber", "1"), ("PageSize", str(MAX_PAGE_SIZE))]
-        return (await self.page(params))[0]
+        return (await self.page(_versions_params(guid)))[0]
 
     async def numbered(self, guid: str, numbers: Sequence[int]) -> list[dict[str, Any]]:
         """Versions of `guid` by number, those that exist (the list may not show them)."""
@@ -157,15 +160,24 @@ class Reader:
         return [row for row in found if row is not None]
 
     async def latest(self, guid: str) -> dict[str, Any]:
-        rows = await self.versions(guid)
-        published = [r for r in rows if not r.get("isDraft")]
-        latest = [r for r in published if not r.get("isNotLatestVersion")]
-        pick = latest or sorted(published, key=lambda r: r.get("version") or 0)[-1:] or rows[:1]
+        """The whole object of the process's latest version (the list's rows are whole,
+        so it is read as is, not through the lean row shape)."""
+        body = await self.backend.http.get_json("processes", params=_versions_params(guid))
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise BackendResponseError(
+                "unexpected processes shape (no data array)", backend=self.backend.name
+            )
+        whole = [r for r in data if isinstance(r, dict)]
+        rows = [(convert.as_row(r, self.backend.name), r) for r in whole]
+        published = [(r, w) for r, w in rows if not r.is_draft]
+        latest = [(r, w) for r, w in published if not r.is_not_latest_version]
+        pick = latest or sorted(published, key=lambda p: p[0].version or 0)[-1:] or rows[:1]
         if not pick:
             raise BackendNotFoundError(
                 f"no process with guid {guid}", backend=self.backend.name, hint=REF_HINT
             )
-        return pick[0]
+        return pick[0][1]
 
     async def execution(self, group: int, group_name: str, execution: str) -> dict[str, Any]:
         hint = "give the execution id (the id of a row listed from this instances collection)"

@@ -68,7 +68,6 @@ import json
 import math
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
@@ -92,6 +91,7 @@ from tools.backends.frends.sim_binding import (
 )
 from tools.backends.frends.wire import definition_wire, encoded
 from tools.sim import RateLimit, SimulatorCore
+from tools.sim.bytecache import DEFAULT_MAX_BYTES, ByteCache
 
 DEFAULT_PROCESS_PAGE_SIZE = 30
 DEFAULT_INSTANCE_PAGE_SIZE = 50
@@ -123,10 +123,13 @@ def create_app(
     end_time_filter: EndTimeFilter = "end",
     listed_versions: ListedVersions = "latest",
     execution_guids: bool = True,
+    cache_bytes: int = DEFAULT_MAX_BYTES,
 ) -> SimulatorCore:
     """The Frends simulator. Frends publishes no rate limit, so none is enforced by default.
 
-    `data` is treated as read-only from here on (orderings and encodings are cached)."""
+    `data` is treated as read-only from here on (orderings and encodings are cached):
+    encoded objects and whole list pages are kept up to `cache_bytes` each, so an export
+    of 10,000 rows does not re-encode kilobytes of BPMN per row on every pass."""
     api = _Api(
         data,
         token=token,
@@ -135,6 +138,7 @@ def create_app(
         end_time_filter=end_time_filter,
         listed_versions=listed_versions,
         execution_guids=execution_guids,
+        cache_bytes=cache_bytes,
     )
     routes: list[Route] = []
     for prefix in ("/api/v1", "/api/v1.0"):
@@ -190,6 +194,7 @@ class _Api:
         end_time_filter: EndTimeFilter,
         listed_versions: ListedVersions,
         execution_guids: bool,
+        cache_bytes: int,
     ) -> None:
         self.data = data
         self.token = token
@@ -216,7 +221,9 @@ class _Api:
         self.executions = {
             (g, r["executionId"]): r for g, rows in data.instances.items() for r in rows
         }
-        self._encoded: OrderedDict[int, bytes] = OrderedDict()
+        self._objects = ByteCache(cache_bytes)
+        # A list page is a function of its URL alone (the data is read-only).
+        self._pages = ByteCache(cache_bytes)
 
     # -- endpoints -------------------------------------------------------------------
 
@@ -230,13 +237,16 @@ class _Api:
         guid = q.guid(raw_guid, "processGuid") if raw_guid else None
         name = q.text("processName") or None
         q.check()
-        rows = self._matching_definitions(guid, name)
-        chunk = rows[(page - 1) * size : page * size]
-        base = self._base(request)
-        items = b",".join(self._row_bytes(d, base) for d in chunk)
-        paging = self._paging(request, page, size, len(rows))
-        body = b'{"data":[' + items + b'],"paging":' + encoded(paging) + b"}"
-        return JSON(body)
+
+        def render() -> bytes:
+            rows = self._matching_definitions(guid, name)
+            chunk = rows[(page - 1) * size : page * size]
+            base = self._base(request)
+            items = b",".join(self._row_bytes(d, base) for d in chunk)
+            paging = self._paging(request, page, size, len(rows))
+            return b'{"data":[' + items + b'],"paging":' + encoded(paging) + b"}"
+
+        return JSON(self._pages.get(str(request.url), render))
 
     async def get_process(self, request: Request) -> Response:
         self._guard(request)
@@ -348,13 +358,7 @@ class _Api:
         return body[:-1] + b',"links":' + encoded(_links(d, base)) + b"}"
 
     def _object_bytes(self, d: Definition) -> bytes:
-        body = self._encoded.get(d.id)
-        if body is None:
-            body = encoded(definition_wire(d))
-            self._encoded[d.id] = body
-            if len(self._encoded) > 2000:
-                self._encoded.popitem(last=False)
-        return body
+        return self._objects.get(d.id, lambda: encoded(definition_wire(d)))
 
     def _single(self, request: Request, d: Definition) -> Response:
         # The single form has its links beside data, not inside it.
