@@ -148,3 +148,36 @@ class ListResult(_Model):
     scanned: int | None = Field(None, description="Rows examined when filtering locally.")
     applied: list[ApplyNote] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+
+
+# -- summarize_processes ----------------------------------------------------------------
+
+
+class GroupCount(_Model):
+    key: list[str]
+    count: int
+    exact: bool
+
+
+class Counted(_Model):
+    """How one instance was counted."""
+
+    backend: str
+    method: Literal["vendor totals", "rows"]
+    requests: int
+    examined: int | None = None
+    # The vendor's total of the rows a capped count examined (native filters only).
+    of: int | None = None
+    capped: bool | None = None
+
+
+class SummaryResult(_Model):
+    group_by: list[str]
+    groups: list[GroupCount] = Field(description="Largest first.")
+    total: int
+    exact: bool = Field(description="false: the total is a lower bound.")
+    more_groups: int | None = Field(None, description="Groups left out of the list.")
+    more_count: int | None = None
+    counted: list[Counted]
+    applied: list[ApplyNote] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)

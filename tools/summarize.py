@@ -1,0 +1,170 @@
+"""summarize_processes: how many processes match the list filters, per group, in one call.
+
+Each instance is counted the cheapest exact way it allows (tools/tally.py): by the
+vendor's own totals, one small request per group, where its totals are exact for the
+filter; otherwise by counting the rows through the shared paging driver, up to the scan
+cap, after which every count it touched is a lower bound and says so. Instances are
+counted concurrently; in a fan-out one that cannot take the query is skipped and one that
+fails is reported (its rows could be in any group, so every count becomes a lower bound),
+while the others answer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import anyio
+
+from tools.arguments import given, shown
+from tools.backends.base import Backend
+from tools.errors import BackendError, InvalidArgumentError, ProcessMcpError
+from tools.groups import GROUP_BY, MAX_DIMENSIONS
+from tools.instances import Instances
+from tools.model import GroupCount, SummaryResult
+from tools.progress import Progress, ProgressFn, as_progress
+from tools.query import QUERY_FILTERS, ProcessQuery, parse_query
+from tools.tally import Tally, tally
+
+PARAMETERS = ("backend", "collection", *QUERY_FILTERS, "group_by")
+DEFAULT_GROUP_BY = ("backend",)
+# Groups an answer lists; the rest are summed into one line.
+MAX_GROUPS = 50
+_PAGING = ("limit", "cursor", "sort", "detail")
+
+
+def parse_group_by(value: Any) -> tuple[str, ...]:
+    choices = ", ".join(GROUP_BY)
+    if value is None:
+        return DEFAULT_GROUP_BY
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgumentError(
+            f"group_by: {shown(value)} is not an array of names",
+            field="group_by",
+            hint=f'pass one or two of: {choices}, e.g. ["owner"]',
+        )
+    unknown = [v for v in value if v not in GROUP_BY]
+    if unknown:
+        raise InvalidArgumentError(
+            f"group_by: {shown(unknown[0])} is not something to group by",
+            field="group_by",
+            hint=f"use one or two of: {choices}",
+        )
+    if not 1 <= len(value) <= MAX_DIMENSIONS or len(set(value)) < len(value):
+        raise InvalidArgumentError(
+            f"group_by takes one or two different names, not {shown(list(value))}",
+            field="group_by",
+            hint='e.g. ["owner"] or ["template", "status"]',
+        )
+    return tuple(value)
+
+
+def parse_summary(arguments: Mapping[str, Any]) -> tuple[ProcessQuery, tuple[str, ...]]:
+    """The list filters (validated as list_processes validates them) and the grouping."""
+    arguments = given(arguments, PARAMETERS)
+    unknown = [k for k in arguments if k not in PARAMETERS]
+    if unknown:
+        name = unknown[0]
+        hint = "valid parameters are: " + ", ".join(PARAMETERS)
+        if name in _PAGING:
+            hint = (
+                f"drop {name}: summarize_processes counts every match, so it has no {name} "
+                f"(list_processes pages through rows); {hint}"
+            )
+        raise InvalidArgumentError(f"unknown parameter {shown(name)}", field=name, hint=hint)
+    dimensions = parse_group_by(arguments.get("group_by"))
+    query = parse_query({k: v for k, v in arguments.items() if k != "group_by"})
+    return query, dimensions
+
+
+class _Counting:
+    """Progress in rows counted so far, across every instance (values only rise)."""
+
+    def __init__(self, reporter: Progress | None) -> None:
+        self.reporter = reporter
+        self.rows = 0
+
+    async def add(self, rows: int) -> None:
+        self.rows += rows
+        if self.reporter is not None and rows:
+            await self.reporter.update(self.rows, None, f"counted {self.rows} rows")
+
+
+async def summarize_processes(
+    instances: Instances,
+    arguments: Mapping[str, Any],
+    *,
+    progress: Progress | ProgressFn | None = None,
+) -> SummaryResult:
+    query, dimensions = parse_summary(arguments)
+    backends = instances.select(query.backend)
+    fan_out = len(backends) > 1
+    counting = _Counting(as_progress(progress))
+    tallies: dict[str, Tally] = {}
+    failed: list[str] = []
+    warnings: list[str] = []
+    errors: list[Exception] = []
+
+    async def one(backend: Backend) -> None:
+        try:
+            tallies[backend.name] = await tally(backend, query, dimensions, counting.add)
+        except BackendError as exc:
+            if not fan_out:
+                errors.append(exc)
+                return
+            failed.append(backend.name)
+            warnings.append(f"{backend.name} failed: {exc.for_model()}")
+        except ProcessMcpError as exc:
+            if not fan_out:
+                errors.append(exc)
+                return
+            warnings.append(f"{backend.name} skipped: {exc.message}")
+
+    async with anyio.create_task_group() as tg:
+        for backend in backends:
+            tg.start_soon(one, backend)
+    if errors:
+        raise errors[0]
+    ordered = [tallies[b.name] for b in backends if b.name in tallies]
+    result = merge(ordered, dimensions, failed)
+    for t in ordered:
+        result.applied.extend(t.applied)
+        result.warnings.extend(t.warnings)
+    result.warnings.extend(warnings)
+    if counting.reporter is not None:
+        await counting.reporter.finish(
+            counting.rows, counting.rows, f"counted {result.total} processes"
+        )
+    return result
+
+
+def merge(
+    tallies: Sequence[Tally], dimensions: Sequence[str], failed: Sequence[str]
+) -> SummaryResult:
+    """Every instance's groups added up. A group is exact when no instance that could hold
+    rows of it was counted only in part (capped, or failed): with `backend` among the
+    dimensions, an instance holds rows of its own groups only."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    for t in tallies:
+        counts.update(t.counts)
+    partial = [t.backend for t in tallies if not t.exact] + list(failed)
+    at = dimensions.index("backend") if "backend" in dimensions else None
+
+    def exact(key: tuple[str, ...]) -> bool:
+        return not any(at is None or key[at] == name for name in partial)
+
+    ranked = sorted((item for item in counts.items() if item[1]), key=lambda kv: (-kv[1], kv[0]))
+    shown_groups = ranked[:MAX_GROUPS]
+    rest = ranked[MAX_GROUPS:]
+    return SummaryResult(
+        group_by=list(dimensions),
+        groups=[GroupCount(key=list(k), count=n, exact=exact(k)) for k, n in shown_groups],
+        total=sum(t.total for t in tallies),
+        exact=all(t.total_exact for t in tallies) and not failed,
+        more_groups=len(rest) or None,
+        more_count=sum(n for _, n in rest) or None,
+        counted=[t.counted for t in tallies],
+    )
