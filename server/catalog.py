@@ -29,12 +29,14 @@ from tools.errors import InvalidArgumentError
 from tools.export_process import FORMATS, MAX_ROWS, ExportResult, export_process
 from tools.exportformats import DEFAULT_COLUMNS
 from tools.get_process import SECTIONS, get_process
+from tools.groups import GROUP_BY, MAX_DIMENSIONS
 from tools.instances import ALL, Instances
 from tools.list_backends import BackendsResult, list_backends
 from tools.list_processes import list_processes
-from tools.model import DETAILS, STATUSES, ListResult, ProcessDetail
+from tools.model import DETAILS, STATUSES, ListResult, ProcessDetail, SummaryResult
 from tools.progress import Progress
 from tools.query import MAX_LIMIT, SORT_KEYS
+from tools.summarize import summarize_processes
 from tools.where_text import EXAMPLE as WHERE_EXAMPLE
 
 
@@ -171,6 +173,12 @@ LIST_PROCESSES_SCHEMA = _object(
         "created_before": _text("ISO 8601, exclusive.", DATE_CHARS),
         "updated_after": _text("Last change at or after (ISO 8601).", DATE_CHARS),
         "updated_before": _text("Last change before (ISO 8601).", DATE_CHARS),
+        "due_after": _text("Due (deadline, next action) at or after (ISO 8601).", DATE_CHARS),
+        "due_before": _text("Due before (ISO 8601).", DATE_CHARS),
+        "overdue": {
+            "type": ["boolean", "null"],
+            "description": "Only true: open and due before now.",
+        },
         "owner": _text("Owner's user id or email."),
         "template": _text("Template, definition or pipeline: id or exact name."),
         "tags": _texts("Tag names; a process must carry all of them."),
@@ -245,6 +253,20 @@ EXPORT_PROCESS_SCHEMA = _object(
     required=("backend",),
 )
 
+SUMMARIZE_PROCESSES_SCHEMA = _object(
+    {
+        "backend": BACKEND,
+        "collection": COLLECTION,
+        **{k: v for k, v in _FILTERS.items() if k != "sort"},
+        "group_by": {
+            "type": ["array", "null"],
+            "items": {"type": "string", "enum": list(GROUP_BY)},
+            "maxItems": MAX_DIMENSIONS,
+            "description": "One or two (default backend); age = time since created.",
+        },
+    }
+)
+
 LIST_BACKENDS_SCHEMA = _object({})
 
 
@@ -262,6 +284,13 @@ async def _list_processes(session: Session, args: dict[str, Any]) -> Reply:
     result: ListResult = await list_processes(session.instances, args, progress=session.progress)
     fan_out = args.get("backend") in (None, ALL)
     return Reply(result, render.list_text(result, fan_out=fan_out))
+
+
+async def _summarize_processes(session: Session, args: dict[str, Any]) -> Reply:
+    result: SummaryResult = await summarize_processes(
+        session.instances, args, progress=session.progress
+    )
+    return Reply(result, render.summary_text(result))
 
 
 async def _get_process(session: Session, args: dict[str, Any]) -> Reply:
@@ -311,6 +340,21 @@ TOOLS: tuple[ToolDef, ...] = (
         input_schema=LIST_PROCESSES_SCHEMA,
         output_model=ListResult,
         handler=_list_processes,
+    ),
+    ToolDef(
+        name="summarize_processes",
+        title="Count processes per group",
+        description=(
+            "How many processes match the list_processes filters, per group, largest first: "
+            "one short answer instead of paging rows. Exact where the backend reports totals; "
+            "elsewhere rows are counted up to a cap, and a count past it is marked as a lower "
+            'bound. Example: {"text":"onboarding","status":["open"],'
+            '"updated_before":"2026-10-23","group_by":["owner"]} counts stuck onboarding '
+            "runs per owner."
+        ),
+        input_schema=SUMMARIZE_PROCESSES_SCHEMA,
+        output_model=SummaryResult,
+        handler=_summarize_processes,
     ),
     ToolDef(
         name="get_process",

@@ -160,7 +160,7 @@ class GroupCount(_Model):
 
 
 class Counted(_Model):
-    """How one instance was counted."""
+    # How one instance was counted (a comment: a docstring would be in the schema).
 
     backend: str
     method: Literal["vendor totals", "rows"]
@@ -173,10 +173,11 @@ class Counted(_Model):
 
 class SummaryResult(_Model):
     group_by: list[str]
-    groups: list[GroupCount] = Field(description="Largest first.")
+    groups: list[GroupCount]
     total: int
-    exact: bool = Field(description="false: the total is a lower bound.")
-    more_groups: int | None = Field(None, description="Groups left out of the list.")
+    exact: bool = Field(description="false: total is a lower bound")
+    # Groups past MAX_GROUPS, and the processes in them.
+    more_groups: int | None = None
     more_count: int | None = None
     counted: list[Counted]
     applied: list[ApplyNote] = Field(default_factory=list)

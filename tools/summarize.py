@@ -100,6 +100,17 @@ async def summarize_processes(
     progress: Progress | ProgressFn | None = None,
 ) -> SummaryResult:
     query, dimensions = parse_summary(arguments)
+    return await summarize(instances, query, dimensions, progress=progress)
+
+
+async def summarize(
+    instances: Instances,
+    query: ProcessQuery,
+    dimensions: Sequence[str],
+    *,
+    progress: Progress | ProgressFn | None = None,
+) -> SummaryResult:
+    """The groups of `query`'s matches over the instances it names."""
     backends = instances.select(query.backend)
     fan_out = len(backends) > 1
     counting = _Counting(as_progress(progress))

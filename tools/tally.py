@@ -61,9 +61,12 @@ async def tally(
     """One instance's groups. Raises what planning or the backend raises."""
     query, _ = await natural_sort([backend], query, explicit=False)
     plan, caps = await prepare(backend, query)
-    native = await _by_vendor_totals(backend, query, plan, caps, dimensions, add)
+    spent: list[int] = []
+    native = await _by_vendor_totals(backend, query, plan, caps, dimensions, add, spent)
     if native is None:
-        return await _by_rows(backend, query, dimensions, add)
+        counted = await _by_rows(backend, query, dimensions, add)
+        counted.counted.requests += sum(spent)
+        return counted
     native.applied = [
         ApplyNote(backend=backend.name, field=f, mode=s.mode, note=s.note)
         for f, s in plan.applied.items()
@@ -87,8 +90,10 @@ async def _by_vendor_totals(
     caps: Capabilities,
     dimensions: Sequence[str],
     add: AddRows,
+    spent: list[int],
 ) -> Tally | None:
-    """The groups from one count request each, or None when they would not be exact.
+    """The groups from one count request each, or None when they would not be exact
+    (the requests that found it out are added to `spent`).
 
     Every group's plan must be native (the query's own may narrow: Tallyfy's open is
     three native statuses, each counted exactly)."""
@@ -114,6 +119,7 @@ async def _by_vendor_totals(
         first = await backend.count(plan)
         requests += first is not None
         if first is None or math.ceil(first.total / caps.max_page_size) <= len(plans):
+            spent.append(requests)
             return None  # no totals here, or reading the rows costs fewer requests
         total, needs_total = first.total, False
 
@@ -154,6 +160,7 @@ async def _by_vendor_totals(
     if None in answers or (total is not None and total != summed):
         # No totals for this collection, a group whose rows show another value, or rows
         # in no group (a template missing from the directory) or in two.
+        spent.append(requests)
         return None
     return Tally(
         backend=backend.name,
