@@ -207,9 +207,7 @@ async def test_with_backend_among_the_groups_a_capped_instance_leaves_others_exa
     assert not result.exact
 
 
-async def test_a_failing_instance_in_a_fan_out_is_reported_and_makes_counts_lower_bounds() -> (
-    None
-):
+async def test_a_failing_instance_in_a_fan_out_is_reported_and_makes_counts_lower_bounds() -> None:
     sims = [open_sim(tallyfy), open_sim(kommo)]
     sims[1].core.faults.add(Fault(kind="status", status=500, path="/leads$", times=None))
     result = await summary(sims, group_by=["status"])
