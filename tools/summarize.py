@@ -53,11 +53,17 @@ def parse_group_by(value: Any) -> tuple[str, ...]:
             field="group_by",
             hint=f"use one or two of: {choices}",
         )
-    if not 1 <= len(value) <= MAX_DIMENSIONS or len(set(value)) < len(value):
+    if len(value) > MAX_DIMENSIONS:
+        raise InvalidArgumentError(
+            f"group_by has more than {MAX_DIMENSIONS} items: {shown(list(value))}",
+            field="group_by",
+            hint='group by one or two, e.g. ["owner"] or ["template", "status"]',
+        )
+    if not value or len(set(value)) < len(value):
         raise InvalidArgumentError(
             f"group_by takes one or two different names, not {shown(list(value))}",
             field="group_by",
-            hint='e.g. ["owner"] or ["template", "status"]',
+            hint='e.g. ["owner"] or ["template", "status"]; leave it out to group by backend',
         )
     return tuple(value)
 
