@@ -38,7 +38,8 @@ async def test_counts_per_group_come_as_lines_and_as_structured_content(
     by_status = Counter(r["status"] for r in tallyfy_data.runs)
     assert {g["key"][0]: g["count"] for g in answer["groups"]} == by_status
     assert [g["count"] for g in answer["groups"]] == sorted(by_status.values(), reverse=True)
-    assert answer["total"] == len(tallyfy_data.runs) and answer["exact"]
+    assert answer["total"] == len(tallyfy_data.runs)
+    assert answer["exact"]
     lines = text(result).splitlines()
     assert lines[0] == f"{len(tallyfy_data.runs)} processes in 5 groups by native_status, " + (
         "every count exact"
@@ -89,7 +90,8 @@ async def test_a_bad_grouping_is_an_error_result_that_says_how_to_fix_it(client:
     assert '"colour" is not something to group by' in text(result)
     assert "How to fix: use one or two of: status, native_status, template" in text(result)
     paged = await client.call_tool("summarize_processes", {"backend": NAME, "limit": 10})
-    assert paged.is_error and "counts every match" in text(paged)
+    assert paged.is_error
+    assert "counts every match" in text(paged)
 
 
 async def test_progress_counts_rows_as_they_are_counted(
@@ -106,7 +108,8 @@ async def test_progress_counts_rows_as_they_are_counted(
         progress_callback=on_progress,
     )
     assert not result.is_error
-    assert seen and seen == sorted(set(seen))
+    assert seen
+    assert seen == sorted(set(seen))
     assert seen[-1] == len(tallyfy_data.runs)
 
 

@@ -60,7 +60,8 @@ async def test_tallyfy_counts_each_native_status_with_one_per_page_1_request() -
     assert len(sim.core.requests) == 5  # nothing else: no directory, no page of rows
     assert result.counted[0].method == "vendor totals"
     assert result.counted[0].requests == 5
-    assert result.exact and all(g.exact for g in result.groups)
+    assert result.exact
+    assert all(g.exact for g in result.groups)
     runs = sim.core.app.state.data.runs
     assert result.total == len(runs)
     assert {tuple(g.key): g.count for g in result.groups} == {
@@ -101,9 +102,9 @@ async def test_yuuvis_counts_each_definition_with_a_page_of_one() -> None:
         ("page", "0"),
         ("size", "1"),
     ]
-    keys = sorted(dict(q)["processDefinitionKey"] for q in counts[1:])  # type: ignore[arg-type]
+    keys = sorted(dict(q)["processDefinitionKey"] for q in counts[1:])
     assert keys == sorted({d["key"] for d in sim.core.app.state.data.definitions})
-    assert all(dict(q)["size"] == "1" for q in counts)  # type: ignore[arg-type]
+    assert all(dict(q)["size"] == "1" for q in counts)
     assert result.counted[0].method == "vendor totals"
     assert result.exact
 
@@ -113,16 +114,15 @@ async def test_frends_counts_definitions_per_instance_with_a_page_size_of_one() 
     result = await summary([sim], backend=frends.NAME, group_by=["backend"])
     assert wire(sim, "/processes") == [[("PageNumber", "1"), ("PageSize", "1")]]
     assert result.groups[0].key == [frends.NAME]
-    assert result.counted[0].method == "vendor totals" and result.exact
+    assert result.counted[0].method == "vendor totals"
+    assert result.exact
 
 
 async def test_chakra_reports_no_total_so_its_rows_are_counted_in_pages_of_100() -> None:
     sim = open_sim(chakra)
     result = await summary([sim], backend=chakra.NAME, group_by=["native_status"])
     pages = wire(sim, "/process/list")
-    assert [(p["skip"], p["limit"]) for p in pages] == [  # type: ignore[index]
-        (100 * i, 100) for i in range(len(pages))
-    ]
+    assert [(p["skip"], p["limit"]) for p in pages] == [(100 * i, 100) for i in range(len(pages))]
     assert result.counted[0].method == "rows"
     assert result.counted[0].examined == result.total
     assert result.exact
@@ -132,9 +132,10 @@ async def test_kommo_reports_no_total_so_its_leads_are_counted_in_pages_of_250()
     sim = open_sim(kommo)
     result = await summary([sim], backend=kommo.NAME, group_by=["template"])
     pages = wire(sim, "/leads")
-    assert [dict(p)["limit"] for p in pages] == ["250"] * len(pages)  # type: ignore[arg-type]
-    assert [dict(p)["page"] for p in pages] == [str(i + 1) for i in range(len(pages))]  # type: ignore[arg-type]
-    assert result.counted[0].method == "rows" and result.exact
+    assert [dict(p)["limit"] for p in pages] == ["250"] * len(pages)
+    assert [dict(p)["page"] for p in pages] == [str(i + 1) for i in range(len(pages))]
+    assert result.counted[0].method == "rows"
+    assert result.exact
     assert result.total == len(sim.core.app.state.data.leads)
 
 
@@ -145,7 +146,7 @@ async def test_a_query_filtered_here_is_counted_from_rows() -> None:
     sim = open_sim(tallyfy)
     result = await summary([sim], backend=tallyfy.NAME, text="onboarding", group_by=["status"])
     assert result.counted[0].method == "rows"
-    assert all(("per_page", "1") not in q for q in wire(sim, "/runs"))  # type: ignore[operator]
+    assert all(("per_page", "1") not in q for q in wire(sim, "/runs"))
     assert [a.field for a in result.applied] == ["text"]
 
 
@@ -169,7 +170,7 @@ async def test_directory_values_that_rows_do_not_show_are_counted_from_rows() ->
     result = await summary([sim], backend=frends.NAME, group_by=["template"])
     assert result.counted[0].method == "rows"
     assert [g.key for g in result.groups] == [["(none)"]]
-    assert any(("PageSize", "1") in q for q in wire(sim, "/processes"))  # type: ignore[operator]
+    assert any(("PageSize", "1") in q for q in wire(sim, "/processes"))
 
 
 # -- lower bounds --------------------------------------------------------------------------
@@ -183,8 +184,11 @@ async def test_past_the_scan_cap_every_count_is_a_lower_bound_and_says_so() -> N
     sim = capped(open_sim(chakra), 100)
     result = await summary([sim], backend=chakra.NAME, group_by=["owner"])
     counted = result.counted[0]
-    assert counted.capped and counted.examined == 100 and counted.of is None
-    assert not result.exact and not any(g.exact for g in result.groups)
+    assert counted.capped
+    assert counted.examined == 100
+    assert counted.of is None
+    assert not result.exact
+    assert not any(g.exact for g in result.groups)
     assert result.total == 100 < len(sim.core.app.state.data.processes["lead"])
 
 
@@ -192,8 +196,10 @@ async def test_a_capped_count_with_native_filters_knows_the_total_but_not_the_gr
     sim = capped(open_sim(tallyfy), 100)
     result = await summary([sim], backend=tallyfy.NAME, group_by=["created_month"])
     runs = len(sim.core.app.state.data.runs)
-    assert result.exact and result.total == runs  # the vendor's total
-    assert result.counted[0].of == runs and result.counted[0].examined == 100
+    assert result.exact
+    assert result.total == runs
+    assert result.counted[0].of == runs
+    assert result.counted[0].examined == 100
     assert not any(g.exact for g in result.groups)
     assert sum(g.count for g in result.groups) == 100
 
@@ -213,7 +219,8 @@ async def test_a_failing_instance_in_a_fan_out_is_reported_and_makes_counts_lowe
     result = await summary(sims, group_by=["status"])
     assert any(w.startswith(f"{kommo.NAME} failed:") for w in result.warnings)
     assert [c.backend for c in result.counted] == [tallyfy.NAME]
-    assert not result.exact and not any(g.exact for g in result.groups)
+    assert not result.exact
+    assert not any(g.exact for g in result.groups)
 
 
 async def test_an_instance_that_cannot_take_the_query_is_skipped_in_a_fan_out() -> None:

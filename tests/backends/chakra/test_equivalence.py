@@ -117,6 +117,7 @@ def where_trees(draw: st.DrawFn, sid: str, depth: int = 1) -> dict[str, Any]:
         tree[group] = draw(st.lists(where_trees(sid, depth + 1), min_size=1, max_size=3))
     return tree
 
+
 PAIRS = (("created_after", "created_before"), ("updated_after", "updated_before"))
 PAIRS += (("due_after", "due_before"),)
 
