@@ -1,11 +1,13 @@
 """Serve one sandbox backend's simulator in its own process, so a benchmark's client does
 not share the GIL with the server it measures.
 
-    python benchmarks/simproc.py KIND ROWS LATENCY_SECONDS
+    python benchmarks/simproc.py KIND ROWS LATENCY_SECONDS [quota]
 
 Prints the URL, serves until stdin closes. The data comes from the backend's
 `open_sandbox(seed=7, size=ROWS)`, so the parent can build the same settings.
-Benchmarks start it with `simulator_process(...)`."""
+Benchmarks start it with `simulator_process(...)`. With `quota` the simulator keeps the
+vendor's published rate limit (Tallyfy: 100 a minute, 1,000 an hour), as the vendor
+would; without it the client's limiter is what is measured, if anything."""
 
 from __future__ import annotations
 
@@ -22,10 +24,19 @@ SEED = 7
 
 
 @contextmanager
-def simulator_process(kind: str, rows: int, latency: float) -> Iterator[str]:
+def simulator_process(
+    kind: str, rows: int, latency: float, *, quota: bool = False
+) -> Iterator[str]:
     """This script as a subprocess; yields the simulator's base URL."""
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__)), kind, str(rows), str(latency)],
+        [
+            sys.executable,
+            str(Path(__file__)),
+            kind,
+            str(rows),
+            str(latency),
+            *(["quota"] if quota else []),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -43,7 +54,8 @@ def main() -> None:
     kind, rows, latency = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     module = next(m for m in SANDBOXES if m.NAME.split("-")[0] == kind)
     parts = module.open_sandbox(SEED, strict=True, size=rows)
-    parts.core.rate_limit = None  # the client's limiter is what is measured, if anything
+    if sys.argv[4:] != ["quota"]:
+        parts.core.rate_limit = None  # the client's limiter is what is measured, if anything
     parts.core.latency = latency
     with SimServer(parts.core) as server:
         print(server.url, flush=True)

@@ -192,6 +192,14 @@ async def test_past_the_scan_cap_every_count_is_a_lower_bound_and_says_so() -> N
     assert result.total == 100 < len(sim.core.app.state.data.processes["lead"])
 
 
+async def test_a_capped_count_fetches_no_page_past_the_cap() -> None:
+    sim = capped(open_sim(kommo), 100)  # Kommo pages hold 250, three in flight
+    result = await summary([sim], backend=kommo.NAME, group_by=["template"])
+    assert result.counted[0].capped
+    assert len(wire(sim, "/leads")) == 1
+    assert result.counted[0].requests == 1
+
+
 async def test_a_capped_count_with_native_filters_knows_the_total_but_not_the_groups() -> None:
     sim = capped(open_sim(tallyfy), 100)
     result = await summary([sim], backend=tallyfy.NAME, group_by=["created_month"])

@@ -1,0 +1,204 @@
+"""Counting in one call against paging the rows (issue 17).
+
+    uv run python benchmarks/summary.py          # prints Markdown tables for the README
+
+1. Requests and wall time of a 5-group summary (Tallyfy runs per native status: active,
+   problem, delayed, complete, archived) against paging the same rows with list_processes
+   (limit 1000, cursor), on the Tallyfy sandbox simulator in its own process at 200 ms
+   latency per request, with Tallyfy's quota on both sides: the simulator keeps it as the
+   vendor does (100 requests a minute, 1,000 an hour, 429 past them), and the client's
+   limiter paces at the same published figures. Each measurement gets a fresh simulator
+   and a fresh client, so no quota window carries over; one request (`check`) opens the
+   connection first and is not counted (it does count against the quota). The latency is the simulator
+   kit's own setting (`SimulatorCore.latency`, through benchmarks/simproc.py).
+2. The headline question, "which onboarding runs are stuck, per owner?", over the whole
+   sandbox: the list_processes call and the summarize_processes call, the tokens of each
+   answer in both channels (text; structuredContent as JSON).
+3. A 20-group answer's text, in tokens.
+
+Tokens are counted with anthropic-tokenizer when it is installed (a dev dependency), else
+estimated as bytes / 4 (and marked ~).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+from mcp import Client
+from simproc import SEED, simulator_process
+
+from server.app import build_server
+from server.logs import setup_logging
+from server.render import summary_text
+from server.settings import Settings
+from tools.backends.registry import create_backend
+from tools.backends.tallyfy import sandbox
+from tools.backends.tallyfy.data import generate
+from tools.instances import Instances
+from tools.list_processes import list_processes
+from tools.model import Counted, GroupCount, SummaryResult
+from tools.sandbox import SANDBOXES
+from tools.summarize import summarize_processes
+
+LATENCY = 0.200
+# 5,000 rows page in 51 requests, inside Tallyfy's 100 a minute. 10,000 would need 101:
+# the 101st waits for the minute to pass, longer than a request's 25 s budget allows until
+# quota waits stop counting against it (issue 13); the summary stays at 5 requests.
+SIZES = (300, 2_000, 5_000)
+REPEAT = 3
+GROUPS = ["native_status"]
+STUCK = {"text": "onboarding", "status": ["open"], "updated_before": "2026-10-23"}
+
+
+def tokenizer() -> tuple[Any, str]:
+    try:
+        from anthropic_tokenizer import count_tokens  # type: ignore[import-not-found]
+    except ImportError:
+        return (lambda text: len(text.encode()) // 4), "~"
+    return count_tokens, ""
+
+
+COUNT, APPROX = tokenizer()
+
+
+def tokens(text: str) -> str:
+    return f"{APPROX}{COUNT(text):,}"
+
+
+async def measure(rows: int, how: str) -> tuple[int, float]:
+    """Requests the client sent and seconds it took, with a fresh simulator and client."""
+    data = generate(seed=SEED, runs=rows)  # what the simulator process generates too
+    org, total = data.org_id, len(data.runs)  # the hostile records ride along
+    with simulator_process("tallyfy", rows, LATENCY, quota=True) as url:
+        backend = create_backend(sandbox.settings(url, org))  # Tallyfy's published limits
+        instances = Instances([backend])
+        await backend.check()  # opens the connection; not counted
+        before = backend.http.stats.requests
+        start = time.perf_counter()
+        if how == "summary":
+            result = await summarize_processes(
+                instances, {"backend": sandbox.NAME, "group_by": GROUPS}
+            )
+            assert result.exact, result
+            assert len(result.groups) == 5, result
+        else:
+            cursor, seen = None, 0
+            while True:
+                page = await list_processes(
+                    instances, {"backend": sandbox.NAME, "limit": 1000, "cursor": cursor}
+                )
+                seen += page.count
+                if not page.next_cursor:
+                    break
+                cursor = page.next_cursor
+            assert seen == total, (seen, total)
+        elapsed = time.perf_counter() - start
+        requests = backend.http.stats.requests - before
+        await backend.aclose()
+    return requests, elapsed
+
+
+async def counting_against_paging() -> None:
+    print(
+        f"5-group summary vs paging the same rows: Tallyfy sandbox, {LATENCY * 1000:.0f} ms "
+        "per request, Tallyfy's quota (100/min, 1,000/h) on simulator and client\n"
+    )
+    print("| runs | summarize_processes: requests (minimum) | wall | paging list_processes: "
+          "requests (minimum) | wall |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    for rows in SIZES:
+        summary = [await measure(rows, "summary") for _ in range(REPEAT)]
+        paging = [await measure(rows, "paging") for _ in range(REPEAT)]
+        total = len(generate(seed=SEED, runs=rows).runs)
+        pages = math.ceil(total / 100)
+        s_wall = [t for _, t in summary]
+        p_wall = [t for _, t in paging]
+        print(
+            f"| {total:,} | {summary[0][0]} (5) | {span(s_wall)} | {paging[0][0]} ({pages}) "
+            f"| {span(p_wall)} |"
+        )
+
+
+def span(seconds: list[float]) -> str:
+    lo, hi = min(seconds), max(seconds)
+    if hi < 10:
+        return f"{lo * 1000:,.0f}-{hi * 1000:,.0f} ms" if lo != hi else f"{lo * 1000:,.0f} ms"
+    return f"{statistics.median(seconds):,.1f} s"
+
+
+def channels(result: Any) -> tuple[str, str]:
+    text = "\n".join(c.text for c in result.content if c.type == "text")
+    return text, json.dumps(result.structured_content, separators=(",", ":"))
+
+
+async def headline() -> None:
+    instances, transports = [], {}
+    for module in SANDBOXES:
+        parts = module.open_sandbox(SEED, strict=True)
+        parts.core.rate_limit = None
+        settings = parts.settings(f"http://{module.NAME}.bench").model_copy(
+            update={"rate_limit_per_minute": 1_000_000}
+        )
+        instances.append(settings)
+        transports[settings.name] = httpx.ASGITransport(app=parts.core)
+    settings = Settings(instances=instances, export_dir=Path(tempfile.mkdtemp()))
+    async with Client(build_server(settings, transports=transports)) as client:
+        listed = await client.call_tool("list_processes", {"backend": "all", **STUCK})
+        counted = await client.call_tool(
+            "summarize_processes", {"backend": "all", **STUCK, "group_by": ["owner"]}
+        )
+    rows = listed.structured_content.get("count", 0)
+    more = " (first page; more by cursor)" if listed.structured_content.get("next_cursor") else ""
+    print("\nWhich onboarding runs are stuck, per owner? (whole sandbox)\n")
+    print("| call | answer | text | structuredContent |")
+    print("|---|---|---|---|")
+    text, data = channels(listed)
+    print(f"| list_processes | {rows} rows{more} | {tokens(text)} | {tokens(data)} |")
+    text, data = channels(counted)
+    groups = len(counted.structured_content["groups"])
+    total = counted.structured_content["total"]
+    print(
+        f"| summarize_processes | {total} processes in {groups} groups | {tokens(text)} "
+        f"| {tokens(data)} |"
+    )
+
+
+def twenty_groups() -> None:
+    result = SummaryResult(
+        group_by=["owner", "status"],
+        groups=[
+            GroupCount(
+                key=[f"firstname.lastname{i}@acme.test", "open"], count=400 - 7 * i, exact=True
+            )
+            for i in range(20)
+        ],
+        total=5_000,
+        exact=False,
+        counted=[
+            Counted(backend="acme-runs", method="vendor totals", requests=21),
+            Counted(backend="acme-crm", method="rows", requests=20, examined=5000, capped=True),
+        ],
+    )
+    text = summary_text(result)
+    data = json.dumps(result.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
+    print(f"\n20 groups by owner and status: text {tokens(text)} tokens, structured {tokens(data)}")
+
+
+async def main() -> None:
+    setup_logging("ERROR")
+    await headline()
+    twenty_groups()
+    print()
+    await counting_against_paging()
+
+
+if __name__ == "__main__":
+    anyio.run(main)
