@@ -9,8 +9,8 @@
    vendor does (100 requests a minute, 1,000 an hour, 429 past them), and the client's
    limiter paces at the same published figures. Each measurement gets a fresh simulator
    and a fresh client, so no quota window carries over; one request (`check`) opens the
-   connection first and is not counted (it does count against the quota). The latency is the simulator
-   kit's own setting (`SimulatorCore.latency`, through benchmarks/simproc.py).
+   connection first and is not counted (it does count against the quota). The latency is
+   the simulator kit's own setting (`SimulatorCore.latency`, through benchmarks/simproc.py).
 2. The headline question, "which onboarding runs are stuck, per owner?", over the whole
    sandbox: the list_processes call and the summarize_processes call, the tokens of each
    answer in both channels (text; structuredContent as JSON).
