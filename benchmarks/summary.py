@@ -14,10 +14,11 @@
 2. The headline question, "which onboarding runs are stuck, per owner?", over the whole
    sandbox: the list_processes call and the summarize_processes call, the tokens of each
    answer in both channels (text; structuredContent as JSON).
-3. A 20-group answer's text, in tokens.
+3. Answers of 20-odd groups, in tokens: Tallyfy runs by template and status (24 groups
+   of the sandbox), and 20 groups of owner e-mails and status (ten sandbox users).
 
-Tokens are counted with anthropic-tokenizer when it is installed (a dev dependency), else
-estimated as bytes / 4 (and marked ~).
+Tokens are Claude tokens, counted offline with the `anthropic-tokenizer` package (a dev
+dependency).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 import anyio
 import httpx
+from anthropic_tokenizer import count_tokens
 from mcp import Client
 from simproc import SEED, simulator_process
 
@@ -58,19 +60,8 @@ GROUPS = ["native_status"]
 STUCK = {"text": "onboarding", "status": ["open"], "updated_before": "2026-10-23"}
 
 
-def tokenizer() -> tuple[Any, str]:
-    try:
-        from anthropic_tokenizer import count_tokens  # type: ignore[import-not-found]
-    except ImportError:
-        return (lambda text: len(text.encode()) // 4), "~"
-    return count_tokens, ""
-
-
-COUNT, APPROX = tokenizer()
-
-
 def tokens(text: str) -> str:
-    return f"{APPROX}{COUNT(text):,}"
+    return f"{count_tokens(text):,}"
 
 
 async def measure(rows: int, how: str) -> tuple[int, float]:
@@ -155,6 +146,10 @@ async def headline() -> None:
         counted = await client.call_tool(
             "summarize_processes", {"backend": "all", **STUCK, "group_by": ["owner"]}
         )
+        wide = await client.call_tool(
+            "summarize_processes",
+            {"backend": sandbox.NAME, "group_by": ["template", "status"]},
+        )
     rows = listed.structured_content.get("count", 0)
     more = " (first page; more by cursor)" if listed.structured_content.get("next_cursor") else ""
     print("\nWhich onboarding runs are stuck, per owner? (whole sandbox)\n")
@@ -169,17 +164,21 @@ async def headline() -> None:
         f"| summarize_processes | {total} processes in {groups} groups | {tokens(text)} "
         f"| {tokens(data)} |"
     )
+    text, data = channels(wide)
+    groups = len(wide.structured_content["groups"])
+    print(
+        f"\nTallyfy runs by template and status: {groups} groups, text {tokens(text)} tokens, "
+        f"structured {tokens(data)}"
+    )
 
 
 def twenty_groups() -> None:
+    """Owner and status: ten of the sandbox's Tallyfy users, open and completed each."""
+    emails = [u["email"] for u in generate(seed=SEED, runs=20).users][:10]
+    keys = [[email, status] for status in ("open", "completed") for email in emails]
     result = SummaryResult(
         group_by=["owner", "status"],
-        groups=[
-            GroupCount(
-                key=[f"firstname.lastname{i}@acme.test", "open"], count=400 - 7 * i, exact=True
-            )
-            for i in range(20)
-        ],
+        groups=[GroupCount(key=key, count=400 - 7 * i, exact=True) for i, key in enumerate(keys)],
         total=5_000,
         exact=False,
         counted=[
@@ -189,7 +188,10 @@ def twenty_groups() -> None:
     )
     text = summary_text(result)
     data = json.dumps(result.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
-    print(f"\n20 groups by owner and status: text {tokens(text)} tokens, structured {tokens(data)}")
+    print(
+        f"20 groups by owner (e-mail) and status: text {tokens(text)} tokens, "
+        f"structured {tokens(data)}"
+    )
 
 
 async def main() -> None:

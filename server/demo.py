@@ -33,7 +33,7 @@ def _show(title: str, args: dict[str, Any], result: Any) -> None:
 def _tokens(text: str) -> str:
     """Claude tokens where the tokenizer is installed (a dev dependency), else bytes / 4."""
     try:
-        from anthropic_tokenizer import count_tokens  # type: ignore[import-not-found]
+        from anthropic_tokenizer import count_tokens  # type: ignore[import-untyped]
     except ImportError:
         return f"~{len(text.encode()) // 4:,}"
     return f"{count_tokens(text):,}"
