@@ -147,3 +147,16 @@ def test_text_also_matches_the_search_text_a_backend_attaches() -> None:
     assert matches(parse_query({"text": "deal"}), lead)
     assert not matches(parse_query({"text": "initech"}), lead)
     assert not matches(parse_query({"text": "globex"}), row(name="Deal 42"))
+
+
+def test_text_is_read_without_surrounding_whitespace_both_when_sent_and_rechecked() -> None:
+    # A vendor that trims its search term finds "Globex Corp" for "  globex "; the local
+    # re-check must read the same term or it drops that row.
+    query = parse_query({"text": "  globex \n"})
+    assert query.text == "globex"
+    assert matches(query, row(name="Globex Corp"))
+
+
+def test_text_of_whitespace_only_is_refused() -> None:
+    with pytest.raises(InvalidArgumentError):
+        parse_query({"text": "   "})

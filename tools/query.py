@@ -196,6 +196,13 @@ class ProcessQuery(BaseModel):
     def _dates(cls, value: Any, info: Any) -> Any:
         return None if value is None else parse_datetime(value, field=info.field_name)
 
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        # Vendors' searches trim the term (the Kommo simulator reads its `query` that way);
+        # the local re-check must read the same term, or it drops rows the vendor found.
+        return value.strip() if isinstance(value, str) else value
+
     @field_validator("where", mode="before")
     @classmethod
     def _where(cls, value: Any) -> Any:
