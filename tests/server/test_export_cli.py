@@ -149,3 +149,13 @@ def test_export_command_refusal_is_one_clear_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "tries to leave the export directory" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_due_date_flags_become_the_tools_filters() -> None:
+    import argparse
+
+    from server.export_cli import add_parser, arguments
+
+    parser = add_parser(argparse.ArgumentParser().add_subparsers())
+    args = parser.parse_args(["--backend", "all", "--due-before", "2026-12-01", "--overdue"])
+    assert arguments(args) == {"backend": "all", "due_before": "2026-12-01", "overdue": True}
