@@ -147,7 +147,6 @@ async def _by_vendor_totals(
                 answers.append(None)  # the group's rows show another value: count rows
                 return
             counts[key] += answer.total
-            await add(answer.total)
 
     async with anyio.create_task_group() as tg:
         if needs_total:
@@ -162,6 +161,7 @@ async def _by_vendor_totals(
         # in no group (a template missing from the directory) or in two.
         spent.append(requests)
         return None
+    await add(summed)  # only now: had the counts been refused, the rows would be counted
     return Tally(
         backend=backend.name,
         counts=counts,
