@@ -79,7 +79,7 @@ async def measure(rows: int, how: str) -> tuple[int, float]:
                 instances, {"backend": sandbox.NAME, "group_by": GROUPS}
             )
             assert result.exact, result
-            assert len(result.groups) == 5, result
+            assert len(result.groups()) == 5, result
         else:
             cursor, seen = None, 0
             while True:
@@ -158,14 +158,14 @@ async def headline() -> None:
     text, data = channels(listed)
     print(f"| list_processes | {rows} rows{more} | {tokens(text)} | {tokens(data)} |")
     text, data = channels(counted)
-    groups = len(counted.structured_content["groups"])
+    groups = len(counted.structured_content["rows"])
     total = counted.structured_content["total"]
     print(
         f"| summarize_processes | {total} processes in {groups} groups | {tokens(text)} "
         f"| {tokens(data)} |"
     )
     text, data = channels(wide)
-    groups = len(wide.structured_content["groups"])
+    groups = len(wide.structured_content["rows"])
     print(
         f"\nTallyfy runs by template and status: {groups} groups, text {tokens(text)} tokens, "
         f"structured {tokens(data)}"
@@ -176,9 +176,9 @@ def twenty_groups() -> None:
     """Owner and status: ten of the sandbox's Tallyfy users, open and completed each."""
     emails = [u["email"] for u in generate(seed=SEED, runs=20).users][:10]
     keys = [[email, status] for status in ("open", "completed") for email in emails]
-    result = SummaryResult(
-        group_by=["owner", "status"],
-        groups=[GroupCount(key=key, count=400 - 7 * i, exact=True) for i, key in enumerate(keys)],
+    result = SummaryResult.of(
+        ["owner", "status"],
+        [GroupCount(key=key, count=400 - 7 * i, exact=True) for i, key in enumerate(keys)],
         total=5_000,
         exact=False,
         counted=[

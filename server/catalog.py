@@ -173,12 +173,9 @@ LIST_PROCESSES_SCHEMA = _object(
         "created_before": _text("ISO 8601, exclusive.", DATE_CHARS),
         "updated_after": _text("Last change at or after (ISO 8601).", DATE_CHARS),
         "updated_before": _text("Last change before (ISO 8601).", DATE_CHARS),
-        "due_after": _text("Due (deadline, next action) at or after (ISO 8601).", DATE_CHARS),
-        "due_before": _text("Due before (ISO 8601).", DATE_CHARS),
-        "overdue": {
-            "type": ["boolean", "null"],
-            "description": "Only true: open and due before now.",
-        },
+        "due_after": _text("Due (deadline, next task) at or after.", DATE_CHARS),
+        "due_before": _text("Due before.", DATE_CHARS),
+        "overdue": {"type": ["boolean", "null"], "description": "Only true: open, past due."},
         "owner": _text("Owner's user id or email."),
         "template": _text("Template, definition or pipeline: id or exact name."),
         "tags": _texts("Tag names; a process must carry all of them."),
@@ -262,7 +259,7 @@ SUMMARIZE_PROCESSES_SCHEMA = _object(
             "type": ["array", "null"],
             "items": {"type": "string", "enum": list(GROUP_BY)},
             "maxItems": MAX_DIMENSIONS,
-            "description": "One or two (default backend); age = time since created.",
+            "description": "One or two (default backend); age: since created.",
         },
     }
 )
@@ -345,12 +342,10 @@ TOOLS: tuple[ToolDef, ...] = (
         name="summarize_processes",
         title="Count processes per group",
         description=(
-            "How many processes match the list_processes filters, per group, largest first: "
-            "one short answer instead of paging rows. Exact where the backend reports totals; "
-            "elsewhere rows are counted up to a cap, and a count past it is marked as a lower "
-            'bound. Example: {"text":"onboarding","status":["open"],'
-            '"updated_before":"2026-10-23","group_by":["owner"]} counts stuck onboarding '
-            "runs per owner."
+            "Count processes matching the list_processes filters per group, largest first, "
+            "instead of paging rows. Exact where the backend has totals, else lower bounds "
+            'past a scan cap (marked). E.g. {"text":"onboarding","status":["open"],'
+            '"updated_before":"2026-10-23","group_by":["owner"]}: stuck runs per owner.'
         ),
         input_schema=SUMMARIZE_PROCESSES_SCHEMA,
         output_model=SummaryResult,

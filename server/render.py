@@ -212,24 +212,24 @@ def _counted(c: Counted) -> str:
 def summary_text(result: SummaryResult) -> str:
     """A head line, how each instance was counted, then one line per group, largest
     first: `count | value[ | value]`, a `+` after a count that is a lower bound."""
-    groups = len(result.groups) + (result.more_groups or 0)
+    listed = result.groups()
+    groups = len(listed) + (result.more_groups or 0)
     head = f"{result.total:,}{'' if result.exact else '+'} processes in {groups} group"
     head += f"{'s' if groups != 1 else ''} by {' and '.join(result.group_by)}"
-    every = result.exact and all(g.exact for g in result.groups)
+    every = result.exact and all(g.exact for g in listed)
     head += ", every count exact" if every else "; N+ = at least N (a lower bound)"
     lines = [head, "counted: " + "; ".join(_counted(c) for c in result.counted)]
-    local = [a for a in result.applied if a.mode != "native"]
-    if local:
+    if result.applied:
         lines.append(
             "filtered here, not by the backend: "
-            + "; ".join(f"{a.backend}.{a.field} {a.mode}" for a in local)
+            + "; ".join(f"{a.backend}.{a.field} {a.mode}" for a in result.applied)
         )
-    for g in result.groups:
+    for g in listed:
         count = f"{g.count:,}{'' if g.exact else '+'}"
         lines.append(" | ".join([count, *(safe_text.cell(k) for k in g.key)]))
     if result.more_groups:
         lines.append(
             f"... {result.more_groups} smaller groups: {result.more_count or 0:,} processes"
         )
-    lines.extend(f"warning: {safe_text.line(w)}" for w in result.warnings)
+    lines.extend(f"warning: {safe_text.line(w)}" for w in result.warnings or ())
     return "\n".join(lines)

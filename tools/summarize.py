@@ -147,10 +147,10 @@ async def summarize(
         raise errors[0]
     ordered = [tallies[b.name] for b in backends if b.name in tallies]
     result = merge(ordered, dimensions, failed)
-    for t in ordered:
-        result.applied.extend(t.applied)
-        result.warnings.extend(t.warnings)
-    result.warnings.extend(warnings)
+    # As list answers say it: the filters checked here, not those the backend applied.
+    applied = [a for t in ordered for a in t.applied if a.mode != "native"]
+    result.applied = applied or None
+    result.warnings = [w for t in ordered for w in t.warnings] + warnings or None
     if counting.reporter is not None:
         await counting.reporter.finish(
             counting.rows, counting.rows, f"counted {result.total} processes"
@@ -176,9 +176,9 @@ def merge(
     ranked = sorted((item for item in counts.items() if item[1]), key=lambda kv: (-kv[1], kv[0]))
     shown_groups = ranked[:MAX_GROUPS]
     rest = ranked[MAX_GROUPS:]
-    return SummaryResult(
-        group_by=list(dimensions),
-        groups=[GroupCount(key=list(k), count=n, exact=exact(k)) for k, n in shown_groups],
+    return SummaryResult.of(
+        dimensions,
+        [GroupCount(key=list(k), count=n, exact=exact(k)) for k, n in shown_groups],
         total=sum(t.total for t in tallies),
         exact=all(t.total_exact for t in tallies) and not failed,
         more_groups=len(rest) or None,

@@ -36,8 +36,10 @@ async def test_counts_per_group_come_as_lines_and_as_structured_content(
     assert not result.is_error, text(result)
     answer = result.structured_content
     by_status = Counter(r["status"] for r in tallyfy_data.runs)
-    assert {g["key"][0]: g["count"] for g in answer["groups"]} == by_status
-    assert [g["count"] for g in answer["groups"]] == sorted(by_status.values(), reverse=True)
+    assert answer["columns"] == ["native_status", "count", "exact"]
+    assert {status: n for status, n, _ in answer["rows"]} == by_status
+    assert [n for _, n, _ in answer["rows"]] == sorted(by_status.values(), reverse=True)
+    assert all(exact is True for *_, exact in answer["rows"])
     assert answer["total"] == len(tallyfy_data.runs)
     assert answer["exact"]
     lines = text(result).splitlines()
@@ -56,7 +58,7 @@ async def test_the_stuck_question_counts_what_the_list_call_returns(client: Clie
         "summarize_processes", {"backend": NAME, **stuck, "group_by": ["owner"]}
     )
     assert not result.is_error, text(result)
-    groups = {g["key"][0]: g["count"] for g in result.structured_content["groups"]}
+    groups = {owner: n for owner, n, _ in result.structured_content["rows"]}
     assert groups == Counter(r.get("owner", "(none)") for r in listed)
     assert "filtered here, not by the backend:" in text(result)
 
@@ -115,9 +117,9 @@ async def test_progress_counts_rows_as_they_are_counted(
 
 def test_twenty_groups_fit_in_a_short_text() -> None:
     # About 300 tokens (benchmarks/summary.py counts them with a tokenizer); bytes / 4 here.
-    result = SummaryResult(
-        group_by=["owner", "status"],
-        groups=[
+    result = SummaryResult.of(
+        ["owner", "status"],
+        [
             GroupCount(key=[f"someone.{i}@example.test", "open"], count=300 - i, exact=i % 3 > 0)
             for i in range(20)
         ],

@@ -153,20 +153,20 @@ def check(query: ProcessQuery, dimensions: tuple[str, ...], cap: int | None) -> 
             await lister.aclose()
             await counter.aclose()
         expected = Counter(groups.key(dimensions, r, query.now) for r in rows)
-        for group in result.groups:
+        for group in result.groups():
             want = expected[tuple(group.key)]
             if group.exact:
                 assert group.count == want, (group, want)
             else:
                 assert group.count <= want, (group, want)
         if result.more_groups is None:
-            exact = {tuple(g.key) for g in result.groups if g.exact}
-            if result.exact and len(exact) == len(result.groups):
-                assert {tuple(g.key): g.count for g in result.groups} == +expected
+            exact = {tuple(g.key) for g in result.groups() if g.exact}
+            if result.exact and len(exact) == len(result.groups()):
+                assert {tuple(g.key): g.count for g in result.groups()} == +expected
         assert (result.total == len(rows)) if result.exact else (result.total <= len(rows))
         if cap is None:
             assert result.exact
-            assert all(g.exact for g in result.groups)
+            assert all(g.exact for g in result.groups())
 
     anyio.run(body)
 
