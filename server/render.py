@@ -158,6 +158,11 @@ def _collection_body(c: CollectionView) -> str:
     lines.append(f"    sorts: {', '.join(c.sorts) or own_order}")
     if c.sections:
         lines.append(f"    get_process include: {', '.join(c.sections)}")
+    lines.append(
+        "    summarize: vendor totals when every filter is native"
+        if c.counts == "vendor totals"
+        else "    summarize: counts rows (the vendor reports no total)"
+    )
     if c.attributes:
         lines.append(
             "    where attributes: "

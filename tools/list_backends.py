@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,6 +33,10 @@ class CollectionView(_Model):
     sections: list[str] = Field(description="Sections get_process can include.")
     attributes: dict[str, str] | None = None
     max_page_size: int | None = Field(None, description="Only where it differs from the backend's.")
+    counts: Literal["vendor totals", "rows"] = Field(
+        description="How summarize_processes counts: vendor totals (when every filter is "
+        "native) or rows."
+    )
 
 
 class BackendView(_Model):
@@ -50,7 +55,7 @@ class BackendsResult(_Model):
     server_time: datetime = Field(description="Now, UTC: for relative dates.")
 
 
-def _collection(info: CollectionInfo, caps: Capabilities) -> CollectionView:
+def _collection(info: CollectionInfo, caps: Capabilities, totals: bool) -> CollectionView:
     own = info.paging.max_page_size if info.paging else None
     return CollectionView(
         name=info.name,
@@ -63,6 +68,7 @@ def _collection(info: CollectionInfo, caps: Capabilities) -> CollectionView:
         sections=list(info.sections),
         attributes=dict(info.attributes) or None,
         max_page_size=own if own != caps.max_page_size else None,
+        counts="vendor totals" if totals else "rows",
     )
 
 
@@ -98,7 +104,9 @@ async def list_backends(instances: Instances) -> BackendsResult:
                 description=backend.settings.description,
                 default_collection=caps.default_collection,
                 max_page_size=caps.max_page_size,
-                collections=[_collection(c, caps) for c in caps.collections],
+                collections=[
+                    _collection(c, caps, backend.reports_totals(c.name)) for c in caps.collections
+                ],
             )
         )
     for name, problem in sorted(instances.problems.items()):

@@ -49,6 +49,8 @@ async def test_list_backends_reports_instance_collections_and_filter_modes(clien
     assert modes["created_after"] == "local"
     assert modes["where"] == "unsupported"
     assert modes["due_before"] == "local"
+    assert runs["counts"] == "vendor totals"
+    assert "summarize: vendor totals when every filter is native" in text(result)
     assert "server_time" in result.structured_content
     assert "local: created_after" in text(result)
     assert "due_after, due_before" in text(result)

@@ -19,6 +19,7 @@ from tools.backends.yuuvis import sandbox as yuuvis
 from tools.errors import InvalidArgumentError
 from tools.instances import Instances
 from tools.model import SummaryResult
+from tools.sandbox import SANDBOXES
 from tools.sim import Fault
 from tools.summarize import parse_summary, summarize_processes
 
@@ -137,6 +138,20 @@ async def test_kommo_reports_no_total_so_its_leads_are_counted_in_pages_of_250()
     assert result.counted[0].method == "rows"
     assert result.exact
     assert result.total == len(sim.core.app.state.data.leads)
+
+
+@pytest.mark.parametrize("module", SANDBOXES, ids=lambda m: str(m.NAME))
+async def test_list_backends_says_how_each_default_collection_is_counted(module: Any) -> None:
+    sim = open_sim(module)
+    backend = sim.backend()
+    try:
+        await backend.discover()
+        said = backend.reports_totals(None)
+    finally:
+        await backend.aclose()
+    result = await summary([sim], backend=module.NAME, group_by=["backend"])
+    assert result.counted[0].method == ("vendor totals" if said else "rows")
+    assert said == (module.NAME in (tallyfy.NAME, yuuvis.NAME, frends.NAME))
 
 
 # -- when vendor totals are not trusted ----------------------------------------------------

@@ -265,6 +265,12 @@ class Backend(ABC):
             return list(info.sections)
         return []
 
+    def reports_totals(self, collection: str | None) -> bool:
+        """Whether the vendor reports a total for a list of `collection`, so that `count`
+        answers (list_backends shows it: how summarize_processes counts there)."""
+        caps = self.capabilities().for_collection(collection)
+        return caps.total_known and caps.addressing != "token"
+
     async def count(self, plan: Plan) -> Count | None:
         """How many rows `plan` matches, from the vendor's own total, in one cheap request;
         None where the vendor reports no total for this collection (Chakra, Kommo,
@@ -273,8 +279,7 @@ class Backend(ABC):
 
         The default reads the total of a one-row first page; a backend whose list pages are
         heavy can send a lighter request (Tallyfy drops `with` and `sort`)."""
-        caps = self.capabilities().for_collection(plan.collection)
-        if not caps.total_known or caps.addressing == "token":
+        if not self.reports_totals(plan.collection):
             return None
         page = await self.fetch_page(plan, 0, 1)
         if page.total is None:
