@@ -31,7 +31,7 @@ PARAMETERS = ("backend", "collection", *QUERY_FILTERS, "group_by")
 DEFAULT_GROUP_BY = ("backend",)
 # Groups an answer lists; the rest are summed into one line.
 MAX_GROUPS = 50
-_PAGING = ("limit", "cursor", "sort", "detail")
+_PAGING = ("limit", "cursor", "sort", "detail", "fields")
 
 
 def parse_group_by(value: Any) -> tuple[str, ...]:
