@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 
+from tools import notices
 from tools.arguments import given, shown
 from tools.backends.base import Backend
 from tools.errors import BackendError, InvalidArgumentError, ProcessMcpError
@@ -133,12 +134,17 @@ async def summarize(
                 errors.append(exc)
                 return
             failed.append(backend.name)
-            warnings.append(f"{backend.name} failed: {exc.for_model()}")
+            await warn(f"{backend.name} failed: {exc.for_model()}")
         except ProcessMcpError as exc:
             if not fan_out:
                 errors.append(exc)
                 return
-            warnings.append(f"{backend.name} skipped: {exc.message}")
+            await warn(f"{backend.name} skipped: {exc.message}")
+
+    async def warn(message: str) -> None:
+        """For the answer, and live for the client, as a list call says it."""
+        warnings.append(message)
+        await notices.warn(message, source="process_mcp.summarize")
 
     async with anyio.create_task_group() as tg:
         for backend in backends:
