@@ -26,15 +26,12 @@ from simproc import simulator_process
 
 from server.app import build_server
 from server.logs import setup_logging
-from server.render import list_text
 from server.settings import Settings
 from tools.backends.base import InstanceSettings
 from tools.backends.registry import create_backend
 from tools.backends.tallyfy import sandbox
 from tools.backends.tallyfy.data import generate
 from tools.backends.tallyfy.simulator import create_app
-from tools.instances import Instances
-from tools.list_processes import list_processes
 from tools.paging import run_list
 from tools.query import ProcessQuery
 from tools.sim import SimulatorCore
@@ -111,32 +108,15 @@ async def tool_overhead() -> dict[str, float]:
     return {"direct": median(direct), "mcp": median(via_mcp), "server": median(in_server)}
 
 
-async def answer_size() -> dict[str, float]:
-    """Text the model reads per row vs the vendor's raw JSON for the same rows."""
-    sim = fresh_sim()
-    backend = create_backend(
-        instance("http://tallyfy.bench"), transport=httpx.ASGITransport(app=sim)
-    )
-    instances = Instances([backend])
-    result = await list_processes(instances, {"backend": sandbox.NAME, "limit": 100})
-    raw = await backend.http.get_json(
-        f"/organizations/{DATA.org_id}/runs",
-        params=[("archived", "true"), ("with", "tags"), ("per_page", "100")],
-    )
-    await backend.aclose()
-    text = list_text(result)
-    raw_rows = json.dumps(raw["data"], separators=(",", ":"))
+async def tools_list_bytes() -> int:
+    """The whole tools/list answer in bytes of compact JSON (tokens: benchmarks/sizes.py)."""
     async with Client(build_server(Settings())) as client:
         tools = (await client.list_tools()).tools
     listing = json.dumps(
         [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools],
         separators=(",", ":"),
     )
-    return {
-        "text_per_row": len(text) / result.count,
-        "raw_per_row": len(raw_rows) / len(raw["data"]),
-        "tools_list": len(listing),
-    }
+    return len(listing)
 
 
 BARE = """
@@ -198,7 +178,7 @@ async def main() -> None:
     setup_logging("WARNING")
     fetch = await fetch_with_latency()
     overhead = await tool_overhead()
-    size = await answer_size()
+    listing = await tools_list_bytes()
     start = cold_starts()
     rows = [
         (
@@ -230,14 +210,8 @@ async def main() -> None:
             "budget 1.15x",
         ),
         (
-            "list text per row vs raw vendor JSON per row",
-            f"{size['text_per_row']:.0f} B (~{size['text_per_row'] / 4:.0f} tokens) vs "
-            f"{size['raw_per_row']:.0f} B ({size['raw_per_row'] / size['text_per_row']:.1f}x)",
-            "tens of tokens per row",
-        ),
-        (
-            "whole tools/list (compact JSON)",
-            f"{size['tools_list']} B (~{size['tools_list'] // 4} tokens)",
+            "whole tools/list (compact JSON; tokens: benchmarks/sizes.py)",
+            f"{listing:,} B",
             "test budget 16,000 B",
         ),
     ]

@@ -20,24 +20,23 @@ from tools.bounds import (
     DATE_CHARS,
     FILE_NAME_CHARS,
     ID_CHARS,
-    MAX_COLUMNS,
+    MAX_FIELDS,
     MAX_VALUES,
     NAME_CHARS,
     WHERE_CHARS,
 )
 from tools.errors import InvalidArgumentError
 from tools.export_process import FORMATS, MAX_ROWS, ExportResult, export_process
-from tools.exportformats import DEFAULT_COLUMNS
 from tools.get_process import SECTIONS, get_process
 from tools.groups import GROUP_BY, MAX_DIMENSIONS
-from tools.instances import ALL, Instances
+from tools.instances import Instances
 from tools.list_backends import BackendsResult, list_backends
 from tools.list_processes import list_processes
-from tools.model import DETAILS, STATUSES, ListResult, ProcessDetail, SummaryResult
+from tools.model import DETAILS, STATUSES, ProcessDetail, SummaryResult
 from tools.progress import Progress
 from tools.query import MAX_LIMIT, SORT_KEYS
 from tools.summarize import summarize_processes
-from tools.where_text import EXAMPLE as WHERE_EXAMPLE
+from tools.table import ListPage
 
 
 class Session(Protocol):
@@ -153,54 +152,50 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
     return schema
 
 
-BACKEND = _text('Instance from list_backends, or "all" (default).')
-COLLECTION = _text("Collection (see list_backends); default: the main one.")
+# Descriptions are terse on purpose: every client sends them to the model on every turn
+# (benchmarks/sizes.py counts them; the README and list_backends say the rest).
+BACKEND = _text('Instance, or "all" (default).')
+COLLECTION = _text("Default: the main one.")
+FIELDS = _texts('Columns, e.g. ["owner","due_at"] or extra.KEY; id always.', max_items=MAX_FIELDS)
 
 LIST_PROCESSES_SCHEMA = _object(
     {
         "backend": BACKEND,
         "collection": COLLECTION,
-        "status": _texts(
-            "Unified status, any of (cancelled = archived, lost or deleted).", STATUSES
-        ),
-        "native_status": _texts("The backend's own status values (see list_backends)."),
-        "text": _text(
-            "Case-insensitive part of the name (or of the text fields list_backends names)."
-        ),
-        "created_after": _text(
-            "ISO 8601 date or date-time, inclusive; a bare date is 00:00 UTC.", DATE_CHARS
-        ),
-        "created_before": _text("ISO 8601, exclusive.", DATE_CHARS),
-        "updated_after": _text("Last change at or after (ISO 8601).", DATE_CHARS),
-        "updated_before": _text("Last change before (ISO 8601).", DATE_CHARS),
+        "status": _texts("Unified, any of.", STATUSES),
+        "native_status": _texts("The backend's own values."),
+        "text": _text("Part of the name, any case."),
+        "created_after": _text("ISO 8601, inclusive; a date is 00:00 UTC.", DATE_CHARS),
+        "created_before": _text("Exclusive.", DATE_CHARS),
+        "updated_after": _text("Last change at or after.", DATE_CHARS),
+        "updated_before": _text("Last change before.", DATE_CHARS),
         "due_after": _text("Due (deadline, next task) at or after.", DATE_CHARS),
         "due_before": _text("Due before.", DATE_CHARS),
         "overdue": {"type": ["boolean", "null"], "description": "Only true: open, past due."},
-        "owner": _text("Owner's user id or email."),
-        "template": _text("Template, definition or pipeline: id or exact name."),
-        "tags": _texts("Tag names; a process must carry all of them."),
+        "owner": _text("User id or email."),
+        "template": _text("Template/definition/pipeline: id or name."),
+        "tags": _texts("All of these tags."),
+        # An example that shows and/or, grouping, quotes and `in` (the README has the rest).
         "where": _text(
-            "Attribute conditions (list_backends names them), e.g. "
-            + WHERE_EXAMPLE
-            + '; also != > < <= and stage in ("won", "lost"). Text in quotes.',
+            'Attribute conditions, e.g. budget >= 40000 and (city != "Pune" or stage in '
+            '("won","lost")).',
             WHERE_CHARS,
         ),
-        "sort": _choice("Order (default -created_at).", SORT_KEYS),
-        "limit": _integer("Rows (default 20); page on with cursor.", 1, MAX_LIMIT),
-        "cursor": _text("next_cursor of the previous answer; same filters.", CURSOR_CHARS),
-        "detail": _choice(
-            "ids = id and name; summary (default); full adds backend fields.", DETAILS
-        ),
+        "sort": _choice("Default -created_at.", SORT_KEYS),
+        "limit": _integer("Rows (default 20).", 1, MAX_LIMIT),
+        "cursor": _text("next_cursor; same filters.", CURSOR_CHARS),
+        "detail": _choice("ids, summary (default) or full (every field).", DETAILS),
+        "fields": FIELDS,
     }
 )
 
 GET_PROCESS_SCHEMA = _object(
     {
-        "backend": _required_text("Instance name (each list row carries it)."),
-        "id": _required_text("Process id from list_processes.", ID_CHARS),
+        "backend": _required_text("Instance of the row."),
+        "id": _required_text("Id from list_processes.", ID_CHARS),
         "collection": COLLECTION,
-        "include": _texts("Sections (default tasks; detail=full: all there are).", SECTIONS),
-        "detail": _choice("full adds backend fields and every section.", ("summary", "full")),
+        "include": _texts("Sections (default tasks).", SECTIONS),
+        "detail": _choice("full: every field and section.", ("summary", "full")),
     },
     required=("backend", "id"),
 )
@@ -211,40 +206,27 @@ def _as_in_list(schema: dict[str, Any]) -> dict[str, Any]:
     if "anyOf" in schema:
         choice, null = schema["anyOf"]
         return {"anyOf": [{**choice, "description": "As in list_processes."}, null]}
-    return {**schema, "description": "As in list_processes."}
+    return {**schema, "description": "Filter."}
 
 
 _FILTERS = {
     k: _as_in_list(v)
     for k, v in LIST_PROCESSES_SCHEMA["properties"].items()
-    if k not in ("limit", "cursor", "detail", "backend", "collection")
+    if k not in ("limit", "cursor", "detail", "fields", "backend", "collection")
 }
 EXPORT_PROCESS_SCHEMA = _object(
     {
-        "backend": _required_text('Instance name; "all" for list exports (without id).'),
-        "id": _text("Export this one process in full; leave out to export a list.", ID_CHARS),
+        "backend": _required_text('Instance; "all" for a list.'),
+        "id": _text("One process; leave out for a list.", ID_CHARS),
         "collection": COLLECTION,
         "format": _choice(
-            "With id: json (default), markdown, or native (the vendor's own form, e.g. "
-            "Frends BPMN). Without id: csv (default) or jsonl.",
+            "With id: json (default), markdown, native; else csv (default), jsonl.",
             FORMATS,
         ),
-        "columns": _texts(
-            "csv columns in order (default: "
-            + ", ".join(DEFAULT_COLUMNS)
-            + "): any row field, or extra.KEY.",
-            max_items=MAX_COLUMNS,
-        ),
-        "file_name": _text(
-            "Plain file name in the export directory; default: generated.", FILE_NAME_CHARS
-        ),
-        "overwrite": {
-            "type": ["boolean", "null"],
-            "description": "Replace an existing file of that name (default false).",
-        },
-        "max_rows": _integer(
-            "Stop after this many rows (list exports; default: every match).", 1, MAX_ROWS
-        ),
+        "fields": {**FIELDS, "description": "Columns, as in list_processes."},
+        "file_name": _text("Plain name; default generated.", FILE_NAME_CHARS),
+        "overwrite": {"type": ["boolean", "null"], "description": "Replace it (default false)."},
+        "max_rows": _integer("Stop after this many (default all).", 1, MAX_ROWS),
         **_FILTERS,
     },
     required=("backend",),
@@ -259,7 +241,7 @@ SUMMARIZE_PROCESSES_SCHEMA = _object(
             "type": ["array", "null"],
             "items": {"type": "string", "enum": list(GROUP_BY)},
             "maxItems": MAX_DIMENSIONS,
-            "description": "One or two (default backend); age: since created.",
+            "description": "One or two; default backend. age: since created.",
         },
     }
 )
@@ -278,9 +260,8 @@ async def _list_backends(session: Session, args: dict[str, Any]) -> Reply:
 
 
 async def _list_processes(session: Session, args: dict[str, Any]) -> Reply:
-    result: ListResult = await list_processes(session.instances, args, progress=session.progress)
-    fan_out = args.get("backend") in (None, ALL)
-    return Reply(result, render.list_text(result, fan_out=fan_out))
+    page: ListPage = await list_processes(session.instances, args, progress=session.progress)
+    return Reply(page, render.list_text(page))
 
 
 async def _summarize_processes(session: Session, args: dict[str, Any]) -> Reply:
@@ -315,10 +296,8 @@ TOOLS: tuple[ToolDef, ...] = (
         name="list_backends",
         title="List process backends",
         description=(
-            "Start here. Lists the configured backend instances, their collections, native "
-            "status values, sort keys, and for each filter whether the backend applies it "
-            "(native), narrows it (narrowed), it is checked here (local) or refused "
-            "(unsupported). Also gives the server's current time."
+            "Start here: the backend instances, their collections, statuses and sorts, how "
+            "each filter runs there (native, narrowed, local, unsupported), the server's time."
         ),
         input_schema=LIST_BACKENDS_SCHEMA,
         output_model=BackendsResult,
@@ -328,24 +307,21 @@ TOOLS: tuple[ToolDef, ...] = (
         name="list_processes",
         title="List processes",
         description=(
-            "Find processes (runs, instances, leads...) with one filter vocabulary across "
-            "backends; one line per process. Use backend to pick an instance or 'all'. "
-            "Filters combine with AND. Results follow sort; page with cursor. Example: "
-            '{"backend":"all","status":["open"],"updated_before":"2026-10-01"} finds '
-            "processes that look stuck."
+            "Find processes (runs, leads, executions...) in one backend or all, filters ANDed; "
+            "a table back, one row each, cursor for more. Stuck: "
+            '{"status":["open"],"updated_before":"2026-10-01"}.'
         ),
         input_schema=LIST_PROCESSES_SCHEMA,
-        output_model=ListResult,
+        output_model=ListPage,
         handler=_list_processes,
     ),
     ToolDef(
         name="summarize_processes",
         title="Count processes per group",
         description=(
-            "Count processes matching the list_processes filters per group, largest first, "
-            "instead of paging rows. Exact where the backend has totals, else lower bounds "
-            'past a scan cap (marked). E.g. {"text":"onboarding","status":["open"],'
-            '"updated_before":"2026-10-23","group_by":["owner"]}: stuck runs per owner.'
+            "Count list_processes matches per group, largest first, in one short answer. "
+            "Exact where the backend has totals, else lower bounds (marked). Stuck per owner: "
+            '{"status":["open"],"updated_before":"2026-10-01","group_by":["owner"]}.'
         ),
         input_schema=SUMMARIZE_PROCESSES_SCHEMA,
         output_model=SummaryResult,
@@ -355,9 +331,8 @@ TOOLS: tuple[ToolDef, ...] = (
         name="get_process",
         title="Get one process",
         description=(
-            "One process in detail: status, owner, dates, and sections such as tasks "
-            "(with owners, due dates and OVERDUE marks), form fields, definition. "
-            "Pass backend and id from a list_processes row."
+            "One process in detail: tasks (owners, due dates, OVERDUE), fields, definition. "
+            "backend and id come from a list row."
         ),
         input_schema=GET_PROCESS_SCHEMA,
         output_model=ProcessDetail,
@@ -367,11 +342,9 @@ TOOLS: tuple[ToolDef, ...] = (
         name="export_process",
         title="Export processes to a file",
         description=(
-            "Write processes to a file instead of the conversation. With id: one process in "
-            "full (json, markdown, or the backend's native form). Without id: every process "
-            "matching the list_processes filters (csv or jsonl), streamed page by page with "
-            "progress. Answers with a resource link (read it with resources/read), the path, "
-            "row count, size, sha256 and a preview. Never overwrites unless overwrite=true."
+            "Write to a file, not the conversation: with id one process in full, else every "
+            "match of list_processes' filters (csv, jsonl), with progress. Answers a resource "
+            "link, path, rows and preview; never overwrites unless asked."
         ),
         input_schema=EXPORT_PROCESS_SCHEMA,
         output_model=ExportResult,

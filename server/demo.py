@@ -45,6 +45,14 @@ def _size(result: Any) -> str:
     return f"text {_tokens(text)} tokens, structuredContent {_tokens(data)}"
 
 
+def _records(answer: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A list answer's rows as objects (its columns, plus the values every row shares)."""
+    if not answer or answer.get("count", 0) == 0:
+        return []
+    shared = answer.get("shared") or {}
+    return [{**shared, **dict(zip(answer["columns"], r, strict=True))} for r in answer["rows"]]
+
+
 async def _run(seed: int) -> int:
     from mcp import ClientSession, StdioServerParameters, stdio_client
 
@@ -115,7 +123,7 @@ async def _conversation(session: Any) -> None:
             "list_processes",
             {**stuck_query, "limit": 5, "cursor": more},
         )
-    rows = stuck.structured_content.get("processes") or first.structured_content["processes"]
+    rows = _records(stuck.structured_content) or _records(first.structured_content)
     if rows:
         row = rows[0]
         await call(

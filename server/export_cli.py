@@ -24,7 +24,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--id", help="export this one process (json, markdown or native)")
     p.add_argument("--collection")
     p.add_argument("--format", choices=("csv", "jsonl", "json", "markdown", "native"))
-    p.add_argument("--columns", help="csv columns, comma-separated")
+    # --columns: the option's name before fields replaced columns (cheap to keep).
+    p.add_argument(
+        "--fields", "--columns", dest="fields", help="columns, comma-separated (id always)"
+    )
     p.add_argument("--file-name", help="file name inside the export directory")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--max-rows", type=int)
@@ -61,8 +64,8 @@ def arguments(args: argparse.Namespace) -> dict[str, Any]:
         out["overwrite"] = True
     if args.overdue:
         out["overdue"] = True
-    if args.columns:
-        out["columns"] = [c.strip() for c in args.columns.split(",") if c.strip()]
+    if args.fields:
+        out["fields"] = [c.strip() for c in args.fields.split(",") if c.strip()]
     if args.where:
         # As the tool takes it: an expression, or the JSON text of the older object form.
         out["where"] = args.where

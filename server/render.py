@@ -1,9 +1,11 @@
 """Compact text for the model: one line per process, dates as days, nulls left out.
 
-structuredContent carries the full typed answer; this text is what most clients put in
-the model's context, so it is written to be read, not parsed. Vendor text is data: every
-value a backend supplied passes through tools/safe_text.py (`cell` inside a ` | ` row,
-`line` elsewhere), so no value can add a line, forge one the server writes, or a separator.
+A list answer's text is its table (tools/table.py) as lines: a header of column names,
+then one line of cells per process, rendered from the structured answer alone. Other
+answers carry their typed result in structuredContent beside a text written to be read.
+Vendor text is data: every value a backend supplied passes through tools/safe_text.py
+(`cell` inside a ` | ` row, `line` elsewhere), so no value can add a line, forge one the
+server writes, or a separator.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 from tools import safe_text
 from tools.export_process import ExportResult
 from tools.list_backends import BackendsResult, CollectionView
-from tools.model import Counted, ListResult, ProcessDetail, ProcessSummary, SummaryResult
+from tools.model import Counted, ProcessDetail, ProcessSummary, SummaryResult
+from tools.table import ListPage
 
 
 def _day(value: datetime | None) -> str | None:
@@ -49,29 +52,41 @@ def process_line(row: ProcessSummary, *, show_backend: bool) -> str:
     return " | ".join(parts)
 
 
-def list_text(result: ListResult, *, fan_out: bool = False) -> str:
-    """`fan_out`: the rows answer `backend: "all"`, so each names its instance even on a
-    page where only one instance still has rows (get_process needs it)."""
-    backends = {r.backend for r in result.processes}
-    show_backend = (
-        fan_out or len(backends) > 1 or any(a.backend not in backends for a in result.applied)
-    )
-    head = f"{result.count} process{'es' if result.count != 1 else ''}"
-    if result.total is not None:
-        head += f" of {result.total}"
-    if result.scanned is not None:
-        head += f" (examined {result.scanned} rows)"
+def _cell(value: Any) -> str:
+    """One cell of the answer's table as the text shows it (vendor text made safe)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return safe_text.cell(value)
+    if isinstance(value, list):
+        return ",".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return safe_text.cell(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    return safe_text.cell(json.dumps(value))
+
+
+def list_text(page: ListPage) -> str:
+    """The table of a list answer, as lines: rendered from the structured answer alone,
+    so a client that shows only structuredContent misses nothing this says."""
+    head = f"{page.count} process{'es' if page.count != 1 else ''}"
+    if page.total is not None:
+        head += f" of {page.total}"
+    if page.scanned is not None:
+        head += f" (examined {page.scanned} rows)"
     lines = [head]
-    local = [a for a in result.applied if a.mode != "native"]
-    if local:
+    if page.applied:
         lines.append(
             "filtered here, not by the backend: "
-            + "; ".join(f"{a.backend}.{a.field} {a.mode}" for a in local)
+            + "; ".join(f"{a.backend}.{a.field} {a.mode}" for a in page.applied)
         )
-    lines.extend(process_line(r, show_backend=show_backend) for r in result.processes)
-    lines.extend(f"warning: {safe_text.line(w)}" for w in result.warnings)
-    if result.next_cursor:
-        lines.append(f"more: call again with cursor={result.next_cursor}")
+    if page.shared:
+        lines.append("every row: " + " | ".join(f"{k}={_cell(v)}" for k, v in page.shared.items()))
+    if page.rows:
+        lines.append(" | ".join(safe_text.cell(c) for c in page.columns))
+        lines.extend(" | ".join(_cell(v) for v in row) for row in page.rows)
+    lines.extend(f"warning: {safe_text.line(w)}" for w in page.warnings or ())
+    if page.next_cursor:
+        lines.append(f"more: call again with cursor={page.next_cursor}")
     return "\n".join(lines)
 
 

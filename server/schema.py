@@ -65,3 +65,24 @@ def output_schema(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema(mode="serialization")
     result: dict[str, Any] = drop_nulls(strip_titles(inline_refs(schema)))
     return result
+
+
+def _lean(node: dict[str, Any]) -> dict[str, Any]:
+    """A property reduced to its JSON type."""
+    return {"type": node["type"]} if "type" in node else {}
+
+
+def lean_output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The answer's top-level shape only: each property's JSON type, and which are always
+    there. Output schemas are sent with every tools/list (clients keep them, validate
+    results with them, some show them to the model), where the full nested schemas were
+    about half of the whole listing (issue 12); the types and the meaning of each part are
+    documented in the README and tools/table.py."""
+    full = output_schema(model)
+    lean: dict[str, Any] = {
+        "type": "object",
+        "properties": {k: _lean(v) for k, v in full.get("properties", {}).items()},
+    }
+    if full.get("required"):
+        lean["required"] = full["required"]
+    return lean

@@ -349,5 +349,5 @@ def test_tools_refuse_an_explicit_sort_on_a_collection_with_no_sorts() -> None:
     assert caught.value.field == "sort"
     assert "leave sort out" in caught.value.for_model()
     result = anyio.run(list_processes, instances, {"backend": "m", "limit": 3})
-    assert [r.id for r in result.processes] == ["p0000", "p0001", "p0002"]
+    assert [r["id"] for r in result.records()] == ["p0000", "p0001", "p0002"]
     assert result.warnings == ["m: rows in Memory's own order: items cannot be sorted"]

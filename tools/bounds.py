@@ -13,7 +13,7 @@ answer (an error quotes at most QUOTE_CHARS of any value) or a backend request l
 from __future__ import annotations
 
 # A name or a piece of text: backend, collection, owner, template, text, one tag, one
-# native status, one csv column, and each attribute name and text value inside `where`.
+# native status, one field name, and each attribute name and text value inside `where`.
 NAME_CHARS = 200
 # An ISO 8601 date or date-time ("2026-01-31T09:00:00.123456+05:30" is 32).
 DATE_CHARS = 40
@@ -27,7 +27,8 @@ WHERE_CHARS = 2_000
 FILE_NAME_CHARS = 255
 # Values in one list parameter (native_status, tags).
 MAX_VALUES = 50
-# csv columns of one export.
-MAX_COLUMNS = 100
+# Columns asked for with `fields` (list_processes, export_process): every row field and
+# room for backend-specific extra.KEY columns.
+MAX_FIELDS = 50
 # The most of any one argument an error message repeats back (tools/arguments.shown).
 QUOTE_CHARS = 200

@@ -25,20 +25,21 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tools.arguments import given, label, refusal, shown
-from tools.bounds import FILE_NAME_CHARS, ID_CHARS, MAX_COLUMNS, NAME_CHARS
+from tools.bounds import FILE_NAME_CHARS, ID_CHARS, MAX_FIELDS, NAME_CHARS
 from tools.errors import InvalidArgumentError, UnsupportedQueryError
 from tools.exportfiles import AtomicExport, safe_name
 from tools.exportformats import (
+    DEFAULT_COLUMNS,
     DETAIL_FORMATS,
     EXTENSION,
     LIST_FORMATS,
     MIME,
     CsvRows,
     JsonlRows,
-    check_columns,
     detail_json,
     detail_markdown,
 )
+from tools.fields import check_fields
 from tools.instances import ALL, Instances
 from tools.list_processes import natural_sort
 from tools.model import ApplyNote, ProcessSummary
@@ -55,9 +56,9 @@ URI_SCHEME = "export"
 Format = Literal["csv", "jsonl", "json", "markdown", "native"]
 FORMATS: tuple[str, ...] = (*LIST_FORMATS, *DETAIL_FORMATS)
 # Parameters of export_process itself; the rest are list_processes filters.
-OWN = ("backend", "collection", "id", "format", "columns", "file_name", "overwrite", "max_rows")
+OWN = ("backend", "collection", "id", "format", "fields", "file_name", "overwrite", "max_rows")
 LIST_ONLY = (*QUERY_FILTERS, "sort")
-Column = Annotated[str, Field(max_length=NAME_CHARS)]
+FieldName = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
 
 
 class ExportArgs(BaseModel):
@@ -68,7 +69,8 @@ class ExportArgs(BaseModel):
     collection: str | None = Field(None, min_length=1, max_length=NAME_CHARS)
     id: str | None = Field(None, min_length=1, max_length=ID_CHARS)
     format: Format | None = None
-    columns: list[Column] | None = Field(None, max_length=MAX_COLUMNS)
+    # The columns of a list export (tools/fields.py), the same names as list_processes'.
+    fields: list[FieldName] | None = Field(None, max_length=MAX_FIELDS)
     file_name: str | None = Field(None, max_length=FILE_NAME_CHARS)
     overwrite: bool = False
     max_rows: int | None = Field(None, ge=1, le=MAX_ROWS)
@@ -84,7 +86,7 @@ _HINTS = {
 _EXAMPLES = {
     "overwrite": "true",
     "max_rows": "500",
-    "columns": '["id", "name", "status"]',
+    "fields": '["name", "status", "owner"]',
     "file_name": '"stuck-onboarding.csv"',
     "backend": '"all"',
 }
@@ -120,6 +122,13 @@ def parse_export(arguments: Mapping[str, Any]) -> tuple[ExportArgs, dict[str, An
     arguments = given(arguments, (*OWN, *LIST_ONLY))
     own = {k: v for k, v in arguments.items() if k in OWN}
     filters = {k: v for k, v in arguments.items() if k not in OWN}
+    if "columns" in filters:
+        # The one renamed parameter: `columns` of earlier versions is now `fields`.
+        raise InvalidArgumentError(
+            "columns is now called fields (the same names as list_processes' fields)",
+            field="columns",
+            hint="pass the same list as fields; id always comes first",
+        )
     unknown = [k for k in filters if k not in LIST_ONLY]
     if unknown:
         raise InvalidArgumentError(
@@ -134,7 +143,7 @@ def parse_export(arguments: Mapping[str, Any]) -> tuple[ExportArgs, dict[str, An
             exc, valid=(*OWN, *LIST_ONLY), hints=_HINTS, examples=_EXAMPLES, model=ExportArgs
         ) from None
     if args.id is not None:
-        stray = [k for k in (*filters, "columns", "max_rows") if k in arguments]
+        stray = [k for k in (*filters, "fields", "max_rows") if k in arguments]
         if stray:
             raise InvalidArgumentError(
                 f"{', '.join(stray)} only apply to list exports (without id)",
@@ -156,12 +165,22 @@ def parse_export(arguments: Mapping[str, Any]) -> tuple[ExportArgs, dict[str, An
                 field="format",
                 hint="pass id for that; list exports use one of: " + ", ".join(LIST_FORMATS),
             )
-        if args.columns is not None and fmt != "csv":
-            raise InvalidArgumentError(
-                "columns only apply to csv", field="columns", hint="drop columns, or use csv"
-            )
-        check_columns(args.columns)
+        if args.fields is not None:
+            check_fields(args.fields)
     return args.model_copy(update={"format": fmt}), filters
+
+
+def columns_of(args: ExportArgs) -> tuple[str, ...] | None:
+    """The columns of a list export, None for every field (JSON Lines without fields).
+
+    `fields` given: id first, then the fields in order, and `backend` ahead of them all
+    when the export spans every instance (an id is only usable with its instance)."""
+    if args.fields is None:
+        return DEFAULT_COLUMNS if args.format == "csv" else None
+    names = check_fields(args.fields)
+    if args.backend == ALL and "backend" not in names:
+        names = ("backend", *names)
+    return names
 
 
 async def export_process(
@@ -267,7 +286,8 @@ async def _export_list(
     )
     backends = instances.select(query.backend)
     fmt = args.format or "csv"
-    encoder = CsvRows(check_columns(args.columns)) if fmt == "csv" else JsonlRows()
+    columns = columns_of(args)
+    encoder = CsvRows(columns or DEFAULT_COLUMNS) if fmt == "csv" else JsonlRows(columns)
     scope = args.collection or "processes"
     target = _target(args, f"{args.backend}-{scope}-{_stamp()}", fmt)
     dedupe = _RecentIds(DEDUPE_WINDOW)

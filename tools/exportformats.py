@@ -31,8 +31,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from tools.arguments import shown
-from tools.errors import InvalidArgumentError
+from tools.fields import EXTRA_PREFIX, is_extra
 from tools.model import ProcessDetail, ProcessSummary
 from tools.safe_text import cell as one_line_cell
 from tools.safe_text import json_lines_safe
@@ -50,8 +49,7 @@ MIME = {
 }
 EXTENSION = {"csv": "csv", "jsonl": "jsonl", "json": "json", "markdown": "md"}
 
-# Every summary field but `extra`, whose keys differ per backend (ask for `extra.KEY`).
-ROW_FIELDS: tuple[str, ...] = tuple(f for f in ProcessSummary.model_fields if f != "extra")
+# The columns of a CSV export when `fields` is left out (tools/fields.py names them all).
 DEFAULT_COLUMNS: tuple[str, ...] = (
     "backend",
     "collection",
@@ -67,32 +65,6 @@ DEFAULT_COLUMNS: tuple[str, ...] = (
     "progress",
     "url",
 )
-
-
-def check_columns(columns: Sequence[str] | None) -> tuple[str, ...]:
-    if columns is None:
-        return DEFAULT_COLUMNS
-    if not columns:
-        raise InvalidArgumentError(
-            "columns is empty", field="columns", hint="leave columns out for the default set"
-        )
-    bad = [c for c in columns if c not in ROW_FIELDS and not _is_extra(c)]
-    if bad:
-        raise InvalidArgumentError(
-            f"unknown column(s): {', '.join(map(shown, bad[:5]))}"
-            + (f" and {len(bad) - 5} more" if len(bad) > 5 else ""),
-            field="columns",
-            hint="columns are " + ", ".join(ROW_FIELDS) + ", or extra.KEY for a backend field",
-        )
-    if len(set(columns)) != len(columns):
-        raise InvalidArgumentError(
-            "columns lists a column twice", field="columns", hint="name each column once"
-        )
-    return tuple(columns)
-
-
-def _is_extra(column: str) -> bool:
-    return column.startswith("extra.") and len(column) > len("extra.")
 
 
 def _cell(value: Any) -> str:
@@ -179,20 +151,36 @@ def _guarded_line(values: Sequence[Any], cells: Sequence[str]) -> bytes:
 
 
 def _reader(column: str) -> Callable[[ProcessSummary], Any]:
-    if _is_extra(column):
+    if is_extra(column):
         key = column.removeprefix("extra.")
         return lambda row: (row.extra or {}).get(key)
     return attrgetter(column)
 
 
 class JsonlRows:
-    """One JSON object per line, empty fields left out, backend extras included."""
+    """One JSON object per line, empty fields left out, backend extras included; with
+    `columns`, only those keys (an `extra.KEY` column under that name)."""
+
+    def __init__(self, columns: Sequence[str] | None = None) -> None:
+        self.columns = tuple(columns) if columns is not None else None
+        self._plain = {c for c in self.columns or () if not is_extra(c)}
+        self._extras = [c for c in self.columns or () if is_extra(c)]
 
     def header(self) -> bytes:
         return b""
 
     def row(self, row: ProcessSummary) -> bytes:
-        data = row.model_dump(mode="json", exclude_none=True)
+        if self.columns is None:
+            data = row.model_dump(mode="json", exclude_none=True)
+        else:
+            data = row.model_dump(mode="json", exclude_none=True, include=self._plain)
+            extra = row.extra or {}
+            data |= {
+                c: extra[c[len(EXTRA_PREFIX) :]]
+                for c in self._extras
+                if c[len(EXTRA_PREFIX) :] in extra
+            }
+            data = {c: data[c] for c in self.columns if c in data}
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         return (json_lines_safe(text) + "\n").encode()
 

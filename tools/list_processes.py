@@ -1,4 +1,5 @@
-"""list_processes: validate the arguments, run the paging driver, shape rows by detail."""
+"""list_processes: validate the arguments, run the paging driver, lay the rows out as the
+answer's table (tools/table.py) with the columns of `fields` or `detail`."""
 
 from __future__ import annotations
 
@@ -8,20 +9,11 @@ from typing import Any
 from tools.backends.base import Backend
 from tools.errors import UnsupportedQueryError
 from tools.instances import Instances
-from tools.model import ListResult, ProcessSummary
+from tools.model import ListResult
 from tools.paging import run_list
 from tools.progress import Progress, ProgressFn
 from tools.query import ProcessQuery, parse_query
-
-_IDS_ONLY = {"backend", "collection", "id", "name"}
-
-
-def shape(row: ProcessSummary, detail: str) -> ProcessSummary:
-    if detail == "ids":
-        return ProcessSummary.model_validate(row.model_dump(include=_IDS_ONLY))
-    if detail == "summary" and row.extra is not None:
-        return row.model_copy(update={"extra": None})
-    return row
+from tools.table import ListPage, page
 
 
 async def natural_sort(
@@ -55,17 +47,28 @@ async def natural_sort(
     return query.with_changes(sort=chosen), note
 
 
+async def list_rows(
+    instances: Instances,
+    arguments: Mapping[str, Any],
+    *,
+    progress: Progress | ProgressFn | None = None,
+) -> tuple[ProcessQuery, ListResult]:
+    """The validated query and its rows, as canonical objects."""
+    query = parse_query(arguments)
+    backends = instances.select(query.backend)
+    query, note = await natural_sort(backends, query, explicit=arguments.get("sort") is not None)
+    result = await run_list(backends, query, progress=progress)
+    if note:
+        result.warnings.insert(0, note)
+    return query, result
+
+
 async def list_processes(
     instances: Instances,
     arguments: Mapping[str, Any],
     *,
     progress: Progress | ProgressFn | None = None,
-) -> ListResult:
-    query = parse_query(arguments)
-    backends = instances.select(query.backend)
-    query, note = await natural_sort(backends, query, explicit=arguments.get("sort") is not None)
-    result = await run_list(backends, query, progress=progress)
-    result.processes = [shape(r, query.detail) for r in result.processes]
-    if note:
-        result.warnings.insert(0, note)
-    return result
+) -> ListPage:
+    """The tool's answer: the rows as a table with the columns of `fields` or `detail`."""
+    query, result = await list_rows(instances, arguments, progress=progress)
+    return page(result, detail=query.detail, sort=query.sort, fields=query.fields)

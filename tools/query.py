@@ -41,8 +41,9 @@ from pydantic import (
 )
 
 from tools.arguments import given, json_kind, refusal, shown
-from tools.bounds import CURSOR_CHARS, DATE_CHARS, MAX_VALUES, NAME_CHARS
+from tools.bounds import CURSOR_CHARS, DATE_CHARS, MAX_FIELDS, MAX_VALUES, NAME_CHARS
 from tools.errors import InvalidArgumentError
+from tools.fields import check_fields
 from tools.model import STATUSES, Detail, ProcessSummary, Status
 
 # Re-exported: backends import the where vocabulary from here.
@@ -168,6 +169,8 @@ class ProcessQuery(BaseModel):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str | None = Field(None, min_length=1, max_length=CURSOR_CHARS)
     detail: Detail = "summary"
+    # The columns of the answer (tools/fields.py); None: those of `detail`.
+    fields: tuple[NonEmpty, ...] | None = Field(None, max_length=MAX_FIELDS)
     # When the query was made: what `overdue` compares due dates with. Private, so that
     # it is not part of the fingerprint (a cursor outlives the instant).
     _now: datetime = PrivateAttr(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
@@ -208,7 +211,12 @@ class ProcessQuery(BaseModel):
     def _where(cls, value: Any) -> Any:
         return None if value is None else parse_where(value)
 
-    @field_validator("status", "native_status", "tags", mode="before")
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else check_fields(value)
+
+    @field_validator("status", "native_status", "tags", "fields", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         # An agent often sends one value where a list is expected; accept it. A JSON
@@ -237,8 +245,9 @@ class ProcessQuery(BaseModel):
         return [f for f in FILTER_FIELDS if self.filter_value(f) is not None]
 
     def fingerprint(self) -> str:
-        """Identity of the question, for binding cursors: everything but paging and detail."""
-        data = self.model_dump(mode="json", exclude={"cursor", "limit", "detail"})
+        """Identity of the question, for binding cursors: everything but paging and what
+        the answer shows (detail, fields)."""
+        data = self.model_dump(mode="json", exclude={"cursor", "limit", "detail", "fields"})
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -260,6 +269,7 @@ _HINTS = {
     "cursor": "pass next_cursor exactly as it was returned, or leave cursor out",
     "overdue": "overdue takes only true (open and due before now); leave it out otherwise, "
     "or use due_after with the server's time (list_backends) for what is not yet due",
+    "fields": 'name the columns you want, e.g. ["owner", "due_at"]; id always comes',
 }
 _EXAMPLES = {
     "limit": "20",
@@ -274,6 +284,7 @@ _EXAMPLES = {
     "backend": '"all"',
     "cursor": "the next_cursor string of the previous answer",
     "overdue": "true",
+    "fields": '["name", "owner", "due_at"]',
 }
 
 

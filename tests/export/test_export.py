@@ -59,7 +59,7 @@ async def test_a_jsonl_export_holds_exactly_the_rows_list_processes_pages_throug
 async def test_a_csv_export_has_the_header_and_one_record_per_row(
     backend: Backend, tmp_path: Path
 ) -> None:
-    result = await export(backend, tmp_path, columns=["id", "name", "status", "created_at"])
+    result = await export(backend, tmp_path, fields=["id", "name", "status", "created_at"])
     data = (tmp_path / result.file_name).read_bytes()
     records = list(csv.reader(io.StringIO(data.decode())))
     assert records[0] == ["id", "name", "status", "created_at"]

@@ -15,6 +15,7 @@ from tools.backends.tallyfy import sandbox
 from tools.backends.tallyfy.data import TallyfyData, generate
 from tools.backends.tallyfy.simulator import create_app
 from tools.sim import SimulatorCore
+from tools.table import ListPage
 
 NAME = sandbox.NAME
 
@@ -47,3 +48,13 @@ async def client(server_settings: Settings, tallyfy_sim: SimulatorCore) -> Async
 
 def text(result: Any) -> str:
     return "\n".join(c.text for c in result.content if c.type == "text")
+
+
+def records(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """A list answer's rows as objects: the values every row shares plus each row's own
+    cells (tools/table.py), read from structuredContent as a client gets it."""
+    return ListPage.model_validate(answer).records()
+
+
+def rows(result: Any) -> list[dict[str, Any]]:
+    return records(result.structured_content)

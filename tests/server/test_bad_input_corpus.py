@@ -31,6 +31,7 @@ from server.settings import Settings
 from tests import jsonschema_compat
 from tests.export.conftest import open_sim
 from tools.sandbox import SANDBOXES
+from tools.table import ListPage
 
 jsonschema_compat.install()
 SIMS = [open_sim(m, seed=11) for m in SANDBOXES]
@@ -130,17 +131,22 @@ def _respects_input(
         return
     backend = args.get("backend", "all")
     if tool == "list_processes":
-        rows = answer["processes"]
+        rows = ListPage.model_validate(answer).records()
         assert len(rows) == answer["count"] <= args.get("limit", 20), where
         if backend != "all":
             assert {r["backend"] for r in rows} <= {backend}, where
         if "collection" in args:
             assert {r["collection"] for r in rows} <= {args["collection"]}, where
-        if args.get("status") and args.get("detail") != "ids":  # ids rows carry no status
+        if args.get("status") and "status" in answer["columns"] + list(answer.get("shared", {})):
             wanted = args["status"] if isinstance(args["status"], list) else [args["status"]]
             assert {r.get("status") for r in rows} <= set(wanted), where
-        if args.get("detail") == "ids":
-            assert all(set(r) <= {"backend", "collection", "id", "name"} for r in rows), where
+        fields = args.get("fields")
+        if isinstance(fields, str):
+            fields = [fields]
+        if fields is not None:
+            assert all(set(r) <= {"backend", "collection", "id", *fields} for r in rows), where
+        elif args.get("detail") == "ids":
+            assert all(set(r) <= {"backend", "collection", "id"} for r in rows), where
         if answer["has_more"]:
             assert answer.get("next_cursor"), where
     elif tool == "get_process":
@@ -277,8 +283,13 @@ HAND: list[tuple[str, dict[str, Any]]] = [
     ("export_process", {"backend": TALLYFY, "file_name": "h€llo w🙂rld.csv", "max_rows": 2}),
     ("export_process", {"backend": TALLYFY, "file_name": "../x.csv", "max_rows": 2}),
     ("export_process", {"backend": TALLYFY, "file_name": "", "max_rows": 2}),
-    ("export_process", {"backend": TALLYFY, "columns": [], "max_rows": 2}),
-    ("export_process", {"backend": TALLYFY, "columns": [1], "max_rows": 2}),
+    ("export_process", {"backend": TALLYFY, "fields": [], "max_rows": 2}),
+    ("export_process", {"backend": TALLYFY, "fields": [1], "max_rows": 2}),
+    ("export_process", {"backend": TALLYFY, "fields": ["id", "colour"], "max_rows": 2}),
+    ("export_process", {"backend": TALLYFY, "columns": ["id"], "max_rows": 2}),
+    ("list_processes", {"backend": TALLYFY, "fields": ["owner", "nope"]}),
+    ("list_processes", {"backend": TALLYFY, "fields": "owner"}),
+    ("list_processes", {"backend": TALLYFY, "fields": []}),
     ("export_process", {"backend": "all", "id": "x"}),
     ("get_process", {"backend": TALLYFY, "id": "   "}),
     ("get_process", {"backend": TALLYFY, "id": "../../etc/passwd"}),

@@ -15,7 +15,7 @@ import pytest
 from mcp import Client
 
 from tests.export.conftest import Sim, memory_client, names, open_sim
-from tests.server.conftest import text
+from tests.server.conftest import rows, text
 from tools.sandbox import SANDBOXES
 
 pytestmark = pytest.mark.anyio
@@ -36,7 +36,7 @@ async def test_a_collection_without_the_default_order_uses_its_own_when_sort_is_
     listed = await client.call_tool("list_processes", args)
     assert not listed.is_error, text(listed)
     assert "sorted by -updated_at" in listed.structured_content["warnings"][0]
-    stamps = [r["updated_at"] for r in listed.structured_content["processes"]]
+    stamps = [r["updated_at"] for r in rows(listed)]
     assert stamps == sorted(stamps, reverse=True)
     explicit = await client.call_tool("list_processes", {**args, "sort": "-created_at"})
     assert explicit.is_error
@@ -95,7 +95,7 @@ async def test_one_process_exports_as_json_markdown_and_native_where_it_exists(
 ) -> None:
     name = sim.settings.name
     page = await client.call_tool("list_processes", {"backend": name, "limit": 1})
-    first = page.structured_content["processes"][0]["id"]
+    first = rows(page)[0]["id"]
     as_json = await client.call_tool("export_process", {"backend": name, "id": first})
     assert json.loads(await read_back(client, as_json, tmp_path))["id"] == first
     as_md = await client.call_tool(
@@ -136,8 +136,9 @@ async def test_reading_a_resource_outside_the_export_directory_fails(client: Cli
         ({"format": "markdown"}, "is for exporting one process"),
         ({"id": "x", "format": "csv"}, "is for list exports"),
         ({"id": "x", "status": ["open"]}, "only apply to list exports"),
-        ({"format": "jsonl", "columns": ["id"]}, "columns only apply to csv"),
-        ({"columns": ["id", "colour"]}, 'unknown column(s): "colour"'),
+        ({"columns": ["id"]}, "columns is now called fields"),
+        ({"fields": ["id", "colour"]}, 'unknown field(s) "colour"'),
+        ({"fields": ["name", "name"]}, 'names "name" twice'),
         ({"limit": 5}, 'unknown parameter "limit"'),
         ({"format": "xlsx"}, "format"),
     ],

@@ -18,7 +18,7 @@ import pytest
 from mcp import Client
 
 from tests.export.conftest import memory_client, open_sim
-from tests.server.conftest import text
+from tests.server.conftest import records, rows, text
 from tools.sandbox import SANDBOXES
 
 pytestmark = pytest.mark.anyio
@@ -50,7 +50,7 @@ async def walk(client: Client, **args: Any) -> list[dict[str, Any]]:
     cursor = None
     while len(pages) < 500:
         page = await call(client, **args, **({"cursor": cursor} if cursor else {}))
-        assert page["count"] == len(page["processes"]) <= args["limit"]
+        assert page["count"] == len(records(page)) <= args["limit"]
         pages.append(page)
         cursor = page.get("next_cursor")
         if not page["has_more"]:
@@ -86,9 +86,9 @@ async def test_a_fan_out_walk_with_skipped_instances_returns_each_row_once_in_or
     assert not whole["has_more"]
     assert skipped(whole) == skips
     pages = await walk(client, backend="all", **filters, limit=limit)
-    walked = [r for p in pages for r in p["processes"]]
+    walked = [r for p in pages for r in records(p)]
 
-    assert keys(walked) == keys(whole["processes"]), "no overlap, no gap, the same order"
+    assert keys(walked) == keys(records(whole)), "no overlap, no gap, the same order"
     assert len(set(keys(walked))) == len(walked)
     stamps = [datetime.fromisoformat(r["created_at"]) for r in walked]
     assert stamps == sorted(stamps, reverse=True)
@@ -101,14 +101,14 @@ async def test_the_walk_holds_what_each_answering_instance_lists_alone(
     client: Client, filters: dict[str, Any]
 ) -> None:
     pages = await walk(client, backend="all", **filters, limit=7)
-    walked = keys([r for p in pages for r in p["processes"]])
+    walked = keys([r for p in pages for r in records(p)])
     alone: list[tuple[str, str]] = []
     for sim in SIMS:
         name = sim.settings.name
         if name in SKIPS:
             continue
         alone += keys([r for p in await walk(client, backend=name, **filters, limit=100)
-                       for r in p["processes"]])  # fmt: skip
+                       for r in records(p)])  # fmt: skip
     assert sorted(walked) == sorted(alone)
     assert len({b for b, _ in walked}) >= (1 if filters is HEADLINE else 3)
 
@@ -118,10 +118,12 @@ async def test_every_page_of_a_fan_out_names_each_row_instance_in_the_text(clien
     for _ in range(10):
         result = await client.call_tool("list_processes", args)
         assert not result.is_error, text(result)
-        rows = result.structured_content["processes"]
         lines = text(result).splitlines()
-        for row in rows:
-            assert any(line.startswith(f"{row['backend']}:{row['id']} | ") for line in lines)
+        shared = next((li for li in lines if li.startswith("every row: ")), "")
+        for row in rows(result):
+            [line] = [li for li in lines if li.startswith(f"{row['id']} | ")]
+            # In its own cells, or said once for the page when every row shares it.
+            assert f" | {row['backend']} | " in line or f"backend={row['backend']}" in shared
         cursor = result.structured_content.get("next_cursor")
         if cursor is None:
             return

@@ -16,7 +16,7 @@ import pytest
 from mcp import Client
 
 from tests.export.conftest import memory_client, open_sim
-from tests.server.conftest import text
+from tests.server.conftest import rows, text
 from tools.exportformats import FORMULA_LEADS
 from tools.safe_text import cell
 from tools.safe_text import line as safe_line
@@ -54,7 +54,7 @@ async def client(tmp_path: Path) -> AsyncIterator[Client]:
 
 def rows_of(result: Any) -> list[dict[str, Any]]:
     """The rows of a list answer's structuredContent (the one place that reads its shape)."""
-    return list(result.structured_content["processes"])
+    return list(rows(result))
 
 
 async def exported(client: Client, tmp_path: Path, args: dict[str, Any]) -> tuple[Any, Path]:
@@ -202,7 +202,7 @@ async def test_a_csv_export_neutralises_every_formula_cell_and_keeps_every_other
     client: Client, tmp_path: Path
 ) -> None:
     columns = ["backend", "id", "name", "status", "native_status", "template", "owner", "tags"]
-    args = {"backend": "all", "text": hostile.WORD, "format": "csv", "columns": columns}
+    args = {"backend": "all", "text": hostile.WORD, "format": "csv", "fields": columns}
     result, path = await exported(client, tmp_path, args)
     expected = {
         (r["backend"], r["id"]): r

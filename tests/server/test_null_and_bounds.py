@@ -17,7 +17,7 @@ from mcp.shared.exceptions import MCPError
 
 from server.catalog import TOOLS
 from tests.export.conftest import memory_client, open_sim
-from tests.server.conftest import text
+from tests.server.conftest import rows, text
 from tools.bounds import QUOTE_CHARS
 from tools.sandbox import SANDBOXES
 
@@ -36,7 +36,7 @@ async def client(tmp_path: Path) -> AsyncIterator[Client]:
 
 async def a_process_id(client: Client) -> str:
     listed = await client.call_tool("list_processes", {"backend": TALLYFY, "limit": 1})
-    return str(listed.structured_content["processes"][0]["id"])
+    return str(rows(listed)[0]["id"])
 
 
 async def base_arguments(client: Client, tool: str) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def sized(tool: str, name: str, kind: str, size: int) -> Any:
         return ["x" * size]
     if kind == "maxItems":
         enum = node["items"].get("enum")
-        return [enum[0] if enum else "id" if name == "columns" else "x"] * size
+        return [enum[0] if enum else "id" if name == "fields" else "x"] * size
     return size  # minimum / maximum
 
 

@@ -18,6 +18,7 @@ import pytest
 from agents.mcp import MCPServerStdio, MCPUtil
 from agents.run_context import RunContextWrapper
 
+from tests.server.conftest import rows
 from tests.server.serving import SERVE
 
 pytestmark = pytest.mark.anyio
@@ -73,7 +74,7 @@ async def test_a_strict_call_with_nulls_answers_as_if_they_were_left_out(
     plain = await server.call_tool("list_processes", {"backend": TALLYFY, "limit": 3})
     assert not plain.is_error
     text = answer if isinstance(answer, str) else json.dumps(answer, default=str)
-    first_row = plain.structured_content["processes"][0]["id"]  # type: ignore[index]
+    first_row = rows(plain)[0]["id"]  # type: ignore[index]
     assert first_row in text
     assert "How to fix" not in text, text
 

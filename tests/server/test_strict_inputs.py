@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 
 from tests.export.conftest import memory_client, open_sim
-from tests.server.conftest import text
+from tests.server.conftest import rows, text
 from tools.sandbox import SANDBOXES
 
 pytestmark = pytest.mark.anyio
@@ -230,4 +230,4 @@ async def test_a_json_text_array_is_still_decoded_for_clients_that_send_one(
         "list_processes", {"backend": "tallyfy-sandbox", "status": '["open"]', "limit": 2}
     )
     assert not result.is_error, text(result)
-    assert {p["status"] for p in result.structured_content["processes"]} == {"open"}
+    assert {p["status"] for p in rows(result)} == {"open"}

@@ -307,7 +307,7 @@ async def test_server_has_an_svg_icon_and_instructions_name_every_tool(any_era: 
     assert info is not None
     assert info.icons
     assert info.icons[0].mime_type == "image/svg+xml"
-    assert info.icons[0].src.startswith("data:image/svg+xml;base64,")
+    assert info.icons[0].src.startswith("data:image/svg+xml,%3Csvg")
     for tool in TOOLS:
         assert tool.name in INSTRUCTIONS
     assert len(INSTRUCTIONS.split()) <= 120

@@ -9,7 +9,7 @@ from mcp import Client
 
 from server.app import build_server
 from server.settings import Settings
-from tests.server.conftest import NAME, text
+from tests.server.conftest import NAME, rows, text
 from tools.backends.tallyfy.data import TallyfyData
 from tools.errors import ConfigError
 from tools.sim import Fault, SimulatorCore
@@ -62,8 +62,8 @@ async def test_list_pages_through_cursor_without_overlap_or_gap(client: Client) 
     cursor = first.structured_content["next_cursor"]
     second = await call(client, "list_processes", backend=NAME, limit=5, cursor=cursor)
     both = await call(client, "list_processes", backend=NAME, limit=10)
-    ids = [p["id"] for r in (first, second) for p in r.structured_content["processes"]]
-    assert ids == [p["id"] for p in both.structured_content["processes"]]
+    ids = [p["id"] for r in (first, second) for p in rows(r)]
+    assert ids == [p["id"] for p in rows(both)]
     assert len(set(ids)) == 10
 
 
@@ -73,26 +73,29 @@ async def test_list_text_is_one_line_per_process_and_carries_the_cursor(
     result = await call(client, "list_processes", backend=NAME, limit=3)
     lines = text(result).splitlines()
     assert lines[0] == f"3 processes of {len(tallyfy_data.runs)}"  # 120 and the hostile ones
-    rows = result.structured_content["processes"]
-    for line, row in zip(lines[1:4], rows, strict=True):
-        assert line.startswith(row["id"] + " | " + row["name"])
+    assert lines[1].startswith(f"every row: backend={NAME} | collection=runs")
+    assert lines[2] == " | ".join(result.structured_content["columns"])
+    assert result.structured_content["columns"][:2] == ["id", "name"]
+    for line, row in zip(lines[3:6], rows(result), strict=True):
+        assert line.startswith(row["id"] + " | " + row["name"] + " | ")
     assert lines[-1] == f"more: call again with cursor={result.structured_content['next_cursor']}"
 
 
-async def test_detail_ids_returns_only_identity_fields(client: Client) -> None:
+async def test_detail_ids_returns_the_ids_and_where_they_are(client: Client) -> None:
     result = await call(client, "list_processes", backend=NAME, limit=2, detail="ids")
-    row = result.structured_content["processes"][0]
-    assert set(row) == {"backend", "collection", "id", "name"}
+    assert result.structured_content["columns"] == ["id"]
+    assert result.structured_content["shared"] == {"backend": NAME, "collection": "runs"}
+    assert {frozenset(r) for r in rows(result)} == {frozenset({"backend", "collection", "id"})}
 
 
 async def test_detail_full_adds_backend_specific_fields(client: Client) -> None:
     result = await call(client, "list_processes", backend=NAME, limit=2, detail="full")
-    assert "increment_id" in result.structured_content["processes"][0]["extra"]
+    assert "increment_id" in rows(result)[0]["extra"]
 
 
 async def test_get_process_on_a_listed_id_returns_its_tasks(client: Client) -> None:
     listed = await call(client, "list_processes", backend=NAME, status=["open"], limit=1)
-    row = listed.structured_content["processes"][0]
+    row = rows(listed)[0]
     result = await call(client, "get_process", backend=NAME, id=row["id"])
     assert not result.is_error
     assert result.structured_content["id"] == row["id"]
@@ -104,13 +107,13 @@ async def test_arrays_sent_as_json_text_are_accepted(client: Client) -> None:
     # Some clients (Claude Desktop among them) send arrays as JSON strings.
     result = await call(client, "list_processes", backend=NAME, status='["completed"]', limit=2)
     assert not result.is_error
-    assert {p["status"] for p in result.structured_content["processes"]} == {"completed"}
+    assert {p["status"] for p in rows(result)} == {"completed"}
 
 
 async def test_fan_out_over_all_instances_names_each_row_backend(client: Client) -> None:
     result = await call(client, "list_processes", limit=4)
     assert not result.is_error
-    assert {p["backend"] for p in result.structured_content["processes"]} == {NAME}
+    assert {p["backend"] for p in rows(result)} == {NAME}
 
 
 async def test_progress_is_reported_while_scanning(

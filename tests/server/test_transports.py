@@ -16,7 +16,7 @@ from mcp import Client, ClientSession, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.server.conftest import NAME, text
+from tests.server.conftest import NAME, rows, text
 from tests.server.serving import SERVE, serve_http
 from tools.sandbox import SANDBOXES
 
@@ -28,12 +28,12 @@ async def must_show(session: Any, name: str = NAME) -> None:
     """The foundation issue's check for one instance: a page of 5 with a cursor; the next 5
     with no overlap and no gap; get_process on a listed id."""
     tools = await session.list_tools()
-    listed = {t.name for t in tools.tools}
-    assert {"get_process", "list_backends", "list_processes", "summarize_processes"} <= listed
+    names = {t.name for t in tools.tools}
+    assert {"get_process", "list_backends", "list_processes", "summarize_processes"} <= names
     first = await session.call_tool("list_processes", {"backend": name, "limit": 5})
     assert not first.is_error, text(first)
-    rows = first.structured_content["processes"]
-    assert len(rows) == 5, name
+    listed = rows(first)
+    assert len(listed) == 5, name
     cursor = first.structured_content["next_cursor"]
     assert cursor, name
     second = await session.call_tool(
@@ -41,12 +41,12 @@ async def must_show(session: Any, name: str = NAME) -> None:
     )
     assert not second.is_error, text(second)
     ten = await session.call_tool("list_processes", {"backend": name, "limit": 10})
-    paged = [r["id"] for r in rows + second.structured_content["processes"]]
-    assert paged == [r["id"] for r in ten.structured_content["processes"]], name
+    paged = [r["id"] for r in listed + rows(second)]
+    assert paged == [r["id"] for r in rows(ten)], name
     assert len(set(paged)) == 10, name
-    detail = await session.call_tool("get_process", {"backend": name, "id": rows[0]["id"]})
+    detail = await session.call_tool("get_process", {"backend": name, "id": listed[0]["id"]})
     assert not detail.is_error, text(detail)
-    assert detail.structured_content["id"] == rows[0]["id"]
+    assert detail.structured_content["id"] == listed[0]["id"]
     counts = await session.call_tool("summarize_processes", {"backend": name, "group_by": ["age"]})
     assert not counts.is_error, text(counts)
     assert counts.structured_content["total"] >= 10, name
@@ -80,7 +80,7 @@ async def test_stdio_subprocess_answers_the_foundation_check_for_every_sandbox_b
 
 async def _first(client: Any) -> str:
     page = await client.call_tool("list_processes", {"backend": NAME, "limit": 1})
-    return str(page.structured_content["processes"][0]["id"])
+    return str(rows(page)[0]["id"])
 
 
 @contextmanager

@@ -333,9 +333,10 @@ async def test_summary_rows_hide_extras_that_full_rows_show(backend: ChakraBacke
     instances = Instances([backend])
     summary = await list_processes(instances, {"backend": backend.name, "limit": 2})
     full = await list_processes(instances, {"backend": backend.name, "limit": 2, "detail": "full"})
-    assert all(r.extra is None for r in summary.processes)
-    assert all(r.extra and r.extra["state_name"] for r in full.processes)
-    assert {r.extra["pod"] for r in full.processes if r.extra} <= {"North", "South", "West"}
+    assert all("extra" not in r for r in summary.records())
+    extras = [r["extra"] for r in full.records()]
+    assert all(e["state_name"] for e in extras)
+    assert {e["pod"] for e in extras} <= {"North", "South", "West"}
 
 
 # -- get_process ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from mcp import Client
 from server.app import build_server
 from server.settings import Settings
 from tests.backends.chakra.conftest import BASE, UNTHROTTLED
+from tests.server.conftest import rows
 from tools.backends.chakra import sandbox
 from tools.backends.chakra.data import ChakraData
 from tools.backends.chakra.simulator import create_app
@@ -69,13 +70,13 @@ async def test_text_finds_leads_whose_company_is_only_in_an_attribute(
     want = [p["id"] for p in newest_first(data.processes["lead"]) if lead_matches(p, needle)]
     result = await client.call_tool("list_processes", {"backend": NAME, "text": needle, "limit": 3})
     assert not result.is_error, text(result)
-    got = [p["id"] for p in result.structured_content["processes"]]
+    got = [p["id"] for p in rows(result)]
     cursor = result.structured_content.get("next_cursor")
     while cursor:
         more = await client.call_tool(
             "list_processes", {"backend": NAME, "text": needle, "limit": 3, "cursor": cursor}
         )
-        got += [p["id"] for p in more.structured_content["processes"]]
+        got += [p["id"] for p in rows(more)]
         cursor = more.structured_content.get("next_cursor")
     assert got == want
     assert only["id"] in got  # its name (the key alone) does not hold the company
@@ -97,7 +98,7 @@ async def test_text_reads_ticket_subjects_and_select_values(
         "list_processes",
         {"backend": NAME, "collection": "ticket", "text": "WhatsApp", "limit": 200},
     )
-    assert [p["id"] for p in result.structured_content["processes"]] == want
+    assert [p["id"] for p in rows(result)] == want
     assert want
 
 
@@ -119,11 +120,11 @@ async def test_owner_by_email_is_applied_as_the_username(client: Client, data: C
         "list_processes", {"backend": NAME, "owner": user["email"], "limit": 200}
     )
     assert not result.is_error, text(result)
-    got = [p["id"] for p in result.structured_content["processes"]]
+    got = [p["id"] for p in rows(result)]
     assert got == [
         p["id"] for p in newest_first(data.processes["lead"]) if p["assignedTo"] == user["id"]
     ]
-    assert {p["owner"] for p in result.structured_content["processes"]} == {user["username"]}
+    assert {p["owner"] for p in rows(result)} == {user["username"]}
 
 
 async def test_an_unknown_owner_is_refused_with_how_to_find_one(client: Client) -> None:

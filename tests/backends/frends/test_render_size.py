@@ -44,7 +44,7 @@ async def page_sizes(
             params = {"stateFilter": "ShowAll", "pageSize": str(rows)}
             response = await raw.get("/instances/3", params=params)
             ids = [r["executionId"] for r in response.json()["data"]]
-    assert ids == [r.id for r in result.processes], "the same rows on both sides"
+    assert ids == [r["id"] for r in result.records()], "the same rows on both sides"
     return len(text), len(response.content)
 
 

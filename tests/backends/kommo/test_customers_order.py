@@ -18,7 +18,7 @@ from mcp import Client
 from server.app import build_server
 from server.settings import Settings
 from tests.backends.kommo.conftest import BASE, make_sim
-from tests.server.conftest import text
+from tests.server.conftest import records, text
 from tools.backends.kommo import sandbox
 from tools.backends.kommo.data import KommoData
 from tools.backends.kommo.simulator import KommoCore
@@ -69,7 +69,7 @@ async def test_customers_page_exactly_in_kommos_own_order_and_say_so(
     for _ in range(20):
         page = await call(client, "list_processes", args)
         assert OWN_ORDER in page["warnings"]
-        got += [p["id"] for p in page["processes"]]
+        got += [p["id"] for p in records(page)]
         if "next_cursor" not in page:
             break
         args["cursor"] = page["next_cursor"]
@@ -85,7 +85,7 @@ async def test_a_date_bound_on_customers_keeps_every_match(client: Client, data:
     args = {"backend": sandbox.NAME, "collection": "customers", "created_before": bound}
     page = await call(client, "list_processes", {**args, "limit": 100})
     wanted = {str(c["id"]) for c in data.customers if c["created_at"] < middle}
-    assert [p["id"] for p in page["processes"]] == [i for i in kommo_order(data) if i in wanted]
+    assert [p["id"] for p in records(page)] == [i for i in kommo_order(data) if i in wanted]
 
 
 async def test_an_explicit_sort_on_customers_is_refused_with_the_fix(client: Client) -> None:
@@ -104,16 +104,16 @@ async def test_a_fan_out_over_customers_leaves_kommo_out_and_names_the_fix(
     async with await connect(kommo, tmp_path, "crm-a", "crm-b") as client:
         args = {"backend": "all", "collection": "customers", "limit": 5}
         page = await call(client, "list_processes", args)
-        assert page["processes"] == []
+        assert records(page) == []
         for name in ("crm-a", "crm-b"):
             skipped = [w for w in page["warnings"] if w.startswith(f"{name} skipped:")]
             assert len(skipped) == 1
             assert f"ask backend={name} alone" in skipped[0]
         alone = await call(client, "list_processes", {**args, "backend": "crm-a"})
-        assert len(alone["processes"]) == 5
+        assert len(records(alone)) == 5
         # Leads still merge across both instances.
         leads = await call(client, "list_processes", {"backend": "all", "limit": 4})
-        assert {p["backend"] for p in leads["processes"]} == {"crm-a", "crm-b"}
+        assert {p["backend"] for p in records(leads)} == {"crm-a", "crm-b"}
 
 
 async def test_customers_export_whole_in_kommos_own_order(

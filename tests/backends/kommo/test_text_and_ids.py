@@ -16,7 +16,7 @@ from mcp import Client
 from server.app import build_server
 from server.settings import Settings
 from tests.backends.kommo.conftest import BASE, company_only_leads
-from tests.server.conftest import text
+from tests.server.conftest import rows, text
 from tools.backends.kommo import sandbox
 from tools.backends.kommo.adapter import KommoBackend
 from tools.backends.kommo.data import KommoData
@@ -184,7 +184,7 @@ async def test_an_mcp_client_finds_a_lead_by_its_company_field_and_is_told_how(
         "list_processes", {"backend": sandbox.NAME, "text": company, "limit": 50}
     )
     assert not result.is_error, text(result)
-    assert str(lead_id) in [p["id"] for p in result.structured_content["processes"]]
+    assert str(lead_id) in [p["id"] for p in rows(result)]
     backends = await client.call_tool("list_backends", {})
     scope = "text searches the name and the text, textarea, url and multitext custom fields"
     assert text(backends).count(scope) == 4  # leads, contacts, companies, customers

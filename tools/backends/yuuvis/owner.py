@@ -66,8 +66,9 @@ def _configured_user(s: YuuvisSettings, backend: str, wanted: str, params: Param
         "user id and the user_id of this account is not configured",
         backend=backend,
         field="owner",
-        hint="set user_id in the instance's configuration (the owner column shows it on "
-        "every process this account started), or pass the user id as owner",
+        hint="set user_id in the instance's configuration (list_processes with "
+        'fields ["owner"] shows it on every process this account started), or pass the '
+        "user id as owner",
     )
 
 
@@ -77,8 +78,9 @@ def _not_an_id(s: YuuvisSettings, backend: str, wanted: str) -> UnsupportedQuery
         if (s.user_id or s.username)
         else ""
     )
+    # Summary rows leave out an owner that is only an id (tools/fields.py): ask for it.
     scope = (
-        "list_processes without owner shows every user's id in the owner column"
+        'list_processes with fields ["owner"] shows every user\'s id in the owner column'
         if s.is_admin
         else "this account sees only its own processes, so other users' ids come from "
         "the identity provider's user list (e.g. Keycloak)"
