@@ -34,8 +34,9 @@ class CollectionView(_Model):
     attributes: dict[str, str] | None = None
     max_page_size: int | None = Field(None, description="Only where it differs from the backend's.")
     counts: Literal["vendor totals", "rows"] = Field(
+        "rows",
         description="How summarize_processes counts: vendor totals (when every filter is "
-        "native) or rows."
+        "native) or rows.",
     )
 
 
