@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -33,7 +34,7 @@ from server.schema import lean_output_schema
 from server.settings import Settings
 from tools import notices
 from tools.arguments import shown
-from tools.errors import ProcessMcpError
+from tools.errors import ProcessMcpError, explained
 from tools.export_process import URI_SCHEME
 from tools.exportfiles import (
     MAX_READ_BYTES,
@@ -46,8 +47,10 @@ from tools.exportfiles import (
 from tools.exportformats import MIME
 from tools.instances import Instances
 from tools.limiter import Quotas
+from tools.operation import operation
 from tools.progress import Progress, reporting
 from tools.redact import registered_secrets, scrub
+from tools.shared_state import SharedState
 from tools.suggest import SuggestionCache
 
 if TYPE_CHECKING:
@@ -102,12 +105,16 @@ class SharedInstances:
         settings: Settings,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         quotas: Quotas | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self.clock = clock  # of the calls' deadlines (tools/operation.py)
         self._transports = transports
         # Kept across rebuilds of the instances: the vendor's window does not empty when
-        # the last connection leaves and a new one comes.
-        self._quotas = quotas or Quotas()
+        # the last connection leaves and a new one comes. With a Redis URL the windows and
+        # the discovery caches are the replicas' (tools/shared_state.py).
+        self.shared = SharedState(settings.redis_url)
+        self._quotas = quotas or self.shared.quotas
         self._instances: Instances | None = None
         self._users = 0
 
@@ -123,6 +130,7 @@ class SharedInstances:
                 self.settings.problems,
                 transports=self._transports,
                 quotas=self._quotas,
+                shared_cache=self.shared.cache,
             )
         return self._instances
 
@@ -227,13 +235,26 @@ def build_tool(definition: ToolDef, shared: SharedInstances) -> Tool:
     async def run(arguments: dict[str, Any], ctx: Context[Any, Any]) -> CallToolResult:
         args = _unstring(arguments, definition.input_schema)
         session = _CallSession(shared, ctx)
+        settings = shared.settings
+        # Waiting is not failing: how long this call may wait for quotas (an export runs
+        # at the vendor's pace up to its maximum).
+        budget = settings.export_max_seconds if definition.long_running else None
         try:
-            with notices.sink(session.notices), reporting(session.progress):
+            with (
+                notices.sink(session.notices),
+                reporting(session.progress),
+                operation(budget or settings.list_budget_seconds, clock=shared.clock),
+            ):
                 reply = await definition.handler(session, args)
         except ProcessMcpError as exc:
             log.info("%s refused: %s", definition.name, exc.message)
             return _error(exc.for_model())
-        except Exception:
+        except Exception as exc:
+            found = explained(exc)
+            if found is not None:
+                # A task group's wrapping that reached us: still the explained failure.
+                log.info("%s refused: %s", definition.name, found.message)
+                return _error(found.for_model())
             log.exception("%s failed unexpectedly", definition.name)
             return _error(
                 f"{definition.name} failed with an internal error; the details are in the "
@@ -269,14 +290,15 @@ def build_server(
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     quotas: Quotas | None = None,
+    clock: Callable[[], float] = time.monotonic,
     **server_kwargs: Any,
 ) -> MCPServer[Any]:
     """The MCP server for these settings. `transports` lets tests route an instance's HTTP
     to an in-process simulator (a fake at the transport, never of our own classes), and
-    `quotas` lets them pace it on a fake clock."""
+    `quotas` and `clock` (the calls' deadlines) let them pace it on a fake clock."""
     from server import __version__
 
-    shared = SharedInstances(settings, transports, quotas)
+    shared = SharedInstances(settings, transports, quotas, clock)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:

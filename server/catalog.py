@@ -81,6 +81,9 @@ class ToolDef:
     idempotent: bool = True
     # Backends are external systems whose content changes under us.
     open_world: bool = True
+    # Runs at the vendor's pace up to [server] export_max_minutes, not within the quick
+    # calls' [server] list_budget_seconds (tools/operation.py).
+    long_running: bool = False
 
 
 # How the schemas are written, so that every client takes them (the rules, with their
@@ -349,6 +352,7 @@ TOOLS: tuple[ToolDef, ...] = (
         input_schema=EXPORT_PROCESS_SCHEMA,
         output_model=ExportResult,
         handler=_export_process,
+        long_running=True,
         read_only=False,
         idempotent=False,
     ),

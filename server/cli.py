@@ -42,8 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(serve)
 
-    sandbox = sub.add_parser("sandbox", help="run the simulated backends alone, print URLs")
-    sandbox.add_argument("--seed", type=int, default=7)
+    from server.sandbox_cli import add_parser as add_sandbox_parser
+
+    add_sandbox_parser(sub)
 
     demo = sub.add_parser("demo", help="sandbox + real server + real client, a few calls")
     demo.add_argument("--seed", type=int, default=7)
@@ -65,6 +66,9 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="add the simulated backends (without --config, only them)",
     )
     p.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
+    from server.sandbox_cli import add_world_options
+
+    add_world_options(p, prefix="with --sandbox: ")
 
 
 def _fail(message: str) -> int:
@@ -73,16 +77,18 @@ def _fail(message: str) -> int:
 
 
 @contextlib.contextmanager
-def _settings(config: Path | None, sandbox: bool, seed: int) -> Iterator[Settings]:
+def _settings(args: argparse.Namespace) -> Iterator[Settings]:
     from server.settings import load_settings
 
+    config, sandbox = args.config, args.sandbox
     settings = load_settings(config, read_file=not (sandbox and config is None))
     if not sandbox:
         yield settings
         return
+    from server.sandbox_cli import world
     from tools.sandbox import Sandbox
 
-    with Sandbox(seed=seed) as running:
+    with Sandbox(seed=args.seed, **world(args)) as running:
         settings.instances.extend(running.settings())
         yield settings
 
@@ -93,24 +99,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from server.serve import serve
 
-            with _settings(args.config, args.sandbox, args.seed) as settings:
+            with _settings(args) as settings:
                 return serve(settings, args)
         if args.command == "check":
             from server.check import check
 
-            with _settings(args.config, args.sandbox, args.seed) as settings:
+            with _settings(args) as settings:
                 return check(settings)
         if args.command == "export":
             from server.export_cli import run_export
             from server.logs import setup_logging
 
-            with _settings(args.config, args.sandbox, args.seed) as settings:
+            with _settings(args) as settings:
                 setup_logging("WARNING")
                 return run_export(settings, args)
         if args.command == "sandbox":
-            from server.serve import run_sandbox
+            from server.sandbox_cli import run_sandbox
 
-            return run_sandbox(args.seed)
+            return run_sandbox(args)
         if args.command == "demo":
             from server.demo import demo
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
-from tools.errors import ProcessMcpError
+from tools.errors import ProcessMcpError, explained
 from tools.progress import Progress, reporting
 
 if TYPE_CHECKING:
@@ -114,24 +114,45 @@ def run_export(settings: Settings, args: argparse.Namespace) -> int:
 
     from tools.export_process import export_process
     from tools.instances import Instances
+    from tools.shared_state import SharedState
 
     directory = Path(args.export_dir).expanduser() if args.export_dir else settings.export_dir
     bar = ProgressBar(sys.stderr)
     progress = Progress(bar, interval=BAR_INTERVAL)
 
+    def failed(exc: ProcessMcpError) -> int:
+        bar.finish()
+        print(f"process-mcp: {exc.for_model()}", file=sys.stderr)
+        return 1
+
     async def go() -> int:
-        instances = Instances.from_settings(settings.instances, settings.problems)
+        # With a Redis URL the quota windows are the replicas' (and survive this process).
+        shared = SharedState(settings.redis_url)
+        instances = Instances.from_settings(
+            settings.instances,
+            settings.problems,
+            quotas=shared.quotas,
+            shared_cache=shared.cache,
+        )
         try:
             with reporting(progress):
                 result = await export_process(
-                    instances, arguments(args), directory=directory, progress=progress
+                    instances,
+                    arguments(args),
+                    directory=directory,
+                    progress=progress,
+                    max_seconds=settings.export_max_seconds,
                 )
         except ProcessMcpError as exc:
-            bar.finish()
-            print(f"process-mcp: {exc.for_model()}", file=sys.stderr)
-            return 1
+            return failed(exc)
+        except Exception as exc:
+            found = explained(exc)
+            if found is None:
+                raise
+            return failed(found)
         finally:
             await instances.aclose()
+            await shared.aclose()
         bar.finish()
         rows = f"{result.rows} rows" if result.rows is not None else "1 process"
         print(f"{rows} -> {result.path} ({result.size_bytes} bytes, sha256 {result.sha256})")

@@ -6,7 +6,6 @@ import argparse
 import logging
 import socket
 import sys
-import threading
 from typing import Any
 
 import anyio
@@ -104,24 +103,3 @@ async def _uvicorn(app: Any, sock: socket.socket) -> None:
 
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
     await uvicorn.Server(config).serve(sockets=[sock])
-
-
-def run_sandbox(seed: int) -> int:
-    from tools.sandbox import Sandbox
-
-    setup_logging("WARNING")
-    with Sandbox(seed=seed) as sandbox:
-        print("Simulated backends (Ctrl-C to stop):")
-        for inst in sandbox.instances:
-            s = inst.settings
-            print(f"  {s.name:<18} kind={s.kind:<8} {s.base_url}")
-            for key, value in inst.describe().items():
-                print(f"  {'':<18} {key}={value}")
-        print("\nThese are plain HTTP APIs shaped like the vendors'; point a config at them, or")
-        print("run `process-mcp serve --sandbox` to serve them through MCP.")
-        stop = threading.Event()
-        try:
-            stop.wait()
-        except KeyboardInterrupt:
-            print("stopped")
-    return 0

@@ -34,13 +34,14 @@ from server.config_errors import Problems, did_you_mean, validation_problems
 from tools.backends.base import InstanceSettings
 from tools.backends.registry import KINDS
 from tools.errors import ConfigError
+from tools.operation import EXPORT_MAX_SECONDS, LIST_BUDGET_SECONDS
 from tools.redact import register_secret
 
 APP = "process-mcp"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SECTIONS = ("instances", "server")
-SERVER_KEYS = ("log_level", "export_dir")
+SERVER_KEYS = ("log_level", "export_dir", "redis_url", "list_budget_seconds", "export_max_minutes")
 
 
 def default_config_path() -> Path:
@@ -63,6 +64,16 @@ class Settings:
     log_level: LogLevel = "INFO"
     # Where export_process writes; nothing is ever written anywhere else.
     export_dir: Path = field(default_factory=lambda: default_export_dir())
+    # Shared state for replicas (quota windows, discovery caches); None: in this process.
+    redis_url: str | None = None
+    # How long a quick call (list_processes, get_process, ...) may wait for quotas, and how
+    # long an export may take at the vendor's pace (tools/operation.py).
+    list_budget_seconds: float = LIST_BUDGET_SECONDS
+    export_max_minutes: float = EXPORT_MAX_SECONDS / 60
+
+    @property
+    def export_max_seconds(self) -> float:
+        return self.export_max_minutes * 60
 
 
 def default_export_dir() -> Path:
@@ -78,6 +89,29 @@ def _log_level(value: str, where: str) -> LogLevel:
             hint="use one of: " + ", ".join(get_args(LogLevel)),
         )
     return cast(LogLevel, level)
+
+
+def _redis_url(value: Any, source: str, problems: Problems) -> str | None:
+    text = str(value).strip() if isinstance(value, str) else ""
+    if not text.startswith(("redis://", "rediss://", "unix://")):
+        problems.add(
+            f"{source} must be a Redis URL",
+            "write redis://HOST:PORT/DB (rediss:// for TLS, unix:///path for a socket)",
+        )
+        return None
+    from urllib.parse import urlsplit
+
+    password = urlsplit(text).password
+    if password and source.startswith("["):
+        problems.add(
+            f"{source} carries a password, and secrets never live in the config file",
+            "remove it there and set PROCESS_MCP_REDIS_URL (which wins) to the whole URL",
+        )
+        return None
+    if password:
+        # A password in the URL is a secret like any other: scrubbed wherever it appears.
+        register_secret(password)
+    return text
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -180,8 +214,25 @@ def _server_table(
     for key in sorted(set(server) - set(SERVER_KEYS)):
         problems.add(
             f"unknown [server] key {key}{did_you_mean(key, SERVER_KEYS)}",
-            "[server] takes " + " and ".join(SERVER_KEYS),
+            "[server] takes " + ", ".join(SERVER_KEYS[:-1]) + " and " + SERVER_KEYS[-1],
         )
+    for key, low, high in (("list_budget_seconds", 1, 3600), ("export_max_minutes", 1, 24 * 60)):
+        if key not in server:
+            continue
+        value = server[key]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            problems.add(
+                f"[server] {key} is {value!r}, not a number from {low} to {high}",
+                f"write it as {key} = {25 if key == 'list_budget_seconds' else 30}",
+            )
+        else:
+            setattr(settings, key, float(value))
+    if "redis_url" in server and not env.get("PROCESS_MCP_REDIS_URL"):
+        settings.redis_url = _redis_url(server["redis_url"], "[server] redis_url", problems)
     if "log_level" in server:
         try:
             settings.log_level = _log_level(str(server["log_level"]), "file")
@@ -212,6 +263,13 @@ def load_settings(
     settings = Settings(log_level=_log_level(env.get("PROCESS_MCP_LOG_LEVEL", "INFO"), "env"))
     if env.get("PROCESS_MCP_EXPORT_DIR"):
         settings.export_dir = Path(env["PROCESS_MCP_EXPORT_DIR"]).expanduser()
+    if env.get("PROCESS_MCP_REDIS_URL"):
+        problems_env = Problems()
+        settings.redis_url = _redis_url(
+            env["PROCESS_MCP_REDIS_URL"], "PROCESS_MCP_REDIS_URL", problems_env
+        )
+        if problems_env:
+            raise problems_env.error("PROCESS_MCP_REDIS_URL")
     if env.get("PROCESS_MCP_HTTP_TOKEN"):
         settings.http_token = SecretStr(env["PROCESS_MCP_HTTP_TOKEN"])
         register_secret(env["PROCESS_MCP_HTTP_TOKEN"])

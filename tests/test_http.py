@@ -300,8 +300,17 @@ async def test_5xx_on_post_is_retried_when_marked_idempotent():
     backend = Backend(httpx.Response(502), ok())
     async with make_client(backend) as http:
         await http.request("POST", "/list", json={}, idempotent=True)
-        await http.post_json("/list", json={})  # read-only POSTs default to idempotent
+        await http.post_json("/list", json={}, idempotent=True)  # a read (Chakra's list)
         assert http.stats.requests == 3
+
+
+@pytest.mark.anyio
+async def test_post_json_is_not_retried_on_5xx_unless_marked_as_a_read():
+    backend = Backend(httpx.Response(503), ok())
+    async with make_client(backend) as http:
+        with pytest.raises(BackendUnavailableError):
+            await http.post_json("/runs", json={})
+        assert http.stats.requests == 1
 
 
 @pytest.mark.anyio
@@ -364,7 +373,7 @@ def test_header_retry_after_date_without_date_header_is_relative_to_now():
 
 
 @pytest.mark.anyio
-async def test_retry_after_longer_than_max_retry_after_fails_fast():
+async def test_retry_after_longer_than_the_call_can_wait_fails_fast_without_waiting():
     time = FakeTime()
     backend = Backend(httpx.Response(429, headers={"Retry-After": "120"}), ok())
     async with make_client(backend, time) as http:
@@ -453,7 +462,8 @@ async def test_backoff_stops_when_the_budget_is_used_up():
 async def test_attempt_timeouts_are_cut_to_the_remaining_budget():
     time = FakeTime()
     backend = Backend(httpx.Response(503, headers={"Retry-After": "10"}), ok())
-    async with make_client(backend, time, rng=MaxRandom()) as http:
+    retry = RetryPolicy(budget=25.0)
+    async with make_client(backend, time, rng=MaxRandom(), retry=retry) as http:
         await http.get_json("/runs")
     first, second = (r.extensions["timeout"] for r in backend.requests)
     assert first["read"] == 20.0
@@ -577,12 +587,16 @@ async def test_statuses_map_to_typed_errors(status, error_type):
 
 
 @pytest.mark.anyio
-async def test_rate_limited_after_all_attempts_carries_status_and_retry_after():
+async def test_a_vendor_that_keeps_answering_429_is_waited_for_until_the_deadline():
+    # Waiting is not failing: 429s do not use up the attempts, only the call's time.
+    time = FakeTime(start=0.0)
     backend = Backend(httpx.Response(429, headers={"Retry-After": "1"}))
-    async with make_client(backend) as http:
+    async with make_client(backend, time) as http:
         with pytest.raises(BackendRateLimitedError) as caught:
             await http.get_json("/runs")
-        assert http.stats.requests == 4
+        assert http.stats.requests > 4
+        assert http.stats.rate_limited == http.stats.requests
+    assert sum(time.sleeps) <= 45.0  # no operation: the retry budget is the deadline
     assert caught.value.retry_after == 1.0
     assert "Wait 1 seconds" in (caught.value.hint or "")
 

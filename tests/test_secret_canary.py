@@ -20,7 +20,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.export.conftest import no_sleep, open_sim
+from tests.export.conftest import open_sim
+from tests.sim.virtual_time import FakeTime
 from tools.backends.base import Backend
 from tools.backends.registry import create_backend
 from tools.errors import BackendError, ProcessMcpError
@@ -160,11 +161,15 @@ def _shown(exc: ProcessMcpError) -> str:
     return "\n".join((exc.for_model(), str(exc), exc.message, vendor or ""))
 
 
-async def _failure(call: Callable[[], Any]) -> str:
+async def _failure(call: Callable[[], Any], *, may_answer: bool = False) -> str:
+    """What the call shows when it fails; `may_answer`: a list meeting a 429 answers with
+    when the next page can start (waiting is not failing), and its warnings are shown."""
     try:
-        await call()
+        result = await call()
     except ProcessMcpError as exc:
         return _shown(exc)
+    if may_answer:
+        return "\n".join(result.warnings)
     raise AssertionError("the call did not fail")
 
 
@@ -179,7 +184,11 @@ async def _sweep(module: Any) -> int:
     real = sim.settings.token.get_secret_value() if sim.settings.token else ""
     settings = sim.settings.model_copy(update={"token": SecretStr(CANARY)})
     transport = CanaryTransport(sim.core, real)
-    backend: Backend = create_backend(settings, transport=transport, sleep=no_sleep)
+    # Fake time: a 429's holds and backoff pass at once, and end at the call's deadline.
+    time = FakeTime()
+    backend: Backend = create_backend(
+        settings, transport=transport, clock=time.clock, sleep=time.sleep
+    )
     checked = 0
     try:
         # Discovery and the first page pass through, so later errors hit list and get.
@@ -196,12 +205,12 @@ async def _sweep(module: Any) -> int:
                     lambda: backend.get(process_id, collection=None, include=None, detail="full"),
                 ),
             ):
-                shown = await _failure(call)
+                shown = await _failure(call, may_answer=status == 429 and label == "list")
                 leaked = _leaks(shown)
                 assert not leaked, f"{backend.name} {label} {name} {status} pad {pad}: {shown}"
                 checked += 1
         # Discovery itself failing (a fresh instance): its error is scrubbed the same way.
-        fresh = create_backend(settings, transport=transport, sleep=no_sleep)
+        fresh = create_backend(settings, transport=transport, clock=time.clock, sleep=time.sleep)
         try:
             for name, make in SHAPES.items():
                 transport.fail = lambda _request, make=make: make(500, _msg(280))

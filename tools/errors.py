@@ -11,6 +11,7 @@
         ├── BackendAuthError            401/403: credentials or headers rejected
         ├── BackendNotFoundError        the process (or path) does not exist
         ├── BackendRateLimitedError     429 and the retry budget could not absorb it
+        │   └── QuotaWaitError              a quota wait would end past the call's deadline
         ├── BackendUnavailableError     5xx, timeouts, connection failures after retries
         ├── BackendRequestError         another 4xx: the backend refused the request
         └── BackendResponseError        malformed body, unexpected shape, off-origin link
@@ -77,6 +78,20 @@ class InvalidCursorError(InputError):
 
 class ConfigError(ProcessMcpError):
     kind = "config"
+
+
+def explained(exc: BaseException) -> ProcessMcpError | None:
+    """The explained failure inside `exc`: itself, or the first one in an exception group
+    (a task group wraps its children's errors; our own groups unwrap them, tools.tasks,
+    and this is the safety net at the edges: a tool call, the CLI)."""
+    if isinstance(exc, ProcessMcpError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = explained(inner)
+            if found is not None:
+                return found
+    return None
 
 
 @dataclass(frozen=True)
@@ -156,6 +171,37 @@ class BackendRateLimitedError(BackendError):
             hint=hint,
         )
         self.retry_after = retry_after
+
+
+class QuotaWaitError(BackendRateLimitedError):
+    """A wait for a quota (our limiter's window, or the vendor's Retry-After) would end
+    after the operation's deadline, so it was not started. `ready_in`: seconds until a
+    request can go; `quota`: the vendor's published limit in words, when known. A list
+    answers with what it has instead (tools/paging.py); anything else reports this."""
+
+    kind = "rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        backend: str,
+        ready_in: float,
+        quota: str | None = None,
+        request: RequestInfo | None = None,
+        status: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            backend=backend,
+            retry_after=ready_in,
+            request=request,
+            status=status,
+            hint=hint,
+        )
+        self.ready_in = ready_in
+        self.quota = quota
 
 
 class BackendUnavailableError(BackendError):

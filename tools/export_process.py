@@ -15,6 +15,7 @@ however many rows are exported (a full id set would grow with every row).
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tools.arguments import given, label, refusal, shown
 from tools.bounds import FILE_NAME_CHARS, ID_CHARS, MAX_FIELDS, NAME_CHARS
-from tools.errors import InvalidArgumentError, UnsupportedQueryError
+from tools.errors import InvalidArgumentError, QuotaWaitError, UnsupportedQueryError
 from tools.exportfiles import AtomicExport, safe_name
 from tools.exportformats import (
     DEFAULT_COLUMNS,
@@ -43,6 +44,7 @@ from tools.fields import check_fields
 from tools.instances import ALL, Instances
 from tools.list_processes import natural_sort
 from tools.model import ApplyNote, ProcessSummary
+from tools.operation import EXPORT_MAX_SECONDS, Clock, operation
 from tools.paging import stream_rows
 from tools.progress import Progress, ProgressFn, as_progress
 from tools.query import QUERY_FILTERS, parse_query
@@ -189,11 +191,38 @@ async def export_process(
     *,
     directory: Path,
     progress: Progress | ProgressFn | None = None,
+    max_seconds: float | None = EXPORT_MAX_SECONDS,
+    clock: Clock = time.monotonic,
 ) -> ExportResult:
+    """`max_seconds`: how long the export may take at the vendor's pace (kept from an
+    operation already running: the server's, with `[server] export_max_minutes`). Quota
+    waits show in progress ("waiting 41 s for Tallyfy's quota"); cancelling the call at
+    any time stops it and leaves no file."""
     args, filters = parse_export(arguments)
-    if args.id is not None:
-        return await _export_one(instances, args, directory)
-    return await _export_list(instances, args, filters, directory, as_progress(progress))
+    with operation(max_seconds, clock=clock) as op:
+        try:
+            if args.id is not None:
+                result = await _export_one(instances, args, directory)
+            else:
+                result = await _export_list(
+                    instances, args, filters, directory, as_progress(progress)
+                )
+        except QuotaWaitError as exc:
+            if args.id is not None or op.budget is None:
+                raise
+            limit = f"{op.budget / 60:g} minutes" if op.budget >= 60 else f"{op.budget:g} s"
+            raise QuotaWaitError(
+                f"the export would take longer than its maximum of {limit}: {exc.message}",
+                backend=exc.backend,
+                ready_in=exc.ready_in,
+                quota=exc.quota,
+                request=exc.request,
+                status=exc.status,
+                hint="raise [server] export_max_minutes, or narrow the filters (or set "
+                "max_rows) so that fewer pages are needed; no file was written",
+            ) from None
+        # Retries that cost time, and the quota waits, are the answer's news too.
+        return result.model_copy(update={"warnings": [*result.warnings, *op.notes()]})
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from tools.errors import (
     BackendError,
     InvalidCursorError,
     ProcessMcpError,
+    QuotaWaitError,
     UnsupportedQueryError,
 )
 from tools.model import ApplyNote
@@ -68,7 +69,14 @@ class Run:
     entries: CursorState = field(default_factory=dict)
     failed: dict[str, Any] = field(default_factory=dict)
     capped: bool = False
+    # A quota wait the call could not afford ended it (list calls only): see tools/paging.
+    quota_stop: QuotaWaitError | None = None
     emitted: int = 0
+
+    @property
+    def stopped(self) -> bool:
+        """The call ends here with what it has: the scan cap, or a quota."""
+        return self.capped or self.quota_stop is not None
 
     async def warn(self, message: str) -> None:
         """A warning for the answer, and its live copy for the client (tools.notices)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -11,6 +12,7 @@ from tools.arguments import given, refusal
 from tools.bounds import ID_CHARS, NAME_CHARS
 from tools.instances import Instances
 from tools.model import ProcessDetail
+from tools.operation import LIST_BUDGET_SECONDS, Clock, operation
 
 Section = Literal["tasks", "fields", "definition", "variables", "history"]
 SECTIONS: tuple[str, ...] = ("tasks", "fields", "definition", "variables", "history")
@@ -47,16 +49,29 @@ def parse_get(arguments: Mapping[str, Any]) -> GetArgs:
         ) from None
 
 
-async def get_process(instances: Instances, arguments: Mapping[str, Any]) -> ProcessDetail:
+async def get_process(
+    instances: Instances,
+    arguments: Mapping[str, Any],
+    *,
+    budget: float | None = LIST_BUDGET_SECONDS,
+    clock: Clock = time.monotonic,
+) -> ProcessDetail:
+    """`budget`: how long the call may wait for quotas (tools/operation.py); a longer wait
+    is refused at once, saying when to call again."""
     args = parse_get(arguments)
     backend = instances.get(args.backend)
     include = frozenset(args.include) if args.include is not None else None
-    await backend.discover()
-    return await backend.get(
-        # A stray space around a copied id is dropped; an id of spaces only goes on as it
-        # is, for the backend's id check to refuse.
-        args.id.strip() or args.id,
-        collection=args.collection,
-        include=include,
-        detail=args.detail,
-    )
+    with operation(budget, clock=clock) as op:
+        await backend.discover()
+        detail = await backend.get(
+            # A stray space around a copied id is dropped; an id of spaces only goes on as
+            # it is, for the backend's id check to refuse.
+            args.id.strip() or args.id,
+            collection=args.collection,
+            include=include,
+            detail=args.detail,
+        )
+        news = op.notes()  # retries that cost time, long quota waits
+    if news:
+        detail = detail.model_copy(update={"notes": [*(detail.notes or []), *news]})
+    return detail

@@ -7,13 +7,21 @@ links followed only to the configured origin, and failures turned into the typed
 `tools.errors` with credentials scrubbed. Adapters keep only what is vendor-specific: the
 URL, the parameters, and (optionally) how to read an error message or a retry delay.
 
+Waiting is not failing: the retry budget and each attempt's timeout cover the network and
+the backoff after failures only; waits for a quota (our limiter's window, a 429's
+Retry-After) are bounded by the operation's deadline (tools/operation.py). Reads (every
+GET, and POSTs marked idempotent such as Chakra's list) are retried on 500/502/503/504,
+resets, timeouts and 2xx bodies that do not parse.
+
 Its parts: `tools.http_config` (settings), `tools.http_address` (where a request may go),
-`tools.limiter` (the quota window), `tools.http_retry` (whether to try again) and
-`tools.http_failures` (the typed error of a failed request).
+`tools.limiter` (the quota window), `tools.http_quota` (waiting for it, and 429s),
+`tools.http_retry` (whether to try again) and `tools.http_failures` (the typed error of a
+failed request).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from collections.abc import Collection, Mapping
@@ -38,10 +46,13 @@ from tools.http_config import (
     Timeouts,
     _header_secrets,
 )
-from tools.http_failures import failure, malformed, unsafe_path_failure
+from tools.http_failures import bad_link_failure, failure, malformed, unsafe_path_failure
+from tools.http_quota import Pacing
 from tools.http_retry import Outcome, Plan, plan_retry
 from tools.limiter import QuotaLimiter, Quotas
 from tools.limits import RateLimit
+from tools.operation import Operation
+from tools.operation import current as current_operation
 from tools.vendor_messages import default_error_message, header_retry_after
 
 __all__ = [
@@ -79,10 +90,8 @@ class BackendHttp:
             redact.register_secret(secret)
         self._rng = config.rng or random.Random()
         limit = config.rate_limit
-        # One quota window per instance: every tool of the instance (list, get, export,
-        # discovery) uses this one client, and `quotas` keeps the window when the server
-        # rebuilds its instances for a new connection.
-        self._limiters = self._quotas(config)
+        self._account = config.account or str(self._base)
+        self._pacing = Pacing(config, self._account, self.stats, self._rng)
         self._slots = (
             anyio.Semaphore(limit.max_concurrency) if limit and limit.max_concurrency else None
         )
@@ -93,20 +102,6 @@ class BackendHttp:
             timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
             transport=config.transport,
             follow_redirects=False,
-        )
-
-    @staticmethod
-    def _quotas(config: ClientConfig) -> tuple[QuotaLimiter, ...]:
-        """One limiter per published window, the widest first (always taken in that
-        order, so two requests can never each hold what the other waits for)."""
-        limit = config.rate_limit
-        if limit is None:
-            return ()
-        if config.quotas is not None:
-            quotas = config.quotas
-            return tuple(quotas.limiter(config.backend, n, per) for n, per in limit.windows)
-        return tuple(
-            QuotaLimiter(n, per, clock=config.clock, sleep=config.sleep) for n, per in limit.windows
         )
 
     async def __aenter__(self) -> Self:
@@ -140,38 +135,33 @@ class BackendHttp:
 
         `url` is a path under the base URL, or an absolute link that must share its origin.
         """
-        verb = method.upper()
-        target = self._target(verb, url, params)
-        secrets = self._secrets_for(target)
-        shown = RequestInfo(verb, redact.scrub_url(str(target), secrets))
-        repeatable = verb in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        started = self.config.clock()
-        attempt = 0
-        while True:
-            attempt += 1
-            outcome = await self._attempt(verb, target, json, headers, started, shown, attempt)
-            response = outcome.response
-            if response is not None and (response.is_success or response.status_code in accept):
-                return response
-            plan = plan_retry(
-                self.config,
-                self._rng,
-                outcome,
-                method=verb,
-                repeatable=repeatable,
-                attempt=attempt,
-                remaining=self.config.retry.budget - (self.config.clock() - started),
-            )
-            if plan.delay is None:
-                raise failure(self.config, outcome, shown, attempt, plan, secrets)
-            await self._wait(plan, shown, attempt)
+        outcome = await self._call(method, url, params, json, headers, idempotent, accept)
+        assert outcome.response is not None
+        return outcome.response
 
     async def get_json(
-        self, url: str, *, params: Params | None = None, accept: Collection[int] = ()
+        self,
+        url: str,
+        *,
+        params: Params | None = None,
+        accept: Collection[int] = (),
+        shared_ttl: float | None = None,
     ) -> Any:
-        """GET and decode JSON; None for an empty body or an accepted non-2xx status."""
-        response = await self.request("GET", url, params=params, accept=accept)
-        return self._decode_json(response)
+        """GET and decode JSON; None for an empty body or an accepted non-2xx status. A
+        body that does not parse is read again, like a 5xx. `shared_ttl`: a discovery read
+        that replicas share through the shared cache for that long (when there is one)."""
+        cache = self.config.shared_cache if shared_ttl else None
+        if cache is None:
+            return (await self._call("GET", url, params, None, None, None, accept, True)).body
+        key = self._cache_key(self._target("GET", url, params))
+        cached = await cache.get(key)
+        if cached is not None:
+            return pydantic_core.from_json(cached) if cached.strip() else None
+        outcome = await self._call("GET", url, params, None, None, None, accept, True)
+        response = outcome.response
+        if response is not None and response.is_success:
+            await cache.set(key, response.content, shared_ttl or 0.0)
+        return outcome.body
 
     async def post_json(
         self,
@@ -179,14 +169,85 @@ class BackendHttp:
         *,
         json: Any,
         params: Params | None = None,
-        idempotent: bool = True,
+        idempotent: bool = False,
         accept: Collection[int] = (),
     ) -> Any:
-        """POST JSON and decode JSON. Idempotent by default: our POSTs are read-only queries."""
-        response = await self.request(
-            "POST", url, params=params, json=json, idempotent=idempotent, accept=accept
+        """POST JSON and decode JSON. `idempotent=True` marks a POST that is a read (Chakra's
+        list): it is then retried like a GET."""
+        return (await self._call("POST", url, params, json, None, idempotent, accept, True)).body
+
+    # ---- the retry loop
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        params: Params | None,
+        body: Any,
+        headers: Mapping[str, str] | None,
+        idempotent: bool | None,
+        accept: Collection[int],
+        decode: bool = False,
+    ) -> Outcome:
+        verb = method.upper()
+        target = self._target(verb, url, params)
+        secrets = self._secrets_for(target)
+        shown = RequestInfo(verb, redact.scrub_url(str(target), secrets))
+        repeatable = verb in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        op = current_operation() or Operation(
+            self.config.clock() + self.config.retry.budget, self.config.clock
         )
-        return self._decode_json(response)
+        spent = 0.0  # network time and backoff: what the retry budget covers
+        failures = limited = 0
+        while True:
+            attempt = failures + limited + 1
+            remaining = self.config.retry.budget - spent
+            outcome = await self._attempt(
+                verb, target, body, headers, remaining, shown, op, decode, attempt
+            )
+            spent += outcome.seconds
+            response = outcome.response
+            accepted = response is not None and response.status_code in accept
+            if outcome.succeeded or (accepted and not outcome.malformed):
+                return outcome
+            if outcome.rate_limited:
+                limited += 1
+                await self._pacing.rate_limited(outcome, limited, attempt, shown, op, secrets)
+                continue
+            plan = plan_retry(
+                self.config,
+                self._rng,
+                outcome,
+                method=verb,
+                repeatable=repeatable,
+                attempt=failures + 1,
+                remaining=self.config.retry.budget - spent,
+            )
+            failures += 1
+            if plan.delay is None:
+                if outcome.malformed and response is not None:
+                    raise malformed(self.config, response, secrets)
+                raise failure(self.config, outcome, shown, attempt, plan, secrets)
+            await self._backoff(plan, shown, attempt)
+            spent += plan.delay
+            op.retried(
+                self.config.backend, plan.reason or "a failure", plan.delay + outcome.seconds
+            )
+
+    async def _backoff(self, plan: Plan, shown: RequestInfo, attempt: int) -> None:
+        delay = plan.delay or 0.0
+        self.stats.retries += 1
+        log.warning(
+            "%s %s: %s; retrying in %.2f s (attempt %d of %d)",
+            shown.method,
+            shown.url,
+            plan.reason,
+            delay,
+            attempt,
+            self.config.retry.max_attempts,
+        )
+        await self.config.sleep(delay)
+        self.stats.waited_seconds += delay
 
     # ---- addressing
 
@@ -217,17 +278,8 @@ class BackendHttp:
         return parsed
 
     def _bad_link(self, method: str, url: str, what: str) -> BackendResponseError:
-        shown = self._scrub_url(url)
-        return BackendResponseError(
-            f"{what}: {shown}",
-            backend=self.config.backend,
-            request=RequestInfo(method, shown),
-            hint=(
-                f"Links are followed only to the origin of '{self.config.backend}' "
-                f"({self._scrub_url(str(self._base))}). If the backend moved, update the "
-                "instance's base URL."
-            ),
-        )
+        base = self._scrub_url(str(self._base))
+        return bad_link_failure(self.config, method, self._scrub_url(url), base, what)
 
     # ---- one attempt
 
@@ -237,18 +289,25 @@ class BackendHttp:
         target: httpx.URL,
         body: Any,
         headers: Mapping[str, str] | None,
-        started: float,
+        remaining: float,
         shown: RequestInfo,
+        op: Operation,
+        decode: bool,
         attempt: int,
     ) -> Outcome:
+        on_wait = self._pacing.on_wait(op, shown)
         async with AsyncExitStack() as held:
             if self._slots is not None:
                 await held.enter_async_context(self._slots)
             # The quota slots are held until the response is in: see tools/limiter.py for
             # why that, and not the start, keeps arrivals at the vendor within its window.
-            for limiter in self._limiters:
-                self.stats.throttled_seconds += await held.enter_async_context(limiter.slot())
-            return await self._exchange(method, target, body, headers, started, shown, attempt)
+            for limiter in self._pacing.limiters:
+                self.stats.throttled_seconds += await held.enter_async_context(
+                    limiter.slot(on_wait)
+                )
+            return await self._exchange(
+                method, target, body, headers, remaining, shown, decode, attempt
+            )
 
     async def _exchange(
         self,
@@ -256,12 +315,13 @@ class BackendHttp:
         target: httpx.URL,
         body: Any,
         headers: Mapping[str, str] | None,
-        started: float,
+        remaining: float,
         shown: RequestInfo,
+        decode: bool,
         attempt: int,
     ) -> Outcome:
         clock = self.config.clock
-        timeout = self.config.timeouts.within(self.config.retry.budget - (clock() - started))
+        timeout = self.config.timeouts.within(remaining)
         request = self._client.build_request(
             method, target, json=body, headers=headers, timeout=timeout
         )
@@ -271,13 +331,22 @@ class BackendHttp:
             response = await self._client.send(request)
         except httpx.RequestError as exc:
             self._log_attempt(shown, type(exc).__name__, clock() - sent_at, attempt)
-            return Outcome(None, exc, timeout)
-        self._log_attempt(shown, str(response.status_code), clock() - sent_at, attempt)
+            return Outcome(None, exc, timeout, clock() - sent_at)
+        seconds = clock() - sent_at
+        self._log_attempt(shown, str(response.status_code), seconds, attempt)
         # httpx links a response and its body stream both ways, so every response is cyclic
         # garbage that only the collector frees; list pages of megabytes then pile up for
         # the length of an export. The body is read already: drop the stream, end the cycle.
         response.stream = httpx.ByteStream(b"")
-        return Outcome(response, None, timeout)
+        if not decode or not response.is_success or not response.content.strip():
+            return Outcome(response, None, timeout, seconds)
+        try:
+            # pydantic-core's parser: about 3x faster than json.loads on list pages, which
+            # an export of many rows parses hundreds of (JSON bodies are UTF-8 by RFC 8259).
+            parsed = pydantic_core.from_json(response.content)
+        except ValueError:
+            return Outcome(response, None, timeout, seconds, malformed=True)
+        return Outcome(response, None, timeout, seconds, body=parsed)
 
     @staticmethod
     def _log_attempt(shown: RequestInfo, result: str, seconds: float, attempt: int) -> None:
@@ -289,35 +358,6 @@ class BackendHttp:
             round(seconds * 1000),
             attempt,
         )
-
-    async def _wait(self, plan: Plan, shown: RequestInfo, attempt: int) -> None:
-        delay = plan.delay or 0.0
-        self.stats.retries += 1
-        log.warning(
-            "%s %s: %s; retrying in %.2f s (attempt %d of %d)",
-            shown.method,
-            shown.url,
-            plan.reason,
-            delay,
-            attempt,
-            self.config.retry.max_attempts,
-        )
-        await self.config.sleep(delay)
-        self.stats.waited_seconds += delay
-
-    # ---- bodies
-
-    def _decode_json(self, response: httpx.Response) -> Any:
-        if not response.is_success or not response.content.strip():
-            return None
-        try:
-            # pydantic-core's parser: about 3x faster than json.loads on list pages, which
-            # an export of many rows parses hundreds of (JSON bodies are UTF-8 by RFC 8259).
-            return pydantic_core.from_json(response.content)
-        except ValueError:
-            raise malformed(
-                self.config, response, self._secrets_for(response.request.url)
-            ) from None
 
     # ---- redaction
 
@@ -338,6 +378,14 @@ class BackendHttp:
 
     def _scrub_url(self, url: str) -> str:
         return redact.scrub_url(url, self._all_secrets())
+
+    def _cache_key(self, target: httpx.URL) -> str:
+        """The shared cache's key of a read: the account, a digest of the credentials (two
+        tokens may see different things) and the URL, hashed so no secret is stored."""
+        digest = hashlib.sha256()
+        for part in (self._account, *sorted(self.config.headers.items()), str(target)):
+            digest.update(repr(part).encode() + b"\0")
+        return f"process-mcp:cache:{digest.hexdigest()}"
 
 
 def create_client(config: ClientConfig) -> BackendHttp:

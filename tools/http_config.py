@@ -18,6 +18,7 @@ import httpx
 
 from tools.limiter import Quotas
 from tools.limits import RateLimit
+from tools.shared_cache import SharedCache
 from tools.vendor_messages import default_error_message, header_retry_after
 
 ParamValue: TypeAlias = str | int | float | bool
@@ -49,19 +50,30 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard one `request()` tries; `budget` bounds its total time, waits included."""
+    """How hard one `request()` tries after failures.
+
+    `max_attempts` and `budget` bound the failures only: the attempts that failed (a 5xx,
+    a reset, a timeout, a body that does not parse) and the backoff between them. A 429 is
+    not a failure but the vendor's pace: its waits, like our own limiter's, count against
+    the operation's deadline (tools/operation.py), never against this budget, and only
+    `max_rate_limited` 429s in a row end a request (a vendor that never lets it through).
+    Without a Retry-After, 429s back off from 1 s up to one window of the vendor's
+    published limit (at most `rate_limited_cap`).
+    """
 
     max_attempts: int = 4
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
-    budget: float = 25.0
-    retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
-    max_retry_after: float = 30.0
+    # Two read timeouts (20 s each) and the backoff between them still leave a third try.
+    budget: float = 45.0
+    retry_statuses: frozenset[int] = frozenset({500, 502, 503, 504})
+    max_rate_limited: int = 100
+    rate_limited_cap: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if min(self.backoff_base, self.backoff_cap, self.budget, self.max_retry_after) < 0:
+        if self.max_attempts < 1 or self.max_rate_limited < 1:
+            raise ValueError("max_attempts and max_rate_limited must be at least 1")
+        if min(self.backoff_base, self.backoff_cap, self.budget, self.rate_limited_cap) < 0:
             raise ValueError("retry delays and budget must not be negative")
 
     def backoff_bound(self, attempt: int) -> float:
@@ -75,9 +87,10 @@ class HttpStats:
     """Counters for tests and benchmarks."""
 
     requests: int = 0  # attempts actually sent
-    retries: int = 0
-    waited_seconds: float = 0.0  # backoff and Retry-After waits
-    throttled_seconds: float = 0.0  # waits imposed by our own rate limiter
+    retries: int = 0  # attempts repeated after a failure or a 429
+    rate_limited: int = 0  # 429 answers
+    waited_seconds: float = 0.0  # backoff waits, and 429 waits slept outside a limiter
+    throttled_seconds: float = 0.0  # waits in our own rate limiter (429 holds included)
 
 
 # --------------------------------------------------------------------------- config
@@ -104,6 +117,13 @@ class ClientConfig:
     auth_hint: str | None = None
     # Where the quota window lives; None: a window of this client's own.
     quotas: Quotas | None = None
+    # The vendor's name for people ("Tallyfy"), in quota notes and progress messages.
+    vendor: str | None = None
+    # Which vendor account this is (base URL plus org, subdomain or tenant): the key of
+    # its quota window and of its shared cache entries. None: the base URL alone.
+    account: str | None = None
+    # Discovery responses shared with other replicas for a TTL (Redis); None: none.
+    shared_cache: SharedCache | None = None
 
 
 _SENSITIVE_HEADER = re.compile(

@@ -50,6 +50,21 @@ def unsafe_path_failure(config: ClientConfig, shown: RequestInfo, why: str) -> B
     )
 
 
+def bad_link_failure(
+    config: ClientConfig, method: str, shown: str, base: str, what: str
+) -> BackendResponseError:
+    """A link (scrubbed: `shown`) that goes elsewhere than the instance's origin."""
+    return BackendResponseError(
+        f"{what}: {shown}",
+        backend=config.backend,
+        request=RequestInfo(method, shown),
+        hint=(
+            f"Links are followed only to the origin of '{config.backend}' ({base}). If the "
+            "backend moved, update the instance's base URL."
+        ),
+    )
+
+
 def _status_failure(
     config: ClientConfig,
     response: httpx.Response,

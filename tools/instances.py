@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import httpx
 
     from tools.limiter import Quotas
+    from tools.shared_cache import SharedCache
 
 ALL = "all"
 
@@ -37,11 +38,20 @@ class Instances:
         *,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         quotas: Quotas | None = None,
+        shared_cache: SharedCache | None = None,
     ) -> Instances:
-        """`quotas`: the server's quota windows, which outlive this set of instances."""
+        """`quotas`: the server's quota windows, which outlive this set of instances (by
+        default the set's own: instances of one vendor account share one window anyway);
+        `shared_cache`: discovery responses shared with other replicas (Redis)."""
+        from tools.limiter import Quotas
+
         transports = transports or {}
+        quotas = quotas or Quotas()
+        options: dict[str, object] = {"quotas": quotas}
+        if shared_cache is not None:
+            options["shared_cache"] = shared_cache
         return cls(
-            (create_backend(s, transport=transports.get(s.name), quotas=quotas) for s in settings),
+            (create_backend(s, transport=transports.get(s.name), **options) for s in settings),
             problems,
         )
 

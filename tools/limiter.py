@@ -37,16 +37,31 @@ timeout), no client could know; our timeouts are seconds, far above normal trans
 Storage
 -------
 `QuotaLimiter` keeps the pacing logic (waiting in arrival order, anchoring, stats) and
-leaves the slots to a `SlotStore`. `LocalSlots` keeps them in memory, which is one
-instance in one process. A store shared across instances of one account or across
-replicas (issue 13: Redis) implements the same two calls; it would give in-flight slots a
-lease, so that a replica that dies does not hold them forever, and answer `retry_in`
-with a poll interval, since completions elsewhere do not wake local waiters.
+leaves the slots to a `SlotStore`. `LocalSlots` keeps them in memory: one account in one
+process. `tools.shared_state.RedisSlots` keeps them in Redis, shared by every replica and
+surviving restarts; its in-flight slots have a lease, so a replica that dies does not
+hold them forever, and it answers `retry_in` with a poll interval when every slot is in
+flight, since completions elsewhere do not wake local waiters.
+
+Holds
+-----
+A 429 says the vendor's window is full, whatever ours thinks (a restart emptied ours, or
+another client shares the account). `hold(seconds)` then stops every request of the
+account until the vendor's Retry-After has passed (or, without one, one window): the
+requests wait in the limiter, in order, rather than each collecting its own 429.
+
+Waits and deadlines
+-------------------
+`slot(on_wait=...)` calls `on_wait(seconds, limiter, held)` before each wait it is about to
+start. The HTTP client uses it to refuse a wait that would end after the operation's
+deadline (tools/operation.py) and to show the wait in progress; an exception raised
+there leaves the limiter as it was.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -55,6 +70,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import anyio
+
+# Called with the seconds about to be waited, the limiter that waits, and whether the wait
+# is a hold (a 429) rather than the window's pacing; may raise.
+OnWait = Callable[[float, "QuotaLimiter", bool], Awaitable[None]]
 
 # Smallest wait: float rounding must not turn "not yet" into a zero sleep, which a fake
 # clock would never advance past.
@@ -68,17 +87,26 @@ class Reservation:
 
     token: str | None = None
     retry_in: float | None = None
+    # The wait is a hold (a 429 said the vendor is full), not this window's own pacing.
+    held: bool = False
 
 
 class SlotStore(Protocol):
     """Where the slots of one quota window live."""
 
+    max_requests: int
+
     async def reserve(self, now: float) -> Reservation:
-        """Take a slot, in flight from `now`, if fewer than the limit are held."""
+        """Take a slot, in flight from `now`, if fewer than the limit are held (and no
+        hold is in force)."""
         ...
 
     async def complete(self, token: str, now: float) -> None:
         """The slot's request completed at `now`: it stays held for one window more."""
+        ...
+
+    async def hold(self, seconds: float, now: float) -> None:
+        """No slot is given out for `seconds` from `now` (the vendor said it is full)."""
         ...
 
 
@@ -91,8 +119,11 @@ class LocalSlots:
         self._in_flight: set[str] = set()
         self._completed: deque[float] = deque()  # completion times, oldest first
         self._tokens = itertools.count()
+        self._held_until = -math.inf
 
     async def reserve(self, now: float) -> Reservation:
+        if now < self._held_until:
+            return Reservation(retry_in=max(self._held_until - now, _MIN_WAIT), held=True)
         # The same comparison as a vendor's window (`hit <= now - window` has left it), so
         # float rounding cannot free a slot here that the vendor still counts.
         edge = now - self.per_seconds
@@ -113,6 +144,9 @@ class LocalSlots:
         self._in_flight.discard(token)
         # The clock is monotonic, so completions come in order: the deque stays sorted.
         self._completed.append(now)
+
+    async def hold(self, seconds: float, now: float) -> None:
+        self._held_until = max(self._held_until, now + seconds)
 
 
 class QuotaLimiter:
@@ -143,10 +177,21 @@ class QuotaLimiter:
         self._completions = 0
         self._completed = anyio.Event()
 
+    def lower(self, max_requests: int) -> None:
+        """Pace at `max_requests` from now on, if that is fewer (two instances of one
+        account configured with different limits share the stricter one)."""
+        if max_requests < self.max_requests:
+            self.max_requests = max_requests
+            self._store.max_requests = max_requests
+
+    async def hold(self, seconds: float) -> None:
+        """Give out no slot for `seconds` (a 429 said the vendor's window is full)."""
+        await self._store.hold(seconds, self._clock())
+
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[float]:
+    async def slot(self, on_wait: OnWait | None = None) -> AsyncIterator[float]:
         """Hold one slot for the request sent inside the block; yields the seconds waited."""
-        token, waited = await self._acquire()
+        token, waited = await self._acquire(on_wait)
         try:
             yield waited
         finally:
@@ -157,7 +202,7 @@ class QuotaLimiter:
             self._completions += 1
             self._completed.set()
 
-    async def _acquire(self) -> tuple[str, float]:
+    async def _acquire(self, on_wait: OnWait | None) -> tuple[str, float]:
         async with self._lock:
             began = self._clock()
             while True:
@@ -166,6 +211,8 @@ class QuotaLimiter:
                 if answer.token is not None:
                     return answer.token, self._clock() - began
                 if answer.retry_in is not None:
+                    if on_wait is not None:
+                        await on_wait(answer.retry_in, self, answer.held)
                     await self._sleep(answer.retry_in)
                 elif seen == self._completions:
                     # Every slot is in flight: the first completion starts the wait for
@@ -175,11 +222,19 @@ class QuotaLimiter:
                     await self._completed.wait()
 
 
+# (account key, max requests, window seconds) -> the store of that window's slots.
+StoreFactory = Callable[[str, int, float], SlotStore]
+
+
 class Quotas:
-    """The quota windows of one server process, by key, outliving the clients that use
-    them: the backend instances are rebuilt when a new connection comes after the last
-    one left, but the vendor's window did not empty meanwhile. Today the key is the
-    instance name; one key per vendor account (issue 13) is a change of key, not of shape.
+    """The quota windows of one server process, one per vendor account and window.
+
+    Keyed by account (tools.backends.base.Backend.account_key: the base URL plus the
+    org, subdomain or tenant), never by instance name: two instances pointing at one
+    account share one pacing. They outlive the clients that use them: the backend
+    instances are rebuilt when a new connection comes after the last one left, but the
+    vendor's window did not empty meanwhile. `stores` puts the slots elsewhere (Redis,
+    tools.shared_state), shared by replicas and kept across restarts.
     """
 
     def __init__(
@@ -187,16 +242,23 @@ class Quotas:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        stores: StoreFactory | None = None,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
-        self._limiters: dict[tuple[str, int, float], QuotaLimiter] = {}
+        self._stores = stores
+        self._limiters: dict[tuple[str, float], QuotaLimiter] = {}
 
-    def limiter(self, key: str, max_requests: int, per_seconds: float) -> QuotaLimiter:
-        """The one limiter of `key` at this limit (a changed limit starts a new window)."""
-        slot = (key, max_requests, per_seconds)
-        if slot not in self._limiters:
-            self._limiters[slot] = QuotaLimiter(
-                max_requests, per_seconds, clock=self._clock, sleep=self._sleep
-            )
-        return self._limiters[slot]
+    def limiter(self, account: str, max_requests: int, per_seconds: float) -> QuotaLimiter:
+        """The one limiter of `account`'s window of `per_seconds`."""
+        key = (account, float(per_seconds))
+        found = self._limiters.get(key)
+        if found is not None:
+            found.lower(max_requests)
+            return found
+        store = self._stores(account, max_requests, per_seconds) if self._stores else None
+        limiter = QuotaLimiter(
+            max_requests, per_seconds, store=store, clock=self._clock, sleep=self._sleep
+        )
+        self._limiters[key] = limiter
+        return limiter

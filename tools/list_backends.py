@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal
 
-import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.backends.base import Capabilities, CollectionInfo
@@ -13,6 +13,7 @@ from tools.errors import ProcessMcpError
 from tools.instances import Instances
 from tools.model import FilterMode, Status
 from tools.query import FILTER_FIELDS
+from tools.tasks import gather
 
 
 class _Model(BaseModel):
@@ -78,15 +79,16 @@ async def list_backends(instances: Instances) -> BackendsResult:
     instances at once, so one slow backend costs its own latency, not the sum."""
     problems: dict[str, str] = {}
 
-    async def discover(name: str) -> None:
-        try:
-            await instances.backends[name].discover()
-        except ProcessMcpError as exc:
-            problems[name] = exc.for_model()
+    def discover(name: str) -> Callable[[], Awaitable[None]]:
+        async def call() -> None:
+            try:
+                await instances.backends[name].discover()
+            except ProcessMcpError as exc:
+                problems[name] = exc.for_model()
 
-    async with anyio.create_task_group() as tg:
-        for name in instances.names:
-            tg.start_soon(discover, name)
+        return call
+
+    await gather([discover(name) for name in instances.names])
 
     views: list[BackendView] = []
     for name in instances.names:

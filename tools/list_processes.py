@@ -3,14 +3,16 @@ answer's table (tools/table.py) with the columns of `fields` or `detail`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tools.backends.base import Backend
-from tools.errors import UnsupportedQueryError
+from tools.errors import QuotaWaitError, UnsupportedQueryError
 from tools.instances import Instances
 from tools.model import ListResult
-from tools.paging import run_list
+from tools.operation import LIST_BUDGET_SECONDS, Clock, operation
+from tools.paging import run_list, waiting_answer
 from tools.progress import Progress, ProgressFn
 from tools.query import ProcessQuery, parse_query
 from tools.table import ListPage, page
@@ -52,15 +54,29 @@ async def list_rows(
     arguments: Mapping[str, Any],
     *,
     progress: Progress | ProgressFn | None = None,
+    budget: float | None = LIST_BUDGET_SECONDS,
+    clock: Clock = time.monotonic,
 ) -> tuple[ProcessQuery, ListResult]:
-    """The validated query and its rows, as canonical objects."""
-    query = parse_query(arguments)
-    backends = instances.select(query.backend)
-    query, note = await natural_sort(backends, query, explicit=arguments.get("sort") is not None)
-    result = await run_list(backends, query, progress=progress)
-    if note:
-        result.warnings.insert(0, note)
-    return query, result
+    """The validated query and its rows, as canonical objects.
+
+    `budget`: the call's wall budget for quota waits (kept from an operation already
+    running: the server's, with `[server] list_budget_seconds`). When a quota makes the
+    next page impossible within it, the answer has the rows so far, a cursor, and when
+    the next page can start; never an error for waiting."""
+    with operation(budget, clock=clock) as op:
+        query = parse_query(arguments)
+        backends = instances.select(query.backend)
+        explicit = arguments.get("sort") is not None
+        try:
+            query, note = await natural_sort(backends, query, explicit=explicit)
+        except QuotaWaitError as exc:
+            return query, waiting_answer(exc, query)
+        result = await run_list(backends, query, progress=progress)
+        if note:
+            result.warnings.insert(0, note)
+        # Retries that cost time, and long quota waits, are the answer's news too.
+        result.warnings.extend(op.notes())
+        return query, result
 
 
 async def list_processes(
@@ -68,7 +84,11 @@ async def list_processes(
     arguments: Mapping[str, Any],
     *,
     progress: Progress | ProgressFn | None = None,
+    budget: float | None = LIST_BUDGET_SECONDS,
+    clock: Clock = time.monotonic,
 ) -> ListPage:
     """The tool's answer: the rows as a table with the columns of `fields` or `detail`."""
-    query, result = await list_rows(instances, arguments, progress=progress)
+    query, result = await list_rows(
+        instances, arguments, progress=progress, budget=budget, clock=clock
+    )
     return page(result, detail=query.detail, sort=query.sort, fields=query.fields)

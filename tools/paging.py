@@ -27,6 +27,7 @@ cursor), and the progress they report: tools/fanout.py.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,7 @@ import anyio
 
 from tools.backends.base import Backend
 from tools.cursor import CursorState, decode_cursor, encode_cursor, is_live
-from tools.errors import BackendError
+from tools.errors import BackendError, QuotaWaitError
 from tools.fanout import REJOINED, STILL_SKIPPED, Run, Watch, open_run
 from tools.model import ApplyNote, ListResult, ProcessSummary
 from tools.progress import Progress, ProgressFn, as_progress
@@ -60,9 +61,17 @@ __all__ = [
 
 
 async def _merge(
-    run: Run, emit: Callable[[ProcessSummary], Awaitable[None]], limit: int | None
+    run: Run,
+    emit: Callable[[ProcessSummary], Awaitable[None]],
+    limit: int | None,
+    *,
+    stop_on_quota: bool = False,
 ) -> int:
     """Hand rows to `emit` in query order until `limit` (None: the end); returns the count.
+
+    `stop_on_quota` (a list call): a stream whose next page would wait past the call's
+    deadline for a quota ends the merge there, like the scan cap, so that the call answers
+    with the rows it has and a cursor that resumes right after them (`run.quota_stop`).
 
     Prefetches run in a task group that lives exactly as long as the merge; whatever is
     still in flight at the end is cancelled. Errors travel through the streams, never out
@@ -80,6 +89,11 @@ async def _merge(
         except ScanCapReachedError:
             run.capped = True
             return
+        except QuotaWaitError as exc:
+            if not stop_on_quota:
+                raise
+            run.quota_stop = exc
+            return
         except BackendError as exc:
             if not run.fan_out:
                 raise
@@ -96,9 +110,9 @@ async def _merge(
         nonlocal count
         for i in range(len(streams)):
             await advance(i)
-            if run.capped:
+            if run.stopped:
                 return
-        while heap and (limit is None or count < limit) and not run.capped:
+        while heap and (limit is None or count < limit) and not run.stopped:
             _, i = heapq.heappop(heap)
             await emit(streams[i].pop())
             count += 1
@@ -131,13 +145,16 @@ async def run_list(
     fingerprint = query.fingerprint()
     state = decode_cursor(query.cursor, fingerprint) if query.cursor else None
     watch = Watch(as_progress(progress), cap=query.limit)
-    run = watch.run = await open_run(backends, query, state, on_page=watch)
+    try:
+        run = watch.run = await open_run(backends, query, state, on_page=watch)
+    except QuotaWaitError as exc:
+        return waiting_answer(exc, query)
     rows: list[ProcessSummary] = []
 
     async def keep(row: ProcessSummary) -> None:
         rows.append(row)
 
-    await _merge(run, keep, query.limit)
+    await _merge(run, keep, query.limit, stop_on_quota=True)
 
     next_state = run.next_state()
     has_more = any(is_live(v) for v in next_state.values())
@@ -151,6 +168,9 @@ async def run_list(
             f"{len(rows)} matches; call again with next_cursor to keep scanning, or add a "
             "filter the backend applies natively (see list_backends)"
         )
+    if run.quota_stop is not None:
+        then = "call again with next_cursor then" if has_more else "call again then"
+        run.warnings.append(f"{quota_note(run.quota_stop)}; {then}")
     if watch.reporter is not None:
         done = run.examined
         await watch.reporter.finish(done, done, f"examined {done} rows, {len(rows)} returned")
@@ -167,6 +187,22 @@ async def run_list(
     )
 
 
+def waiting_answer(exc: QuotaWaitError, query: ProcessQuery) -> ListResult:
+    """Waiting is not failing: when the quota cannot fit a request before any row was read
+    (discovery, a name lookup, the first page), the answer is empty and says when to ask."""
+    again = " with the same cursor" if query.cursor else " with the same arguments"
+    note = f"{quota_note(exc)}; no rows were read yet: call again then{again}"
+    return ListResult(
+        processes=[], count=0, has_more=True, next_cursor=query.cursor, warnings=[note]
+    )
+
+
+def quota_note(exc: QuotaWaitError) -> str:
+    """ "Tallyfy allows 100 requests/min; the next page can start in 41 s"."""
+    what = exc.quota or f"{exc.backend} asks to wait (HTTP 429)"
+    return f"{what}; the next page can start in {math.ceil(exc.ready_in)} s"
+
+
 @dataclass
 class StreamStats:
     """What a whole-result stream (an export) saw."""
@@ -181,6 +217,8 @@ class StreamStats:
     warnings: list[str]
     # The scan cap stopped it (only with `scan_cap=True`): rows past it were not seen.
     capped: bool = False
+    # A quota stopped it (only with `stop_on_quota=True`): when the next page can start.
+    quota_stop: QuotaWaitError | None = None
 
 
 async def stream_rows(
@@ -191,6 +229,7 @@ async def stream_rows(
     max_rows: int | None = None,
     progress: Progress | ProgressFn | None = None,
     scan_cap: bool = False,
+    stop_on_quota: bool = False,
 ) -> StreamStats:
     """Every row matching `query`, in order, handed to `emit` as pages arrive.
 
@@ -198,7 +237,8 @@ async def stream_rows(
     instance's `max_scan`, as in a list call) without a scan cap: memory holds at most the
     window of in-flight pages per instance, whatever the number of rows. Progress goes to
     `progress` after every page; the last notification is the caller's (it knows what
-    became of the rows)."""
+    became of the rows). With `stop_on_quota` (a count within a quick call's budget) a
+    page that would wait past the deadline ends the stream there, as in a list call."""
     watch = Watch(as_progress(progress), cap=max_rows)
     run = watch.run = await open_run(
         backends,
@@ -207,7 +247,7 @@ async def stream_rows(
         on_page=watch,
         max_scan=None if scan_cap else 1 << 62,
     )
-    count = await _merge(run, emit, max_rows)
+    count = await _merge(run, emit, max_rows, stop_on_quota=stop_on_quota)
     return StreamStats(
         rows=count,
         scanned=sum(s.scanned for s in run.streams),
@@ -217,6 +257,7 @@ async def stream_rows(
         applied=run.applied,
         warnings=run.warnings,
         capped=run.capped,
+        quota_stop=run.quota_stop,
     )
 
 

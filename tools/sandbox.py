@@ -6,6 +6,7 @@ adding a backend to the sandbox is one line in SANDBOXES.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType, TracebackType
 
@@ -41,17 +42,47 @@ class SandboxInstance:
 
 
 class Sandbox:
-    """Starts every backend's simulator; stops them all on exit."""
+    """Starts every backend's simulator; stops them all on exit.
 
-    def __init__(self, seed: int = 7, *, strict: bool = True) -> None:
+    The world's conditions, on request: `latency` seconds a request (jittered a quarter
+    either way), `faults` a share of requests answered with one of the kit's fault mix
+    (429, 5xx, timeouts, resets, truncated bodies: tools/sim/faults.py), and `sizes` rows
+    per kind ("tallyfy": 12000; "*" for every kind). Each simulator enforces its vendor's
+    documented quota per account (Tallyfy 100/min and 1,000/h per organization, Kommo 7/s),
+    server side: the quota windows are the sandbox process's, so they outlive a restart of
+    a server or export pointed at it, as a vendor's do."""
+
+    def __init__(
+        self,
+        seed: int = 7,
+        *,
+        strict: bool = True,
+        latency: float = 0.0,
+        faults: float = 0.0,
+        sizes: Mapping[str, int] | None = None,
+    ) -> None:
         self.seed = seed
         self.strict = strict
+        self.latency = latency
+        self.faults = faults
+        self.sizes = dict(sizes or {})
         self.instances: list[SandboxInstance] = []
+
+    def _size(self, module: ModuleType) -> int | None:
+        kind = str(module.NAME).split("-")[0]
+        return self.sizes.get(kind, self.sizes.get("*"))
 
     def __enter__(self) -> Sandbox:
         try:
-            for module in SANDBOXES:
-                parts: SandboxParts = module.open_sandbox(self.seed, strict=self.strict)
+            for index, module in enumerate(SANDBOXES):
+                size = self._size(module)
+                parts: SandboxParts = module.open_sandbox(
+                    self.seed, strict=self.strict, **({"size": size} if size else {})
+                )
+                if self.latency:
+                    parts.core.set_network(self.latency, seed=self.seed + index)
+                if self.faults:
+                    parts.core.faults.random_mix(self.faults, seed=self.seed + index)
                 server = SimServer(parts.core).start()
                 self.instances.append(
                     SandboxInstance(parts.settings(server.url), parts.core, server, parts.describe)

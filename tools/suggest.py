@@ -10,7 +10,7 @@ only after `retry_after` seconds, so a broken backend is not hammered either.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from tools.errors import ProcessMcpError
 from tools.export_index import list_exports
 from tools.instances import ALL, Instances
 from tools.model import STATUSES
+from tools.tasks import gather
 
 MAX_VALUES = 100  # the protocol's limit for one completion answer
 # Fields a backend answers (Backend.suggest); the rest are known here.
@@ -136,12 +137,13 @@ async def suggest(
     chosen = _chosen(instances, backend)
     lists: list[Sequence[str]] = [()] * len(chosen)
 
-    async def one(i: int, b: Backend) -> None:
-        lists[i] = await cache.values(b, field, collection)
+    def one(i: int, b: Backend) -> Callable[[], Awaitable[None]]:
+        async def call() -> None:
+            lists[i] = await cache.values(b, field, collection)
 
-    async with anyio.create_task_group() as tg:
-        for i, b in enumerate(chosen):
-            tg.start_soon(one, i, b)
+        return call
+
+    await gather([one(i, b) for i, b in enumerate(chosen)])
     return match((v for values in lists for v in values), prefix)
 
 

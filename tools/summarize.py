@@ -6,27 +6,33 @@ filter; otherwise by counting the rows through the shared paging driver, up to t
 cap, after which every count it touched is a lower bound and says so. Instances are
 counted concurrently; in a fan-out one that cannot take the query is skipped and one that
 fails is reported (its rows could be in any group, so every count becomes a lower bound),
-while the others answer.
+while the others answer. Waiting is not failing: where a quota cannot fit the next
+request within the call's budget (tools/operation.py), the instance is counted as far as
+it got (or not at all), its counts become lower bounds, and the answer says when to ask
+again, even with one instance.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
-
-import anyio
 
 from tools import notices
 from tools.arguments import given, shown
 from tools.backends.base import Backend
-from tools.errors import BackendError, InvalidArgumentError, ProcessMcpError
+from tools.errors import BackendError, InvalidArgumentError, ProcessMcpError, QuotaWaitError
 from tools.groups import GROUP_BY, MAX_DIMENSIONS
 from tools.instances import Instances
 from tools.model import GroupCount, SummaryResult
+from tools.operation import LIST_BUDGET_SECONDS, Clock, operation
+from tools.paging import quota_note
 from tools.progress import Progress, ProgressFn, as_progress
 from tools.query import QUERY_FILTERS, ProcessQuery, parse_query
 from tools.tally import Tally, tally
+from tools.tasks import gather
 
 PARAMETERS = ("backend", "collection", *QUERY_FILTERS, "group_by")
 DEFAULT_GROUP_BY = ("backend",)
@@ -105,9 +111,19 @@ async def summarize_processes(
     arguments: Mapping[str, Any],
     *,
     progress: Progress | ProgressFn | None = None,
+    budget: float | None = LIST_BUDGET_SECONDS,
+    clock: Clock = time.monotonic,
 ) -> SummaryResult:
-    query, dimensions = parse_summary(arguments)
-    return await summarize(instances, query, dimensions, progress=progress)
+    """The tool's answer. `budget`: the call's wall budget for quota waits, as for a list
+    (kept from an operation already running: the server's)."""
+    with operation(budget, clock=clock) as op:
+        query, dimensions = parse_summary(arguments)
+        result = await summarize(instances, query, dimensions, progress=progress)
+        # Retries that cost time, and long quota waits, are the answer's news too.
+        notes = op.notes()
+        if notes:
+            result.warnings = [*(result.warnings or []), *notes]
+        return result
 
 
 async def summarize(
@@ -129,6 +145,10 @@ async def summarize(
     async def one(backend: Backend) -> None:
         try:
             tallies[backend.name] = await tally(backend, query, dimensions, counting.add)
+        except QuotaWaitError as exc:
+            # Waiting is not failing: the counts leave this instance out, and say when.
+            failed.append(backend.name)
+            await warn(f"{backend.name} not counted: {quota_note(exc)}; call again then")
         except BackendError as exc:
             if not fan_out:
                 errors.append(exc)
@@ -146,9 +166,7 @@ async def summarize(
         warnings.append(message)
         await notices.warn(message, source="process_mcp.summarize")
 
-    async with anyio.create_task_group() as tg:
-        for backend in backends:
-            tg.start_soon(one, backend)
+    await gather([partial(one, b) for b in backends])
     if errors:
         raise errors[0]
     ordered = [tallies[b.name] for b in backends if b.name in tallies]

@@ -23,8 +23,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import anyio
+from functools import partial
 
 from tools import groups
 from tools.backends.base import Backend, Capabilities, Count, Plan
@@ -32,8 +31,9 @@ from tools.errors import ProcessMcpError
 from tools.fanout import prepare
 from tools.list_processes import natural_sort
 from tools.model import ApplyNote, Counted, ProcessSummary
-from tools.paging import stream_rows
+from tools.paging import quota_note, stream_rows
 from tools.query import ProcessQuery
+from tools.tasks import gather
 
 COUNT_CONCURRENCY = 8
 COUNT_BUDGET = 20
@@ -125,17 +125,10 @@ async def _by_vendor_totals(
 
     counts: Counter[Key] = Counter()
     answers: list[Count | None] = []
-    errors: list[Exception] = []
-    limiter = anyio.CapacityLimiter(COUNT_CONCURRENCY)
 
     async def count(key: Key | None, p: Plan) -> None:
         nonlocal requests, total
-        try:
-            async with limiter:
-                answer = await backend.count(p)
-        except Exception as exc:  # the first one is raised after the group
-            errors.append(exc)
-            return
+        answer = await backend.count(p)
         answers.append(answer)
         if answer is None:
             return
@@ -148,13 +141,10 @@ async def _by_vendor_totals(
                 return
             counts[key] += answer.total
 
-    async with anyio.create_task_group() as tg:
-        if needs_total:
-            tg.start_soon(count, None, plan)
-        for key, p in plans:
-            tg.start_soon(count, key, p)
-    if errors:
-        raise errors[0]
+    asked: list[tuple[Key | None, Plan]] = [(None, plan)] if needs_total else []
+    asked += plans
+    # At most COUNT_CONCURRENCY in flight; each also waits its turn in the quota limiter.
+    await gather([partial(count, key, p) for key, p in asked], limit=COUNT_CONCURRENCY)
     summed = sum(counts.values())
     if None in answers or (total is not None and total != summed):
         # No totals for this collection, a group whose rows show another value, or rows
@@ -182,14 +172,21 @@ async def _by_rows(
         counts[groups.key(dimensions, row, now)] += 1
         await add(1)
 
-    stats = await stream_rows([backend], query, emit, scan_cap=True)
+    stats = await stream_rows([backend], query, emit, scan_cap=True, stop_on_quota=True)
     total_known = stats.total is not None
+    stopped = stats.capped or stats.quota_stop is not None
+    warnings = list(stats.warnings)
+    if stats.quota_stop is not None:
+        warnings.append(
+            f"{backend.name}: counted {stats.examined:,} rows before the quota: "
+            f"{quota_note(stats.quota_stop)}; call again then for every count"
+        )
     return Tally(
         backend=backend.name,
         counts=counts,
         total=stats.total if stats.total is not None else stats.rows,
-        total_exact=total_known or not stats.capped,
-        exact=not stats.capped,
+        total_exact=total_known or not stopped,
+        exact=not stopped,
         counted=Counted(
             backend=backend.name,
             method="rows",
@@ -199,5 +196,5 @@ async def _by_rows(
             capped=stats.capped or None,
         ),
         applied=stats.applied,
-        warnings=stats.warnings,
+        warnings=warnings,
     )

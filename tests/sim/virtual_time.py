@@ -79,14 +79,30 @@ class VirtualTime:
                 heapq.heapify(self._sleepers)
 
     async def run(self, *jobs: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        left = len(jobs)
+
+        def finishing(job: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], Any]:
+            async def run() -> None:
+                nonlocal left
+                try:
+                    await job()
+                finally:
+                    left -= 1
+
+            return run
+
         with anyio.fail_after(10):  # real seconds: a deadlock fails instead of hanging
             async with anyio.create_task_group() as tg:
                 for job in jobs:
-                    tg.start_soon(job)
-                while True:
+                    tg.start_soon(finishing(job))
+                while left:
                     await all_other_tasks_blocked()
                     if not self._sleepers:
-                        break
+                        # Blocked without a sleeper: a cancellation still being delivered
+                        # (its tasks wake on the next loop turns), or a deadlock, which
+                        # fail_after ends. Only the jobs' end ends the driving.
+                        await checkpoint()
+                        continue
                     deadline, _, wake = heapq.heappop(self._sleepers)
                     self.now = max(self.now, deadline)
                     wake.set()

@@ -26,6 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -156,6 +157,21 @@ class PageResult:
     total: int | None = None
 
 
+def normalised_url(url: str) -> str:
+    """A base URL as one account key: scheme and host lower-cased, the default port and
+    a trailing slash dropped (`HTTPS://Acme.Kommo.com:443/` is `https://acme.kommo.com`)."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    port = parts.port if parts.port not in (None, _DEFAULT_PORTS.get(scheme)) else None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 class InstanceSettings(BaseModel):
     """Settings every instance has; backends extend this with their own keys."""
 
@@ -190,6 +206,9 @@ class Backend(ABC):
     """One configured instance of a backend kind."""
 
     kind: ClassVar[str]
+    # The vendor's name for people: quota notes and progress ("waiting 41 s for Tallyfy's
+    # quota"). None: the kind, capitalised.
+    vendor_name: ClassVar[str | None] = None
     settings_model: ClassVar[type[InstanceSettings]] = InstanceSettings
     # Names of settings that are secrets: read only from the environment or a secrets file.
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
@@ -203,6 +222,18 @@ class Backend(ABC):
         self.settings = settings
         self.name = settings.name
         self.http = http
+
+    @classmethod
+    def vendor(cls) -> str:
+        return cls.vendor_name or cls.kind.capitalize()
+
+    @classmethod
+    def account_key(cls, settings: InstanceSettings) -> str:
+        """Which vendor account an instance points at: instances with the same key share
+        one quota window (and shared cache entries) whatever their names. The base URL
+        (normalised); backends whose account is not in the URL add what names it (the
+        Tallyfy org, the yuuvis tenant)."""
+        return f"{cls.kind}|{normalised_url(settings.base_url)}"
 
     @classmethod
     @abstractmethod

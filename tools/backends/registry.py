@@ -33,7 +33,8 @@ def create_backend(
 ) -> Backend:
     """Build one instance with its own HTTP client, rate limiter and redaction.
     `client_options` go to ClientConfig (tests pass a fake clock and sleep there, the
-    server its `quotas`, which keep each instance's window across rebuilds)."""
+    server its `quotas`, which give every instance of one account one window and keep it
+    across rebuilds, and its `shared_cache`)."""
     # Imported here: the HTTP stack is not needed until a backend is first used.
     from tools.http import (
         ClientConfig,
@@ -64,6 +65,8 @@ def create_backend(
         error_message=cls.error_message or default_error_message,
         retry_after=cls.retry_after or header_retry_after,
         transport=transport,
+        vendor=cls.vendor(),
+        account=cls.account_key(settings),
         **client_options,
     )
     return cls(settings, create_client(config))

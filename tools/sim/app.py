@@ -7,7 +7,8 @@ Per HTTP request, in this order:
     4. record its arrival (`arrivals`): the moment the vendor counts it;
     5. enforce the sliding-window `rate_limits` (a request must fit in every window; a
        rejected one uses up none of them);
-    6. call the vendor app, which reads `core.strict` to decide how picky to be.
+    6. call the vendor app, which reads `core.strict` to decide how picky to be; a
+       `truncated` or `reset` fault then damages its answer on the way back.
 
 Faults come before the rate limit because they stand for the proxy in front of the vendor:
 a request the proxy refused never reached the vendor's limiter. Quota tests measure
@@ -31,7 +32,14 @@ from urllib.parse import parse_qsl
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tools.sim.faults import ErrorBody, FaultPlan, FaultResponse, build_response, json_error_body
+from tools.sim.faults import (
+    ErrorBody,
+    FaultPlan,
+    FaultResponse,
+    SimulatedReset,
+    build_response,
+    json_error_body,
+)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -227,7 +235,17 @@ class SimulatorCore:
         if wait is not None:
             await _send(send, self._too_many(wait))
             return
+        if fault is not None and fault.kind in ("truncated", "reset"):
+            send = _damaged(send, reset=fault.kind == "reset")
         await self.app(scope, _replay(body, receive), send)
+
+    def set_network(self, latency: float, *, seed: int | None = None) -> None:
+        """`latency` seconds a request on average, jittered by a quarter either way (what
+        the sandbox's `--latency MS` sets)."""
+        self.latency = 0.75 * latency
+        self.latency_jitter = 0.5 * latency
+        if seed is not None:
+            self.rng.seed(seed)
 
     async def _hold(self, seconds: float, receive: Receive) -> bool:
         """Wait `seconds`; False if the client disconnected first. Ending early matters:
@@ -305,6 +323,39 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+def _damaged(send: Send, *, reset: bool) -> Send:
+    """A `send` that holds the vendor's answer back, then passes on half of its body: with
+    a length header that matches (truncated: a 2xx that does not parse), or with the
+    original one and the connection dropped (reset)."""
+    start: Message | None = None
+    chunks: list[bytes] = []
+
+    async def damaged(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        assert start is not None
+        whole = b"".join(chunks)
+        half = whole[: len(whole) // 2]
+        if reset:
+            await send(start)
+            await send({"type": "http.response.body", "body": half, "more_body": True})
+            raise SimulatedReset
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(half)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": half})
+
+    return damaged
 
 
 async def _send(send: Send, response: FaultResponse) -> None:

@@ -13,11 +13,20 @@ Kinds:
                so a client whose timeout is shorter than `delay` sees its own timeout fire
     malformed  200 with a JSON body cut off mid-object
     html       `status` (default 503) with an nginx-style HTML page, as a proxy would send
+    truncated  the vendor's own answer, its body cut in half on the way back (a 2xx then
+               does not parse; the length header matches what is sent)
+    reset      the vendor's own answer, the connection dropped halfway through its body
+
+A plan can also inject at random (`random_mix(rate, seed)`, the sandbox's `--faults`):
+each request that no armed fault takes gets, with probability `rate`, one of MIX - a 429
+with Retry-After: 1, a 500 or 503 in the vendor's words, a proxy's 502, a timeout, a reset
+or a truncated body - drawn from a seeded generator, so one seed gives one sequence.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 from collections.abc import Callable
@@ -25,7 +34,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Literal
 
-FaultKind = Literal["status", "latency", "timeout", "malformed", "html"]
+import httpx
+
+FaultKind = Literal["status", "latency", "timeout", "malformed", "html", "truncated", "reset"]
 
 # (status, message) -> (body, content type): how one vendor words its errors.
 ErrorBody = Callable[[int, str], tuple[bytes, str]]
@@ -52,6 +63,15 @@ class Fault:
 
     def matches(self, path: str) -> bool:
         return self.path is None or re.search(self.path, path) is not None
+
+
+class SimulatedReset(httpx.RemoteProtocolError):
+    """Raised by the core to drop a connection mid-body (a `reset` fault). Over a socket
+    the server closes the connection, and the client sees its own protocol error; through
+    an in-process ASGI transport the client sees this, which is that same error."""
+
+    def __init__(self) -> None:
+        super().__init__("peer closed connection without sending complete message body")
 
 
 @dataclass(frozen=True)
@@ -86,8 +106,8 @@ def build_response(fault: Fault, error_body: ErrorBody) -> FaultResponse | None:
     headers: list[tuple[str, str]] = []
     if fault.retry_after is not None:
         headers.append(("retry-after", retry_after_value(fault.retry_after)))
-    if fault.kind == "latency":
-        return None
+    if fault.kind in ("latency", "truncated", "reset"):
+        return None  # the vendor answers; the core damages the answer on its way back
     if fault.kind == "malformed":
         headers.append(("content-type", "application/json"))
         return FaultResponse(200, headers, MALFORMED_BODY)
@@ -103,12 +123,40 @@ def build_response(fault: Fault, error_body: ErrorBody) -> FaultResponse | None:
     return FaultResponse(fault.status, headers, body)
 
 
+# How long a random `timeout` fault holds a request: just past our client's 20 s read
+# timeout, so that the client's own timeout fires (a client that waits longer gets a 504).
+RANDOM_TIMEOUT_HOLD = 21.0
+MIX: tuple[Fault, ...] = (
+    Fault(kind="status", status=429, retry_after=1),
+    Fault(kind="status", status=500),
+    Fault(kind="status", status=503),
+    Fault(kind="html", status=502),
+    Fault(kind="timeout", delay=RANDOM_TIMEOUT_HOLD),
+    Fault(kind="reset"),
+    Fault(kind="truncated"),
+)
+
+
 class FaultPlan:
     """Armed faults with their counters; shared between the test thread and the server."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._armed: list[_Armed] = []
+        self.random_rate = 0.0
+        self._rng = random.Random(0)
+        self.mix = MIX
+        self.fired: dict[str, int] = {}  # random faults sent, by kind (and status)
+
+    def random_mix(self, rate: float, seed: int = 0, mix: tuple[Fault, ...] = MIX) -> None:
+        """Inject one of `mix` into a share `rate` (0 to 1) of the requests, at random."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("a fault rate is a share of requests, from 0 to 1")
+        with self._lock:
+            self.random_rate = rate
+            self._rng = random.Random(seed)
+            self.mix = mix
+            self.fired = {}
 
     def add(self, fault: Fault) -> Fault:
         with self._lock:
@@ -118,6 +166,7 @@ class FaultPlan:
     def clear(self) -> None:
         with self._lock:
             self._armed.clear()
+            self.random_rate = 0.0
 
     def take(self, path: str) -> Fault | None:
         """The fault to apply to a request for `path`, consuming its counters."""
@@ -133,6 +182,10 @@ class FaultPlan:
                 chosen = armed.fault
                 break
             self._armed = [a for a in self._armed if not a.exhausted]
+            if chosen is None and self.random_rate and self._rng.random() < self.random_rate:
+                chosen = self._rng.choice(self.mix)
+                name = chosen.kind if chosen.kind != "status" else str(chosen.status)
+                self.fired[name] = self.fired.get(name, 0) + 1
             return chosen
 
     @property

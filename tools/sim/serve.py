@@ -19,6 +19,8 @@ import anyio.to_thread
 import uvicorn
 from starlette.types import ASGIApp
 
+from tools.sim.faults import SimulatedReset
+
 Lifespan = Literal["auto", "on", "off"]
 
 
@@ -27,7 +29,10 @@ class _QuietShutdown(logging.Filter):
     fault is still holding): expected here, and a traceback would look like a bug."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+        # A connection dropped on purpose (a `reset` fault) is not a server error either.
+        if record.exc_info and isinstance(
+            record.exc_info[1], asyncio.CancelledError | SimulatedReset
+        ):
             return False
         return not str(record.msg).startswith("Cancel %s running task(s)")
 

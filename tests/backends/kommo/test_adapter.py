@@ -277,7 +277,7 @@ class Clock:
 async def test_429_waits_the_retry_after_that_kommo_puts_in_the_body(data: KommoData) -> None:
     clock = Clock()
     sim = make_sim(data, rate_limit=RateLimit(7, 1.0), clock=clock)
-    backend = make_backend(sim, sleep=clock.sleep)
+    backend = make_backend(sim, sleep=clock.sleep, clock=clock)
     for _ in range(4):  # pipelines, users and eight list pages: past 7 in one second
         await listing(backend, limit=3)
     await backend.aclose()
@@ -286,8 +286,8 @@ async def test_429_waits_the_retry_after_that_kommo_puts_in_the_body(data: Kommo
     assert backend.http.stats.retries == len(clock.waits)
 
 
-async def test_a_long_retry_after_fails_at_once_saying_how_long_to_wait(
-    sim: KommoCore,
+async def test_a_long_retry_after_is_not_waited_for_a_list_says_when_a_get_refuses(
+    sim: KommoCore, data: KommoData
 ) -> None:
     body = (
         '{"title":"Too Many Requests","type":"https://httpstatus.es/429","status":429,'
@@ -300,8 +300,15 @@ async def test_a_long_retry_after_fails_at_once_saying_how_long_to_wait(
         waits.append(seconds)
 
     backend = make_backend(sim, sleep=sleep)
+    # Waiting is not failing: a list answers, saying when the next page can start.
+    result = await listing(backend)
+    assert (result.count, result.has_more) == (0, True)
+    assert any("the next page can start in 300 s" in w for w in result.warnings)
+    # One process cannot come in parts: the refusal says how long to wait.
     with pytest.raises(BackendRateLimitedError) as caught:
-        await listing(backend)
+        await backend.get(
+            str(data.leads[0]["id"]), collection="leads", include=None, detail="summary"
+        )
     await backend.aclose()
     assert waits == []
     assert caught.value.retry_after == 300

@@ -389,12 +389,12 @@ def test_injected_faults_mid_walk_lose_and_duplicate_nothing() -> None:
 
     check(ProcessQuery(backend=sandbox.NAME, limit=9, status=("open",)), sim=sim, sleep=sleep)
     assert any(w >= 2 for w in waits)  # the body's retry_after was honoured
-    with pytest.raises(Exception, match="malformed JSON"):
-        check(
-            ProcessQuery(backend=sandbox.NAME, collection="contacts", sort="updated_at", limit=4),
-            sim=sim,
-            sleep=sleep,
-        )
+    # A 200 cut off mid-body is read again, like a 5xx: the walk agrees all the same.
+    check(
+        ProcessQuery(backend=sandbox.NAME, collection="contacts", sort="updated_at", limit=4),
+        sim=sim,
+        sleep=sleep,
+    )
     assert not sim.faults.pending
 
 

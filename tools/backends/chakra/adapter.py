@@ -29,6 +29,7 @@ get_process takes a uuid (fetched by path, quoted as one segment) or a primary-k
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -83,6 +84,7 @@ from tools.errors import (
 from tools.ids import UUID, IdShape, check_id, path_segment
 from tools.model import Detail, ProcessDetail, ProcessSummary
 from tools.query import ProcessQuery
+from tools.shared_cache import DISCOVERY_TTL
 
 if TYPE_CHECKING:
     import httpx
@@ -132,6 +134,16 @@ def chakra_error_message(response: httpx.Response) -> str | None:
 
 class ChakraBackend(Backend):
     kind: ClassVar[str] = "chakra"
+    vendor_name: ClassVar[str | None] = "ChakraHQ"
+
+    @classmethod
+    def account_key(cls, settings: InstanceSettings) -> str:
+        # One API host serves every workspace; the token names the workspace (a digest of
+        # it here: the key is stored in Redis and printed in notes).
+        token = settings.token.get_secret_value() if settings.token else ""
+        digest = hashlib.sha256(token.encode()).hexdigest()[:16]
+        return f"{super().account_key(settings)}|token={digest}"
+
     settings_model: ClassVar[type[InstanceSettings]] = ChakraSettings
     # No limit is published (the "API Rate Limits" page had no text): none by default;
     # rate_limit_per_minute sets one, and 429s are retried with Retry-After either way.
@@ -165,7 +177,7 @@ class ChakraBackend(Backend):
         async with self._schema_lock:
             if self._caps is not None:
                 return
-            body = await self.http.get_json("/v1/ext/config")
+            body = await self.http.get_json("/v1/ext/config", shared_ttl=DISCOVERY_TTL)
             try:
                 schema = parse_config(self._data(body, "config"))
             except SchemaError as exc:
@@ -229,7 +241,7 @@ class ChakraBackend(Backend):
         if fresh or self._users is None:
             async with self._users_lock:
                 if fresh or self._users is None:
-                    body = await self.http.get_json("/v1/ext/users")
+                    body = await self.http.get_json("/v1/ext/users", shared_ttl=DISCOVERY_TTL)
                     self._users = parse_users(self._data(body, "users"))
         return self._users
 
@@ -324,8 +336,11 @@ class ChakraBackend(Backend):
         self, proc: Procedure, where: Query, skip: int, limit: int
     ) -> tuple[list[Any], bool]:
         """One list call as the vendor answers it: (process objects, hasMore)."""
+        # A POST that only reads: retried like a GET (on 5xx, resets, cut-off bodies).
         body = await self.http.post_json(
-            self._process_path(proc, "list"), json={"where": where, "skip": skip, "limit": limit}
+            self._process_path(proc, "list"),
+            json={"where": where, "skip": skip, "limit": limit},
+            idempotent=True,
         )
         rows = self._data(body, "process list")
         if not isinstance(rows, list):

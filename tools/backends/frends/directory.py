@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from tools.backends.frends import convert
-from tools.backends.frends.reads import PARALLEL_READS, gather
+from tools.backends.frends.reads import PARALLEL_READS
+from tools.tasks import gather
 
 if TYPE_CHECKING:
     from tools.backends.frends.adapter import FrendsBackend

@@ -2,8 +2,8 @@
 guid@version), every listed definition, one execution. Ids are data, never paths: each is
 checked against the shape the API documents and quoted as one path segment.
 
-Several reads at once go through `gather`, which raises the first failure as itself (a
-clean BackendError), never as the ExceptionGroup an anyio task group would raise.
+Several reads at once go through `tools.tasks.gather`, which raises the first failure as
+itself (a clean BackendError), never as the ExceptionGroup an anyio task group would raise.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
-
 from tools.errors import BackendNotFoundError, BackendResponseError, InvalidArgumentError
 from tools.ids import INTEGER, UUID, IdShape, check_id, path_segment
+from tools.shared_cache import DISCOVERY_TTL
+from tools.tasks import gather
 
 if TYPE_CHECKING:
     from tools.backends.frends.adapter import FrendsBackend
@@ -59,30 +59,6 @@ REF_HINT = (
 )
 
 
-async def gather(calls: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
-    """The results of `calls`, in order, at most `limit` running at once. The first failure
-    cancels the rest and is raised as itself once they have stopped."""
-    results: list[T | None] = [None] * len(calls)
-    failures: list[Exception] = []
-    slots = anyio.Semaphore(limit)
-
-    async with anyio.create_task_group() as tg:
-
-        async def run(index: int, call: Callable[[], Awaitable[T]]) -> None:
-            try:
-                async with slots:
-                    results[index] = await call()
-            except Exception as exc:  # collected here, so the group never wraps it
-                failures.append(exc)
-                tg.cancel_scope.cancel()
-
-        for index, call in enumerate(calls):
-            tg.start_soon(run, index, call)
-    if failures:
-        raise failures[0]
-    return results  # type: ignore[return-value]  # every slot is filled when none failed
-
-
 def paged(body: Any, backend: str) -> Listed:
     """Rows, totalCount and whether a next page exists, from a paged list answer."""
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -106,21 +82,23 @@ class Reader:
             raise InvalidArgumentError(scrub(exc.message), field=exc.field, hint=hint) from None
 
     async def page(
-        self, params: list[tuple[str, str]]
+        self, params: list[tuple[str, str]], *, shared_ttl: float | None = None
     ) -> tuple[list[dict[str, Any]], int | None, bool]:
-        return paged(
-            await self.backend.http.get_json("processes", params=params), self.backend.name
-        )
+        body = await self.backend.http.get_json("processes", params=params, shared_ttl=shared_ttl)
+        return paged(body, self.backend.name)
 
     async def every_definition(self) -> list[dict[str, Any]]:
         """Every row the definitions list shows; the pages after the first in parallel."""
         size = str(MAX_PAGE_SIZE)
-        first, total, _ = await self.page([("PageNumber", "1"), ("PageSize", size)])
+        # The directory's pages are shared with other replicas for a while (Redis).
+        ttl = DISCOVERY_TTL
+        first, total, _ = await self.page([("PageNumber", "1"), ("PageSize", size)], shared_ttl=ttl)
         pages = -(-(total or 0) // MAX_PAGE_SIZE)
 
         def read(number: int) -> Callable[[], Awaitable[list[dict[str, Any]]]]:
             async def call() -> list[dict[str, Any]]:
-                return (await self.page([("PageNumber", str(number)), ("PageSize", size)]))[0]
+                params = [("PageNumber", str(number)), ("PageSize", size)]
+                return (await self.page(params, shared_ttl=ttl))[0]
 
             return call
 
@@ -131,7 +109,8 @@ class Reader:
         """One version by id (what an execution's processId names); None when not found."""
         path = "processes/" + path_segment(str(version_id), VERSION_ID)
         try:
-            body = await self.backend.http.get_json(path)
+            # A published version never changes: shared with other replicas (Redis).
+            body = await self.backend.http.get_json(path, shared_ttl=DISCOVERY_TTL)
         except BackendNotFoundError:
             return None
         return self._data(body)

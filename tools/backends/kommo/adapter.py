@@ -66,6 +66,7 @@ from tools.ids import INTEGER, IdShape, path_segment
 from tools.limits import RateLimit
 from tools.model import Detail, ProcessDetail
 from tools.query import ProcessQuery
+from tools.shared_cache import DISCOVERY_TTL
 
 if TYPE_CHECKING:
     import httpx
@@ -126,7 +127,8 @@ class KommoBackend(Backend):
 
     def __init__(self, settings: InstanceSettings, http: BackendHttp) -> None:
         super().__init__(settings, http)
-        self.directory = Directory(self._get)
+        # Pipelines, users and fields are shared with other replicas for a while (Redis).
+        self.directory = Directory(lambda path, q: self._get(path, q, shared_ttl=DISCOVERY_TTL))
 
     @classmethod
     def client_headers(cls, settings: InstanceSettings) -> dict[str, str]:
@@ -314,10 +316,12 @@ class KommoBackend(Backend):
     async def _lookups(self) -> Lookups:
         return Lookups(await self.directory.pipelines(), await self.directory.users())
 
-    async def _get(self, path: str, params: list[tuple[str, str]]) -> Any:
+    async def _get(
+        self, path: str, params: list[tuple[str, str]], *, shared_ttl: float | None = None
+    ) -> Any:
         """GET and decode; None for a 204. Kommo-specific failures get clear messages."""
         try:
-            return await self.http.get_json(path, params=params or None)
+            return await self.http.get_json(path, params=params or None, shared_ttl=shared_ttl)
         except BackendAuthError as exc:
             if exc.status == 403 and (exc.vendor_message or "").startswith(BLOCK_MARK):
                 raise ApiBlockedError(

@@ -95,6 +95,13 @@ class _Directory:
 
 class TallyfyBackend(Backend):
     kind: ClassVar[str] = "tallyfy"
+
+    @classmethod
+    def account_key(cls, settings: InstanceSettings) -> str:
+        # The quota is the organization's (reference B.7), whatever the token.
+        org = getattr(settings, "org", "")
+        return f"{super().account_key(settings)}|org={str(org).strip().lower()}"
+
     settings_model: ClassVar[type[InstanceSettings]] = TallyfySettings
     # 100 requests a minute and 1,000 an hour per organization (reference B.7), the
     # published figures: the limiter paces arrivals, whatever the latency (tools/limiter.py).

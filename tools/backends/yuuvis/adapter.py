@@ -86,6 +86,14 @@ SUBPROCESSES_LEFT_OUT = (
 
 class YuuvisBackend(Backend):
     kind: ClassVar[str] = "yuuvis"
+    vendor_name: ClassVar[str | None] = "yuuvis Momentum"
+
+    @classmethod
+    def account_key(cls, settings: InstanceSettings) -> str:
+        # One gateway serves many tenants (the X-ID-TENANT-NAME header names it).
+        tenant = getattr(settings, "tenant", "")
+        return f"{super().account_key(settings)}|tenant={str(tenant).strip().lower()}"
+
     settings_model: ClassVar[type[InstanceSettings]] = YuuvisSettings
     error_message: ClassVar[Callable[[httpx.Response], str | None] | None] = staticmethod(
         yuuvis_error_message
