@@ -28,12 +28,14 @@ from tools.bounds import (
 from tools.errors import InvalidArgumentError
 from tools.export_process import FORMATS, MAX_ROWS, ExportResult, export_process
 from tools.get_process import SECTIONS, get_process
+from tools.groups import GROUP_BY, MAX_DIMENSIONS
 from tools.instances import Instances
 from tools.list_backends import BackendsResult, list_backends
 from tools.list_processes import list_processes
-from tools.model import DETAILS, STATUSES, ProcessDetail
+from tools.model import DETAILS, STATUSES, ProcessDetail, SummaryResult
 from tools.progress import Progress
 from tools.query import MAX_LIMIT, SORT_KEYS
+from tools.summarize import summarize_processes
 from tools.table import ListPage
 
 
@@ -170,6 +172,9 @@ LIST_PROCESSES_SCHEMA = _object(
         "created_before": _text("Exclusive.", DATE_CHARS),
         "updated_after": _text("Last change at or after.", DATE_CHARS),
         "updated_before": _text("Last change before.", DATE_CHARS),
+        "due_after": _text("Due (deadline, next task) at or after.", DATE_CHARS),
+        "due_before": _text("Due before.", DATE_CHARS),
+        "overdue": {"type": ["boolean", "null"], "description": "Only true: open, past due."},
         "owner": _text("User id or email."),
         "template": _text("Template/definition/pipeline: id or name."),
         "tags": _texts("All of these tags."),
@@ -230,6 +235,20 @@ EXPORT_PROCESS_SCHEMA = _object(
     required=("backend",),
 )
 
+SUMMARIZE_PROCESSES_SCHEMA = _object(
+    {
+        "backend": BACKEND,
+        "collection": COLLECTION,
+        **{k: v for k, v in _FILTERS.items() if k != "sort"},
+        "group_by": {
+            "type": ["array", "null"],
+            "items": {"type": "string", "enum": list(GROUP_BY)},
+            "maxItems": MAX_DIMENSIONS,
+            "description": "One or two; default backend. age: since created.",
+        },
+    }
+)
+
 LIST_BACKENDS_SCHEMA = _object({})
 
 
@@ -246,6 +265,13 @@ async def _list_backends(session: Session, args: dict[str, Any]) -> Reply:
 async def _list_processes(session: Session, args: dict[str, Any]) -> Reply:
     page: ListPage = await list_processes(session.instances, args, progress=session.progress)
     return Reply(page, render.list_text(page))
+
+
+async def _summarize_processes(session: Session, args: dict[str, Any]) -> Reply:
+    result: SummaryResult = await summarize_processes(
+        session.instances, args, progress=session.progress
+    )
+    return Reply(result, render.summary_text(result))
 
 
 async def _get_process(session: Session, args: dict[str, Any]) -> Reply:
@@ -291,6 +317,18 @@ TOOLS: tuple[ToolDef, ...] = (
         input_schema=LIST_PROCESSES_SCHEMA,
         output_model=ListPage,
         handler=_list_processes,
+    ),
+    ToolDef(
+        name="summarize_processes",
+        title="Count processes per group",
+        description=(
+            "Count list_processes matches per group, largest first, in one short answer. "
+            "Exact where the backend has totals, else lower bounds (marked). Stuck per owner: "
+            '{"status":["open"],"updated_before":"2026-10-01","group_by":["owner"]}.'
+        ),
+        input_schema=SUMMARIZE_PROCESSES_SCHEMA,
+        output_model=SummaryResult,
+        handler=_summarize_processes,
     ),
     ToolDef(
         name="get_process",

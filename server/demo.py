@@ -30,6 +30,21 @@ def _show(title: str, args: dict[str, Any], result: Any) -> None:
         print(line if len(line) <= LINE_MAX else line[: LINE_MAX - 4] + " ...")
 
 
+def _tokens(text: str) -> str:
+    """Claude tokens where the tokenizer is installed (a dev dependency), else bytes / 4."""
+    try:
+        from anthropic_tokenizer import count_tokens  # type: ignore[import-untyped]
+    except ImportError:
+        return f"~{len(text.encode()) // 4:,}"
+    return f"{count_tokens(text):,}"
+
+
+def _size(result: Any) -> str:
+    text = "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+    data = json.dumps(result.structured_content or {}, separators=(",", ":"))
+    return f"text {_tokens(text)} tokens, structuredContent {_tokens(data)}"
+
+
 def _records(answer: dict[str, Any] | None) -> list[dict[str, Any]]:
     """A list answer's rows as objects (its columns, plus the values every row shares)."""
     if not answer or answer.get("count", 0) == 0:
@@ -95,6 +110,12 @@ async def _conversation(session: Any) -> None:
         "list_processes",
         stuck_query,
     )
+    per_owner = await call(
+        "The same question as one count: stuck onboarding runs per owner",
+        "summarize_processes",
+        {**stuck_query, "group_by": ["owner"]},
+    )
+    print(f"  answer sizes: list_processes {_size(stuck)}; summarize_processes {_size(per_owner)}")
     more = stuck.structured_content.get("next_cursor")
     if more:
         await call(

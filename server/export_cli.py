@@ -36,8 +36,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--tag", dest="tags", action="append", help="tag (repeatable, all-of)")
     for name in ("text", "owner", "template", "sort"):
         p.add_argument(f"--{name}")
-    for name in ("created-after", "created-before", "updated-after", "updated-before"):
+    dates = ("created-after", "created-before", "updated-after", "updated-before")
+    for name in (*dates, "due-after", "due-before"):
         p.add_argument(f"--{name}", metavar="ISO8601")
+    p.add_argument("--overdue", action="store_true", help="open and due before now")
     p.add_argument(
         "--where", help="attribute conditions, e.g. 'budget >= 40000 and city = \"Pune\"'"
     )
@@ -52,6 +54,7 @@ def arguments(args: argparse.Namespace) -> dict[str, Any]:
         "id", "collection", "format", "file_name", "max_rows", "status", "native_status",
         "tags", "text", "owner", "template", "sort",
         "created_after", "created_before", "updated_after", "updated_before",
+        "due_after", "due_before",
     )  # fmt: skip
     for name in simple:
         value = getattr(args, name)
@@ -59,6 +62,8 @@ def arguments(args: argparse.Namespace) -> dict[str, Any]:
             out[name] = value
     if args.overwrite:
         out["overwrite"] = True
+    if args.overdue:
+        out["overdue"] = True
     if args.fields:
         out["fields"] = [c.strip() for c in args.fields.split(",") if c.strip()]
     if args.where:

@@ -155,7 +155,7 @@ def _report(args: Mapping[str, str], now: datetime) -> str:
         "collection": args.get("collection"),
     }
     window = {"updated_after": start.isoformat(), "updated_before": end.isoformat()}
-    count = {"detail": "ids", "limit": 100}
+    count = {"group_by": ["backend"]}
     calls: list[tuple[str, dict[str, Any]]] = [
         ("New", {**base, "created_after": start.isoformat(), "created_before": end.isoformat()}),
         ("Finished", {**base, "status": ["completed"], **window}),
@@ -169,14 +169,18 @@ def _report(args: Mapping[str, str], now: datetime) -> str:
         f"Write a status report for {base['backend']} covering {start.isoformat()} up to "
         f"(not including) {end.isoformat()} (period {period}).",
         "",
-        "Count each group with one call (use total when the answer gives it; otherwise "
-        "count the rows and page on with next_cursor while has_more is true):",
+        "Count each group with one call (each answer counts per backend; a count marked "
+        "as a lower bound says so, and so should the report):",
     ]
     lines += [
-        f"{i}. {label}: {_call('list_processes', {**q, **count})}"
+        f"{i}. {label}: {_call('summarize_processes', {**q, **count})}"
         for i, (label, q) in enumerate(calls, 1)
     ]
+    oldest = {**calls[-1][1], "sort": "updated_at", "limit": 3}
     lines += [
+        f"{len(calls) + 1}. The three that have waited longest: {_call('list_processes', oldest)}",
+        "   An instance skipped because it cannot sort by update time can be asked alone "
+        "without sort (its newest first); say so.",
         "",
         "Report per backend: new, finished, cancelled or failed, and open but untouched; "
         "name the three that have waited longest, with their owners. Mention the answers' "

@@ -17,7 +17,7 @@ from typing import Any
 from tools import safe_text
 from tools.export_process import ExportResult
 from tools.list_backends import BackendsResult, CollectionView
-from tools.model import ProcessDetail, ProcessSummary
+from tools.model import Counted, ProcessDetail, ProcessSummary, SummaryResult
 from tools.table import ListPage
 
 
@@ -173,6 +173,11 @@ def _collection_body(c: CollectionView) -> str:
     lines.append(f"    sorts: {', '.join(c.sorts) or own_order}")
     if c.sections:
         lines.append(f"    get_process include: {', '.join(c.sections)}")
+    lines.append(
+        "    summarize: vendor totals when every filter is native"
+        if c.counts == "vendor totals"
+        else "    summarize: counts rows (the vendor reports no total)"
+    )
     if c.attributes:
         lines.append(
             "    where attributes: "
@@ -210,4 +215,41 @@ def export_text(result: ExportResult) -> str:
     lines += [f"warning: {safe_text.line(w)}" for w in result.warnings]
     # Indented: a preview line is the file's (vendor text), never a line of the server's.
     lines += ["preview:", *(f"  {p}" for p in safe_text.lines(result.preview))]
+    return "\n".join(lines)
+
+
+def _counted(c: Counted) -> str:
+    requests = f"{c.requests} request{'s' if c.requests != 1 else ''}"
+    if c.method == "vendor totals":
+        return f"{c.backend} vendor totals ({requests})"
+    examined = f"{c.examined or 0:,}"
+    if c.capped:
+        of = f"{c.of:,}" if c.of is not None else f"at least {examined}"
+        return f"{c.backend} counted {examined} of {of} rows: a lower bound (scan cap; {requests})"
+    return f"{c.backend} examined {examined} rows ({requests})"
+
+
+def summary_text(result: SummaryResult) -> str:
+    """A head line, how each instance was counted, then one line per group, largest
+    first: `count | value[ | value]`, a `+` after a count that is a lower bound."""
+    listed = result.groups()
+    groups = len(listed) + (result.more_groups or 0)
+    head = f"{result.total:,}{'' if result.exact else '+'} processes in {groups} group"
+    head += f"{'s' if groups != 1 else ''} by {' and '.join(result.group_by)}"
+    every = result.exact and all(g.exact for g in listed)
+    head += ", every count exact" if every else "; N+ = at least N (a lower bound)"
+    lines = [head, "counted: " + "; ".join(_counted(c) for c in result.counted)]
+    if result.applied:
+        lines.append(
+            "filtered here, not by the backend: "
+            + "; ".join(f"{a.backend}.{a.field} {a.mode}" for a in result.applied)
+        )
+    for g in listed:
+        count = f"{g.count:,}{'' if g.exact else '+'}"
+        lines.append(" | ".join([count, *(safe_text.cell(k) for k in g.key)]))
+    if result.more_groups:
+        lines.append(
+            f"... {result.more_groups} smaller groups: {result.more_count or 0:,} processes"
+        )
+    lines.extend(f"warning: {safe_text.line(w)}" for w in result.warnings or ())
     return "\n".join(lines)

@@ -41,7 +41,7 @@ TOKENS = {
     "<Tallyfy personal access token>": tallyfy.TOKEN,
     "<Kommo long-lived token>": kommo.TOKEN,
 }
-TOOLS = {"list_backends", "list_processes", "get_process", "export_process"}
+TOOLS = {"list_backends", "list_processes", "summarize_processes", "get_process", "export_process"}
 
 
 @dataclass

@@ -47,7 +47,7 @@ from tools.model import ApplyNote, ProcessSummary
 from tools.operation import EXPORT_MAX_SECONDS, Clock, operation
 from tools.paging import stream_rows
 from tools.progress import Progress, ProgressFn, as_progress
-from tools.query import FILTER_FIELDS, parse_query
+from tools.query import QUERY_FILTERS, parse_query
 from tools.safe_text import line as safe_line
 
 DEDUPE_WINDOW = 1_000
@@ -59,7 +59,7 @@ Format = Literal["csv", "jsonl", "json", "markdown", "native"]
 FORMATS: tuple[str, ...] = (*LIST_FORMATS, *DETAIL_FORMATS)
 # Parameters of export_process itself; the rest are list_processes filters.
 OWN = ("backend", "collection", "id", "format", "fields", "file_name", "overwrite", "max_rows")
-LIST_ONLY = (*FILTER_FIELDS, "sort")
+LIST_ONLY = (*QUERY_FILTERS, "sort")
 FieldName = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
 
 

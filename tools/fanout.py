@@ -26,9 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tools import notices
-from tools.backends.base import Backend, Capabilities, Plan
+from tools.backends.base import Backend, Capabilities, FieldSupport, Plan
 from tools.cursor import RETRY, SKIPPED, CursorState, _check_entry, check_kind
-from tools.errors import BackendError, InvalidCursorError, ProcessMcpError, QuotaWaitError
+from tools.errors import (
+    BackendError,
+    InvalidCursorError,
+    ProcessMcpError,
+    QuotaWaitError,
+    UnsupportedQueryError,
+)
 from tools.model import ApplyNote
 from tools.progress import Progress
 from tools.query import ProcessQuery, check_where_types
@@ -111,11 +117,31 @@ class Run:
         return state
 
 
-async def _prepare(backend: Backend, query: ProcessQuery) -> tuple[Plan, Capabilities]:
+async def prepare(backend: Backend, query: ProcessQuery) -> tuple[Plan, Capabilities]:
+    """The backend's plan for `query`, with every filter it uses accounted for."""
     await backend.discover()
     _check_where_types(backend, query)
     plan = await backend.plan(query)
+    _account_for_every_filter(backend, query, plan)
     return plan, backend.capabilities().for_collection(plan.collection)
+
+
+def _account_for_every_filter(backend: Backend, query: ProcessQuery, plan: Plan) -> None:
+    """Nothing is silently dropped: a filter the plan does not mention (a vocabulary
+    word newer than the adapter's translation) is refused where the collection declares
+    it unsupported, and otherwise checked here, row by row."""
+    info = backend.capabilities().collection(plan.collection)
+    for name in query.used_filters():
+        if name in plan.applied:
+            continue
+        support = info.support(name) if info is not None else FieldSupport("unsupported")
+        if support.mode == "unsupported":
+            if info is None:
+                raise UnsupportedQueryError(
+                    f"{backend.name} cannot filter by {name}", backend=backend.name, field=name
+                )
+            backend.refuse(info, name, support.note)
+        plan.applied[name] = FieldSupport("local", support.note)
 
 
 async def open_run(
@@ -146,7 +172,7 @@ async def open_run(
         retried = isinstance(entry, dict)
         start = entry[RETRY] if isinstance(entry, dict) else entry
         try:
-            plan, caps = await _prepare(backend, query)
+            plan, caps = await prepare(backend, query)
         except BackendError as exc:
             if not run.fan_out:
                 raise

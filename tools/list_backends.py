@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +34,11 @@ class CollectionView(_Model):
     sections: list[str] = Field(description="Sections get_process can include.")
     attributes: dict[str, str] | None = None
     max_page_size: int | None = Field(None, description="Only where it differs from the backend's.")
+    counts: Literal["vendor totals", "rows"] = Field(
+        "rows",
+        description="How summarize_processes counts: vendor totals (when every filter is "
+        "native) or rows.",
+    )
 
 
 class BackendView(_Model):
@@ -51,7 +57,7 @@ class BackendsResult(_Model):
     server_time: datetime = Field(description="Now, UTC: for relative dates.")
 
 
-def _collection(info: CollectionInfo, caps: Capabilities) -> CollectionView:
+def _collection(info: CollectionInfo, caps: Capabilities, totals: bool) -> CollectionView:
     own = info.paging.max_page_size if info.paging else None
     return CollectionView(
         name=info.name,
@@ -64,6 +70,7 @@ def _collection(info: CollectionInfo, caps: Capabilities) -> CollectionView:
         sections=list(info.sections),
         attributes=dict(info.attributes) or None,
         max_page_size=own if own != caps.max_page_size else None,
+        counts="vendor totals" if totals else "rows",
     )
 
 
@@ -100,7 +107,9 @@ async def list_backends(instances: Instances) -> BackendsResult:
                 description=backend.settings.description,
                 default_collection=caps.default_collection,
                 max_page_size=caps.max_page_size,
-                collections=[_collection(c, caps) for c in caps.collections],
+                collections=[
+                    _collection(c, caps, backend.reports_totals(c.name)) for c in caps.collections
+                ],
             )
         )
     for name, problem in sorted(instances.problems.items()):

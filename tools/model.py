@@ -6,7 +6,7 @@ field earns its place and empty ones are dropped when rendered (`exclude_none`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -148,3 +148,59 @@ class ListResult(_Model):
     scanned: int | None = Field(None, description="Rows examined when filtering locally.")
     applied: list[ApplyNote] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+
+
+# -- summarize_processes ----------------------------------------------------------------
+
+
+class GroupCount(_Model):
+    """One group of a summary, as Python callers read it (`SummaryResult.groups()`)."""
+
+    key: list[str]
+    count: int
+    exact: bool
+
+
+class Counted(_Model):
+    # How one instance was counted (a comment: a docstring would be in the schema).
+
+    backend: str
+    method: Literal["vendor totals", "rows"]
+    requests: int
+    examined: int | None = None
+    # The vendor's total of the rows a capped count examined (native filters only).
+    of: int | None = None
+    capped: bool | None = None
+
+
+class SummaryResult(_Model):
+    """The answer of summarize_processes: one table row per group, largest first, each
+    `[*values, count, exact]` (a value per `group_by` name; exact false: a lower bound)."""
+
+    columns: list[str]
+    rows: list[list[str | int | bool]]
+    total: int
+    exact: bool = Field(description="false: total is a lower bound")
+    # Groups past MAX_GROUPS, and the processes in them.
+    more_groups: int | None = None
+    more_count: int | None = None
+    counted: list[Counted]
+    applied: list[ApplyNote] | None = Field(None, description="Filters checked here.")
+    warnings: list[str] | None = None
+
+    @property
+    def group_by(self) -> list[str]:
+        return self.columns[:-2]
+
+    def groups(self) -> list[GroupCount]:
+        return [
+            GroupCount(key=[str(v) for v in r[:-2]], count=int(r[-2]), exact=bool(r[-1]))
+            for r in self.rows
+        ]
+
+    @classmethod
+    def of(
+        cls, group_by: Sequence[str], groups: Sequence[GroupCount], **rest: Any
+    ) -> SummaryResult:
+        rows: list[list[str | int | bool]] = [[*g.key, g.count, g.exact] for g in groups]
+        return cls(columns=[*group_by, "count", "exact"], rows=rows, **rest)

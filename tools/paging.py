@@ -215,6 +215,10 @@ class StreamStats:
     total: int | None
     applied: list[ApplyNote]
     warnings: list[str]
+    # The scan cap stopped it (only with `scan_cap=True`): rows past it were not seen.
+    capped: bool = False
+    # A quota stopped it (only with `stop_on_quota=True`): when the next page can start.
+    quota_stop: QuotaWaitError | None = None
 
 
 async def stream_rows(
@@ -224,18 +228,26 @@ async def stream_rows(
     *,
     max_rows: int | None = None,
     progress: Progress | ProgressFn | None = None,
+    scan_cap: bool = False,
+    stop_on_quota: bool = False,
 ) -> StreamStats:
     """Every row matching `query`, in order, handed to `emit` as pages arrive.
 
-    The same streams as run_list, without a cursor or scan cap: memory holds at most the
+    The same streams as run_list, without a cursor and (unless `scan_cap`: each
+    instance's `max_scan`, as in a list call) without a scan cap: memory holds at most the
     window of in-flight pages per instance, whatever the number of rows. Progress goes to
     `progress` after every page; the last notification is the caller's (it knows what
-    became of the rows)."""
+    became of the rows). With `stop_on_quota` (a count within a quick call's budget) a
+    page that would wait past the deadline ends the stream there, as in a list call."""
     watch = Watch(as_progress(progress), cap=max_rows)
     run = watch.run = await open_run(
-        backends, query.with_changes(cursor=None), None, on_page=watch, max_scan=1 << 62
+        backends,
+        query.with_changes(cursor=None),
+        None,
+        on_page=watch,
+        max_scan=None if scan_cap else 1 << 62,
     )
-    count = await _merge(run, emit, max_rows)
+    count = await _merge(run, emit, max_rows, stop_on_quota=stop_on_quota)
     return StreamStats(
         rows=count,
         scanned=sum(s.scanned for s in run.streams),
@@ -244,6 +256,8 @@ async def stream_rows(
         total=run.total,
         applied=run.applied,
         warnings=run.warnings,
+        capped=run.capped,
+        quota_stop=run.quota_stop,
     )
 
 

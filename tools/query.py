@@ -10,6 +10,12 @@ Semantics worth knowing:
 - text: case-insensitive substring of the name, or of the further text a backend's own
   search reads (`ProcessSummary.search_text`: Kommo text-like custom fields, Chakra text
   attributes), so a local re-check never drops a row the vendor's search rightly found.
+- due dates: `due_after` / `due_before` bound the row's `due_at` (a deadline, next action
+  or closest task) like the other dates; a row with no due date matches neither.
+  `overdue: true` is shorthand for open and due before now: it sets `status` to open (a
+  status filter without open is refused) and bounds `due_before` at the query's `now`,
+  taken when the query is made. The fingerprint holds `overdue`, not that instant, so a
+  cursor keeps working while the clock moves.
 - owner / template: equal (case-insensitive) to the row's id or its display value.
 - tags: the row carries every listed tag (all-of), compared case-insensitively.
 - sort: the key, then the id in the same direction, so order is total and stable.
@@ -24,7 +30,15 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tools.arguments import given, json_kind, refusal, shown
 from tools.bounds import CURSOR_CHARS, DATE_CHARS, MAX_FIELDS, MAX_VALUES, NAME_CHARS
@@ -58,12 +72,24 @@ FILTER_FIELDS: tuple[str, ...] = (
     "created_before",
     "updated_after",
     "updated_before",
+    "due_after",
+    "due_before",
     "owner",
     "template",
     "tags",
     "where",
 )
-DATE_FIELDS = ("created_after", "created_before", "updated_after", "updated_before")
+DATE_FIELDS = (
+    "created_after",
+    "created_before",
+    "updated_after",
+    "updated_before",
+    "due_after",
+    "due_before",
+)
+# Parameters that are shorthand for filters (they set FILTER_FIELDS values).
+SHORTHANDS: tuple[str, ...] = ("overdue",)
+QUERY_FILTERS: tuple[str, ...] = (*FILTER_FIELDS, *SHORTHANDS)
 
 
 # Outside these years a date is a typo, and a backend's arithmetic on it (epoch seconds,
@@ -130,6 +156,10 @@ class ProcessQuery(BaseModel):
     created_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
+    due_after: datetime | None = None
+    due_before: datetime | None = None
+    # Shorthand for status open and due before now (see the module notes).
+    overdue: Literal[True] | None = None
     owner: str | None = Field(None, min_length=1, max_length=NAME_CHARS)
     template: str | None = Field(None, min_length=1, max_length=NAME_CHARS)
     tags: tuple[NonEmpty, ...] | None = Field(None, min_length=1, max_length=MAX_VALUES)
@@ -141,6 +171,28 @@ class ProcessQuery(BaseModel):
     detail: Detail = "summary"
     # The columns of the answer (tools/fields.py); None: those of `detail`.
     fields: tuple[NonEmpty, ...] | None = Field(None, max_length=MAX_FIELDS)
+    # When the query was made: what `overdue` compares due dates with. Private, so that
+    # it is not part of the fingerprint (a cursor outlives the instant).
+    _now: datetime = PrivateAttr(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _overdue(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or data.get("overdue") is not True:
+            return data
+        status = data.get("status")
+        if status is not None and not isinstance(status, str | list | tuple):
+            return data  # the status field refuses it, with its own message
+        given = (status,) if isinstance(status, str) else tuple(status or ("open",))
+        if "open" not in given:
+            raise InvalidArgumentError(
+                f"overdue means open and due before now, but status {shown(list(given))} "
+                "leaves out open",
+                field="overdue",
+                hint="drop status (overdue implies open), or drop overdue and use "
+                "due_before with the statuses you want",
+            )
+        return {**data, "status": ("open",)}
 
     @field_validator(*DATE_FIELDS, mode="before")
     @classmethod
@@ -175,9 +227,22 @@ class ProcessQuery(BaseModel):
             return tuple(value)
         return value
 
+    @property
+    def now(self) -> datetime:
+        """The instant the query was made (what `overdue` and age buckets measure from)."""
+        return self._now
+
+    def filter_value(self, field: str) -> Any:
+        """The value filter `field` applies: as given, except that `overdue` bounds
+        `due_before` at `now`."""
+        value = getattr(self, field)
+        if field == "due_before" and self.overdue:
+            return self._now if value is None else min(value, self._now)
+        return value
+
     def used_filters(self) -> list[str]:
         """The filter fields this query sets, in reporting order."""
-        return [f for f in FILTER_FIELDS if getattr(self, f) is not None]
+        return [f for f in FILTER_FIELDS if self.filter_value(f) is not None]
 
     def fingerprint(self) -> str:
         """Identity of the question, for binding cursors: everything but paging and what
@@ -202,6 +267,8 @@ _HINTS = {
     "native_status": "leave it out, or name at least one of the values list_backends shows",
     "tags": "leave tags out, or name at least one tag",
     "cursor": "pass next_cursor exactly as it was returned, or leave cursor out",
+    "overdue": "overdue takes only true (open and due before now); leave it out otherwise, "
+    "or use due_after with the server's time (list_backends) for what is not yet due",
     "fields": 'name the columns you want, e.g. ["owner", "due_at"]; id always comes',
 }
 _EXAMPLES = {
@@ -216,6 +283,7 @@ _EXAMPLES = {
     "collection": '"runs"',
     "backend": '"all"',
     "cursor": "the next_cursor string of the previous answer",
+    "overdue": "true",
     "fields": '["name", "owner", "due_at"]',
 }
 
@@ -245,9 +313,22 @@ def parse_query(arguments: Mapping[str, Any]) -> ProcessQuery:
 
 
 def _check_ranges(query: ProcessQuery) -> None:
-    for lo, hi in (("created_after", "created_before"), ("updated_after", "updated_before")):
-        a, b = getattr(query, lo), getattr(query, hi)
+    pairs = (
+        ("created_after", "created_before"),
+        ("updated_after", "updated_before"),
+        ("due_after", "due_before"),
+    )
+    for lo, hi in pairs:
+        a, b = query.filter_value(lo), query.filter_value(hi)
         if a is not None and b is not None and a >= b:
+            if hi == "due_before" and query.overdue and b == query.now:
+                raise InvalidArgumentError(
+                    f"{lo} ({a.isoformat()}) is not before now ({b.isoformat()}), so "
+                    "nothing can be overdue",
+                    field=lo,
+                    hint=f"overdue means due before now: pass an earlier {lo}, or drop "
+                    "overdue to see what is due later",
+                )
             raise InvalidArgumentError(
                 f"{lo} ({a.isoformat()}) must be earlier than {hi} ({b.isoformat()})",
                 field=lo,
@@ -312,7 +393,7 @@ def where_matches(where: Mapping[str, Any], attributes: Mapping[str, Any]) -> bo
 
 def field_matches(query: ProcessQuery, field: str, row: ProcessSummary) -> bool:
     """Does `row` satisfy the single filter `field` of `query`? (Unset filters hold.)"""
-    value = getattr(query, field)
+    value = query.filter_value(field)
     if value is None:
         return True
     match field:
@@ -333,6 +414,10 @@ def field_matches(query: ProcessQuery, field: str, row: ProcessSummary) -> bool:
             return row.updated_at is not None and row.updated_at >= value
         case "updated_before":
             return row.updated_at is not None and row.updated_at < value
+        case "due_after":
+            return row.due_at is not None and row.due_at >= value
+        case "due_before":
+            return row.due_at is not None and row.due_at < value
         case "owner":
             return _eq(row.owner_id, value) or _eq(row.owner, value)
         case "template":

@@ -246,6 +246,10 @@ class InstanceStream:
         else:
             missing = need - len(self._buffer) + (self._skip if self.requests == 0 else 0)
             target = math.ceil(missing / size) if missing > 0 else 0
+            # Nor past the scan cap: a count that stops there wants no more pages.
+            budget = self.max_scan - self.scanned - len(self._buffer) - size * len(self._pending)
+            more = math.ceil(budget / size) if budget > 0 else 0
+            target = min(target, max(1, len(self._pending) + more))
         target = min(target, self.caps.parallel_pages)
         next_at = int(self._fetch_at or 0)
         while len(self._pending) < target:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from server.export_cli import ProgressBar
+from server.export_cli import ProgressBar, add_parser, arguments
 from tests.server import slow_export
 
 pytestmark = pytest.mark.anyio
@@ -149,3 +150,9 @@ def test_export_command_refusal_is_one_clear_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "tries to leave the export directory" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_due_date_flags_become_the_tools_filters() -> None:
+    parser = add_parser(argparse.ArgumentParser().add_subparsers())
+    args = parser.parse_args(["--backend", "all", "--due-before", "2026-12-01", "--overdue"])
+    assert arguments(args) == {"backend": "all", "due_before": "2026-12-01", "overdue": True}

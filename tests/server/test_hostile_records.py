@@ -295,6 +295,7 @@ def test_list_backends_keeps_vendor_named_collections_and_statuses_on_their_line
     )
     lines = safe_lines(backends_text(result))
     assert_no_forged_line(lines, None)
-    # Server time; the backend; its collection with statuses, native, sorts, include and
-    # attributes; the second collection and "as" the first; the unusable backend.
-    assert len(lines) == 11
+    # Server time; the backend; its collection with statuses, native, sorts, include,
+    # how it is counted and attributes; the second collection and "as" the first; the
+    # unusable backend.
+    assert len(lines) == 12

@@ -23,6 +23,7 @@ from tests.server import schema_rules
 from tools.export_process import LIST_ONLY, OWN
 from tools.get_process import GetArgs
 from tools.query import ProcessQuery
+from tools.summarize import PARAMETERS as SUMMARY_PARAMETERS
 
 pytestmark = pytest.mark.anyio
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
@@ -150,6 +151,7 @@ async def test_tools_list_fits_the_size_budget() -> None:
         ("list_processes", set(ProcessQuery.model_fields)),
         ("get_process", set(GetArgs.model_fields)),
         ("export_process", {*OWN, *LIST_ONLY}),
+        ("summarize_processes", set(SUMMARY_PARAMETERS)),
     ],
 )
 def test_published_parameters_are_exactly_the_validated_ones(tool: str, fields: set[str]) -> None:
@@ -159,6 +161,7 @@ def test_published_parameters_are_exactly_the_validated_ones(tool: str, fields: 
 
 def test_enums_in_schemas_match_the_vocabulary() -> None:
     from tools.get_process import SECTIONS
+    from tools.groups import GROUP_BY
     from tools.model import STATUSES
     from tools.query import SORT_KEYS
 
@@ -167,6 +170,8 @@ def test_enums_in_schemas_match_the_vocabulary() -> None:
     assert props["sort"]["anyOf"][0]["enum"] == list(SORT_KEYS)
     get_props = next(t for t in TOOLS if t.name == "get_process").input_schema["properties"]
     assert get_props["include"]["items"]["enum"] == list(SECTIONS)
+    summary = next(t for t in TOOLS if t.name == "summarize_processes").input_schema
+    assert summary["properties"]["group_by"]["items"]["enum"] == list(GROUP_BY)
 
 
 async def test_output_schemas_never_admit_null_because_answers_omit_empty_fields() -> None:

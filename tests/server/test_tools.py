@@ -21,14 +21,20 @@ async def call(client: Client, tool: str, **args: Any) -> Any:
     return await client.call_tool(tool, args)
 
 
-async def test_tools_list_has_three_read_only_tools_and_the_file_writing_export(
+async def test_tools_list_has_four_read_only_tools_and_the_file_writing_export(
     client: Client,
 ) -> None:
     tools = (await client.list_tools()).tools
     names = [t.name for t in tools]
-    assert names == ["list_backends", "list_processes", "get_process", "export_process"]
+    assert names == [
+        "list_backends",
+        "list_processes",
+        "summarize_processes",
+        "get_process",
+        "export_process",
+    ]
     read_only = {t.name for t in tools if t.annotations and t.annotations.read_only_hint}
-    assert read_only == {"list_backends", "list_processes", "get_process"}
+    assert read_only == {"list_backends", "list_processes", "summarize_processes", "get_process"}
 
 
 async def test_list_backends_reports_instance_collections_and_filter_modes(client: Client) -> None:
@@ -42,8 +48,12 @@ async def test_list_backends_reports_instance_collections_and_filter_modes(clien
     assert modes["text"] == "narrowed"
     assert modes["created_after"] == "local"
     assert modes["where"] == "unsupported"
+    assert modes["due_before"] == "local"
+    assert runs["counts"] == "vendor totals"
+    assert "summarize: vendor totals when every filter is native" in text(result)
     assert "server_time" in result.structured_content
     assert "local: created_after" in text(result)
+    assert "due_after, due_before" in text(result)
 
 
 async def test_list_pages_through_cursor_without_overlap_or_gap(client: Client) -> None:

@@ -28,7 +28,8 @@ async def must_show(session: Any, name: str = NAME) -> None:
     """The foundation issue's check for one instance: a page of 5 with a cursor; the next 5
     with no overlap and no gap; get_process on a listed id."""
     tools = await session.list_tools()
-    assert {"get_process", "list_backends", "list_processes"} <= {t.name for t in tools.tools}
+    names = {t.name for t in tools.tools}
+    assert {"get_process", "list_backends", "list_processes", "summarize_processes"} <= names
     first = await session.call_tool("list_processes", {"backend": name, "limit": 5})
     assert not first.is_error, text(first)
     listed = rows(first)
@@ -46,6 +47,10 @@ async def must_show(session: Any, name: str = NAME) -> None:
     detail = await session.call_tool("get_process", {"backend": name, "id": listed[0]["id"]})
     assert not detail.is_error, text(detail)
     assert detail.structured_content["id"] == listed[0]["id"]
+    counts = await session.call_tool("summarize_processes", {"backend": name, "group_by": ["age"]})
+    assert not counts.is_error, text(counts)
+    assert counts.structured_content["total"] >= 10, name
+    assert " | " in text(counts).splitlines()[2], name
 
 
 async def test_stdio_subprocess_answers_the_foundation_check_for_every_sandbox_backend(

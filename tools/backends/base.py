@@ -140,6 +140,15 @@ class Plan:
         return [f for f, s in self.applied.items() if s.mode in ("narrowed", "local")]
 
 
+@dataclass(frozen=True)
+class Count:
+    """A vendor's total for one plan, and the first matching row when the answer carried
+    one (the summarizer checks that it shows the group it was counted for)."""
+
+    total: int
+    sample: ProcessSummary | None = None
+
+
 @dataclass
 class PageResult:
     rows: list[ProcessSummary]
@@ -289,6 +298,27 @@ class Backend(ABC):
         if field_name == "include":
             return list(info.sections)
         return []
+
+    def reports_totals(self, collection: str | None) -> bool:
+        """Whether the vendor reports a total for a list of `collection`, so that `count`
+        answers (list_backends shows it: how summarize_processes counts there)."""
+        caps = self.capabilities().for_collection(collection)
+        return caps.total_known and caps.addressing != "token"
+
+    async def count(self, plan: Plan) -> Count | None:
+        """How many rows `plan` matches, from the vendor's own total, in one cheap request;
+        None where the vendor reports no total for this collection (Chakra, Kommo,
+        continuation-token lists). The summarizer (tools/summarize.py) calls it only for
+        plans with no local check, so the total is exact for the query.
+
+        The default reads the total of a one-row first page; a backend whose list pages are
+        heavy can send a lighter request (Tallyfy drops `with` and `sort`)."""
+        if not self.reports_totals(plan.collection):
+            return None
+        page = await self.fetch_page(plan, 0, 1)
+        if page.total is None:
+            return None
+        return Count(page.total, page.rows[0] if page.rows else None)
 
     async def check(self) -> str:
         """Reach the backend with the smallest real call; return a short description."""

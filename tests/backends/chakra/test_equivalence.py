@@ -23,7 +23,7 @@ from tools.backends.chakra.data import generate
 from tools.backends.chakra.simulator import create_app
 from tools.model import ProcessSummary
 from tools.paging import run_list
-from tools.query import ProcessQuery, evaluate
+from tools.query import DATE_FIELDS, ProcessQuery, evaluate
 from tools.sim import Fault, SimulatorCore
 
 DATA = generate(seed=11, leads=130, tickets=70, visits=50)
@@ -118,6 +118,10 @@ def where_trees(draw: st.DrawFn, sid: str, depth: int = 1) -> dict[str, Any]:
     return tree
 
 
+PAIRS = (("created_after", "created_before"), ("updated_after", "updated_before"))
+PAIRS += (("due_after", "due_before"),)
+
+
 @st.composite
 def chakra_queries(draw: st.DrawFn) -> ProcessQuery:
     sid = draw(st.sampled_from(["lead", "ticket", "fieldvisit"]))
@@ -144,15 +148,18 @@ def chakra_queries(draw: st.DrawFn) -> ProcessQuery:
         q["text"] = draw(st.sampled_from(TEXTS[sid]))
     if draw(st.booleans()):
         q["where"] = draw(where_trees(sid))
-    for name in ("created_after", "created_before", "updated_after", "updated_before"):
+    if choice == "none" and draw(st.integers(0, 5)) == 0:
+        q["overdue"] = True
+    for name in DATE_FIELDS:
         if draw(st.integers(0, 4)) == 0:
             q[name] = START + timedelta(
                 days=draw(st.integers(0, 680)), milliseconds=draw(st.integers(0, 999))
             )
     query = ProcessQuery.model_validate(q)
-    for lo, hi in (("created_after", "created_before"), ("updated_after", "updated_before")):
-        if getattr(query, lo) and getattr(query, hi) and getattr(query, lo) >= getattr(query, hi):
-            query = query.with_changes(**{hi: None})
+    for lo, hi in PAIRS:
+        a, b = query.filter_value(lo), query.filter_value(hi)
+        if a and b and a >= b:
+            query = query.with_changes(**{lo: None})
     return query
 
 

@@ -25,7 +25,7 @@ from tools.backends.kommo.simulator import KommoCore
 from tools.errors import InvalidArgumentError
 from tools.model import ProcessSummary
 from tools.paging import run_list
-from tools.query import SORT_KEYS, ProcessQuery, evaluate
+from tools.query import DATE_FIELDS, SORT_KEYS, ProcessQuery, evaluate
 from tools.sim import Fault
 
 DATA = small_data()
@@ -47,6 +47,8 @@ ORDERED_SIM = make_sim(DATA, customers_order=True)
 LENIENT_SIM = make_sim(DATA, strict=False)
 CUSTOMER_SIMS = [SIM, ORDERED_SIM, LENIENT_SIM, OTHER_SIM]
 START = datetime(2024, 11, 1, tzinfo=UTC)
+PAIRS = (("created_after", "created_before"), ("updated_after", "updated_before"))
+PAIRS += (("due_after", "due_before"),)
 STAGES = sorted({s["name"] for p in DATA.pipelines for s in p["_embedded"]["statuses"]})
 STATUS_SETS = [["open"], ["completed"], ["cancelled"], ["open", "cancelled"], ["completed", "open"]]
 # Companies that only a lead's Company text field names, found only by searching it.
@@ -126,14 +128,15 @@ async def everything(
 
 
 def _dates(draw: st.DrawFn, q: dict[str, Any]) -> None:
-    for name in ("created_after", "created_before", "updated_after", "updated_before"):
+    for name in DATE_FIELDS:
         if draw(st.integers(0, 3)) == 0:
             # Whole days, or a second next to a row's own (the bounds' edges).
-            if draw(st.booleans()):
+            row = draw(st.sampled_from(DATA.leads + DATA.contacts + DATA.customers))
+            column = "closest_task_at" if name.startswith("due") else name.split("_")[0] + "_at"
+            if draw(st.booleans()) or row[column] is None:
                 q[name] = START + timedelta(days=draw(st.integers(0, 760)))
             else:
-                row = draw(st.sampled_from(DATA.leads + DATA.contacts + DATA.customers))
-                moment = row[name.split("_")[0] + "_at"] + draw(st.sampled_from([-1, 0, 1]))
+                moment = row[column] + draw(st.sampled_from([-1, 0, 1]))
                 q[name] = datetime.fromtimestamp(moment, tz=UTC)
 
 
@@ -168,9 +171,10 @@ def _owner(draw: st.DrawFn, q: dict[str, Any], odds: int) -> None:
 
 def _finish(q: dict[str, Any]) -> ProcessQuery:
     query = ProcessQuery.model_validate(q)
-    for lo, hi in (("created_after", "created_before"), ("updated_after", "updated_before")):
-        if getattr(query, lo) and getattr(query, hi) and getattr(query, lo) >= getattr(query, hi):
-            query = query.with_changes(**{hi: None})
+    for lo, hi in PAIRS:
+        a, b = query.filter_value(lo), query.filter_value(hi)
+        if a and b and a >= b:
+            query = query.with_changes(**{lo: None})
     return query
 
 
@@ -188,6 +192,8 @@ def lead_queries(draw: st.DrawFn) -> ProcessQuery:
         q["native_status"] = draw(st.lists(st.sampled_from(STAGES), min_size=1, max_size=3))
     if draw(st.booleans()):
         q["text"] = draw(st.sampled_from(LEAD_TEXTS))
+    if choice == "none" and draw(st.integers(0, 4)) == 0:
+        q["overdue"] = True
     _owner(draw, q, 3)
     if draw(st.integers(0, 3)) == 0:
         pipeline = draw(st.sampled_from(DATA.pipelines))

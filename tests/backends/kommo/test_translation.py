@@ -110,6 +110,16 @@ async def test_list_request_is_a_get_with_the_bearer_token(
                 ("limit", "250"),
             ],
         ),
+        # Due dates are the closest task's (reference section 3, range filters).
+        (
+            {"due_after": "2026-11-01", "due_before": "2026-12-01"},
+            [
+                ("filter[closest_task_at][from]", "1793491200"),
+                ("filter[closest_task_at][to]", "1796083200"),
+                *NEWEST,
+                ("limit", "250"),
+            ],
+        ),
         ({"text": "globex"}, [("query", "globex"), *NEWEST, ("limit", "250")]),
         (
             {"sort": "created_at", "limit": 4},
@@ -206,6 +216,13 @@ async def test_customer_status_ids_use_the_indexed_form_and_no_order(
             ("page", "1"),
             ("limit", "6"),
         ]
+
+
+async def test_a_customers_due_date_is_its_next_purchase_date(
+    backend: KommoBackend, sim: KommoCore
+) -> None:
+    req = await translate(backend, sim, collection="customers", due_after="2026-11-01")
+    assert req.query == [("filter[next_date][from]", "1793491200"), ("page", "1"), ("limit", "20")]
 
 
 async def test_customers_have_no_query_so_text_is_not_sent(

@@ -19,7 +19,7 @@ from tools.backends.tallyfy.data import generate
 from tools.backends.tallyfy.simulator import Readings, create_app
 from tools.model import ProcessSummary
 from tools.paging import run_list
-from tools.query import ProcessQuery, evaluate
+from tools.query import DATE_FIELDS, ProcessQuery, evaluate
 from tools.sim import Fault, SimulatorCore
 
 DATA = generate(seed=11, runs=160)
@@ -41,6 +41,9 @@ STATUS_SETS = [["open"], ["completed"], ["cancelled"], ["open", "cancelled"], ["
 NATIVE = ["active", "problem", "delayed", "complete", "archived"]
 TEXTS = ["onboarding", "CLOSE", "renewal", "ty", "review", "INC-"]
 START = datetime(2024, 11, 1, tzinfo=UTC)
+DATES = DATE_FIELDS
+PAIRS = (("created_after", "created_before"), ("updated_after", "updated_before"))
+PAIRS += (("due_after", "due_before"),)
 
 
 async def everything(backend: TallyfyBackend) -> list[ProcessSummary]:
@@ -76,13 +79,16 @@ def tallyfy_queries(draw: st.DrawFn) -> ProcessQuery:
     if draw(st.integers(0, 3)) == 0:
         tags = st.sampled_from([t["title"] for t in DATA.tags])
         q["tags"] = draw(st.lists(tags, min_size=1, max_size=2, unique=True))
-    for name in ("created_after", "created_before", "updated_after", "updated_before"):
+    if choice == "none" and draw(st.integers(0, 5)) == 0:
+        q["overdue"] = True
+    for name in DATES:
         if draw(st.integers(0, 3)) == 0:
             q[name] = START + timedelta(days=draw(st.integers(0, 760)))
     query = ProcessQuery.model_validate(q)
-    for lo, hi in (("created_after", "created_before"), ("updated_after", "updated_before")):
-        if getattr(query, lo) and getattr(query, hi) and getattr(query, lo) >= getattr(query, hi):
-            query = query.with_changes(**{hi: None})
+    for lo, hi in PAIRS:
+        a, b = query.filter_value(lo), query.filter_value(hi)
+        if a and b and a >= b:
+            query = query.with_changes(**{lo: None})
     return query
 
 

@@ -45,6 +45,8 @@ def collection_info(proc: Procedure, naming: Naming) -> CollectionInfo:
             "created_before": FieldSupport("native", "createdAt < (ISO timestamp)"),
             "updated_after": FieldSupport("local", "no documented updatedAt filter"),
             "updated_before": FieldSupport("local", "no documented updatedAt filter"),
+            "due_after": FieldSupport("local", "nextActionAt (not a documented list filter)"),
+            "due_before": FieldSupport("local", "nextActionAt (not a documented list filter)"),
             "owner": FieldSupport(
                 "native", "assignedTo: a username (a user uuid or e-mail is resolved to it)"
             ),

@@ -48,6 +48,7 @@ STATE_FILTER = {
     frozenset({"Ok", "Failed"}): "ShowFinished",
 }
 _NO_TAGS = FieldSupport("unsupported", "no tags in the Frends API")
+_NO_DUE = FieldSupport("unsupported", "Frends processes and executions have no due date")
 _DEFINITION_PAGING = Paging("page", 200, parallel_pages=4, total_known=True)
 _EXECUTION_PAGING = Paging("token", 200, parallel_pages=1, total_known=False)
 
@@ -84,6 +85,8 @@ def processes_info(name_match: str) -> CollectionInfo:
                 "unsupported", "a version is immutable: use created_before (its modified time)"
             ),
             "tags": _NO_TAGS,
+            "due_after": _NO_DUE,
+            "due_before": _NO_DUE,
             "where": FieldSupport("local", "attributes: " + ", ".join(PROCESS_ATTRIBUTES)),
         },
         sorts=("-created_at",),
@@ -115,6 +118,8 @@ def instances_info(name: str, label: str) -> CollectionInfo:
             "updated_after": FieldSupport("local", "end time (start time while running)"),
             "updated_before": FieldSupport("local", "end time (start time while running)"),
             "tags": _NO_TAGS,
+            "due_after": _NO_DUE,
+            "due_before": _NO_DUE,
             "where": FieldSupport("local", "attributes: " + ", ".join(INSTANCE_ATTRIBUTES)),
         },
         sorts=("-created_at",),

@@ -203,7 +203,8 @@ class KommoBackend(Backend):
             user_ids = await self._resolve_owner(query.owner)
             params += tr.indexed("filter[responsible_user_id]", user_ids)
             applied["owner"] = FieldSupport("native", "filter[responsible_user_id]")
-        dates, date_support = tr.plan_dates(query)
+        due_column = "next_date" if entity == "customers" else "closest_task_at"
+        dates, date_support = tr.plan_dates(query, due_column)
         params += dates
         applied |= date_support
         if query.where is not None:

@@ -63,11 +63,25 @@ _COMMON: dict[str, FieldSupport] = {
     ),
     **_DATES,
 }
+# The due date a row shows: the closest task's, a customer's next purchase date.
+_DUE_COLUMN = {"customers": "next_date"}
+
+
+def _due(entity: str) -> dict[str, FieldSupport]:
+    column = _DUE_COLUMN.get(entity, "closest_task_at")
+    return {
+        "due_after": FieldSupport("native", f"filter[{column}][from] (Unix seconds)"),
+        "due_before": FieldSupport(
+            "narrowed", f"filter[{column}][to]; rows at exactly the bound dropped here"
+        ),
+    }
+
+
 _NO_STATUS = "has no status (Kommo gives it no open/won/lost outcome)"
 
 
 def fields_for(entity: str) -> dict[str, FieldSupport]:
-    fields = dict(_COMMON)
+    fields = {**_COMMON, **_due(entity)}
     if entity == "leads":
         fields["status"] = FieldSupport(
             "native", "filter[statuses] pairs across every pipeline; 142 won, 143 lost"

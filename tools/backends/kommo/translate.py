@@ -145,14 +145,19 @@ def match_pipelines(pipelines: Sequence[Pipeline], template: str) -> list[int]:
 # -- dates ---------------------------------------------------------------------------------
 
 
-def plan_dates(query: ProcessQuery) -> tuple[Params, dict[str, FieldSupport]]:
+def plan_dates(
+    query: ProcessQuery, due_column: str = "closest_task_at"
+) -> tuple[Params, dict[str, FieldSupport]]:
     """`*_after` (inclusive) is `[from]`, exact. `*_before` (exclusive) is sent as `[to]` at
     the same second: whether Kommo's `to` is inclusive is not documented, so a row at
-    exactly the bound may come back and is dropped locally (narrowed)."""
+    exactly the bound may come back and is dropped locally (narrowed). Due dates are the
+    column a row's `due_at` comes from (`closest_task_at`; customers: `next_date`)."""
     params: Params = []
     applied: dict[str, FieldSupport] = {}
-    for column, prefix in (("created_at", "created"), ("updated_at", "updated")):
-        after, before = getattr(query, f"{prefix}_after"), getattr(query, f"{prefix}_before")
+    columns = (("created_at", "created"), ("updated_at", "updated"), (due_column, "due"))
+    for column, prefix in columns:
+        after = query.filter_value(f"{prefix}_after")
+        before = query.filter_value(f"{prefix}_before")
         if after is not None:
             params.append((f"filter[{column}][from]", str(ceil_seconds(after))))
             applied[f"{prefix}_after"] = FieldSupport("native", f"filter[{column}][from]")

@@ -29,6 +29,7 @@ from tools.arguments import shown
 from tools.backends.base import (
     Backend,
     Capabilities,
+    Count,
     FieldSupport,
     InstanceSettings,
     PageResult,
@@ -80,6 +81,9 @@ class _Directory:
         self._backend = backend
         self._lock = anyio.Lock()
         self._cache: dict[str, list[dict[str, Any]]] = {}
+
+    def cached(self, kind: str) -> list[dict[str, Any]] | None:
+        return self._cache.get(kind)
 
     async def load(self, kind: str, *, fresh: bool = False) -> list[dict[str, Any]]:
         """`fresh` re-reads the list (suggestions do, once per their TTL)."""
@@ -338,6 +342,21 @@ class TallyfyBackend(Backend):
         end = offset + len(rows)
         more = end < total if total is not None else len(rows) == size
         return PageResult(rows=summaries, next=end if more and rows else None, total=total)
+
+    async def count(self, plan: Plan) -> Count | None:
+        """`meta.pagination.total` of a one-row page, with only the filters: no `with`
+        (relations) and no `sort` (a count has no order). The sample row names its owner
+        only once the user directory is loaded: a count never loads it."""
+        params = [(k, v) for k, v in plan.native if k not in ("with", "sort")]
+        body = await self.http.get_json(
+            f"{self._org_path}/runs", params=[*params, ("per_page", "1")]
+        )
+        rows, total = self._list_body(body, "runs")
+        if total is None:
+            return None
+        users = self._dir.cached("users") or []
+        sample = self.to_summary(rows[0], {str(u.get("id")): u for u in users}) if rows else None
+        return Count(total, sample)
 
     def _list_body(self, body: Any, what: str) -> tuple[list[dict[str, Any]], int | None]:
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):

@@ -54,6 +54,8 @@ RUNS = CollectionInfo(
         "created_before": FieldSupport("local", "early stop when sorted by created_at"),
         "updated_after": FieldSupport("local"),
         "updated_before": FieldSupport("local"),
+        "due_after": FieldSupport("local", "the run's due_date (the run list has no such filter)"),
+        "due_before": FieldSupport("local", "the run's due_date (the run list has no such filter)"),
         "where": FieldSupport("unsupported", "Tallyfy runs have no attribute filter"),
     },
     sorts=tuple(SORTS),

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 SORTS = {"created_at": "asc", "-created_at": "desc"}
 SECTIONS = ("variables", "tasks")
+_NO_DUE = FieldSupport("unsupported", "instances have no due date (their tasks do)")
 
 
 class YuuvisSettings(InstanceSettings):
@@ -100,6 +101,8 @@ def instances_info(settings: YuuvisSettings) -> CollectionInfo:
             "created_before": FieldSupport("narrowed", narrowed_dates),
             "owner": owner,
             "template": FieldSupport("native", "processDefinitionKey; a name is resolved"),
+            "due_after": _NO_DUE,
+            "due_before": _NO_DUE,
             "where": FieldSupport(
                 "native",
                 "documented parameters natively, other row keys locally (see attributes)",
