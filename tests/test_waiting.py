@@ -15,18 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
 from tests.export.conftest import names
-from tests.sim.virtual_time import VirtualTime
-from tools.backends.registry import create_backend
+from tests.sim.virtual_time import VirtualTime, instances_on
 from tools.backends.tallyfy import sandbox
 from tools.backends.tallyfy.data import TallyfyData, generate
 from tools.backends.tallyfy.simulator import create_app
 from tools.export_process import export_process
 from tools.instances import Instances
-from tools.limiter import Quotas
 from tools.list_processes import list_processes
 from tools.progress import Progress, reporting
 from tools.sim import RateLimit, SimulatorCore, busiest_window
@@ -64,14 +61,7 @@ def client(
     settings = sandbox.settings(
         "http://tallyfy.test", data.org_id, rate_limit_per_minute=per_minute
     )
-    backend = create_backend(
-        settings,
-        transport=httpx.ASGITransport(app=core),
-        clock=time.clock,
-        sleep=time.sleep,
-        quotas=Quotas(clock=time.clock, sleep=time.sleep),
-    )
-    return Instances([backend])
+    return instances_on(time, settings, core)
 
 
 async def listing(instances: Instances, time: VirtualTime, **args: Any) -> Any:

@@ -18,14 +18,10 @@ from pathlib import Path
 from types import ModuleType
 
 import anyio
-import httpx
 import pytest
 
-from tests.sim.virtual_time import VirtualTime
-from tools.backends.registry import create_backend
+from tests.sim.virtual_time import VirtualTime, instances_on
 from tools.export_process import export_process
-from tools.instances import Instances
-from tools.limiter import Quotas
 from tools.sandbox import SANDBOXES
 from tools.sim import SandboxParts
 
@@ -56,14 +52,7 @@ async def _export(parts: SandboxParts, name: str, directory: Path, seed: int | N
     if seed is not None:
         core.faults.random_mix(FAULT_RATE, seed=seed)
     settings = parts.settings(f"http://{name}.test")
-    backend = create_backend(
-        settings,
-        transport=httpx.ASGITransport(app=core),
-        clock=time.clock,
-        sleep=time.sleep,
-        quotas=Quotas(clock=time.clock, sleep=time.sleep),
-    )
-    instances = Instances([backend])
+    instances = instances_on(time, settings, core)
     written: list[Path] = []
 
     async def run() -> None:

@@ -12,7 +12,14 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import anyio
+import httpx
 from anyio.lowlevel import checkpoint
+from starlette.types import ASGIApp
+
+from tools.backends.base import InstanceSettings
+from tools.backends.registry import create_backend
+from tools.instances import Instances
+from tools.limiter import Quotas
 
 
 class FakeClock:
@@ -106,3 +113,16 @@ class VirtualTime:
                     deadline, _, wake = heapq.heappop(self._sleepers)
                     self.now = max(self.now, deadline)
                     wake.set()
+
+
+def instances_on(time: VirtualTime, settings: InstanceSettings, app: ASGIApp) -> Instances:
+    """One backend reaching `app` in process, on `time`: its clock, its sleeps and quota
+    windows of its own, empty (as a freshly started process has them)."""
+    backend = create_backend(
+        settings,
+        transport=httpx.ASGITransport(app=app),
+        clock=time.clock,
+        sleep=time.sleep,
+        quotas=Quotas(clock=time.clock, sleep=time.sleep),
+    )
+    return Instances([backend])

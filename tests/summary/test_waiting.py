@@ -7,16 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.sim.virtual_time import VirtualTime
-from tools.backends.registry import create_backend
+from tests.sim.virtual_time import VirtualTime, instances_on
 from tools.backends.tallyfy import sandbox
 from tools.backends.tallyfy.data import TallyfyData, generate
 from tools.backends.tallyfy.simulator import create_app
-from tools.instances import Instances
-from tools.limiter import Quotas
 from tools.model import SummaryResult
 from tools.sim import RateLimit
 from tools.summarize import summarize_processes
@@ -42,14 +38,7 @@ async def summary(
     settings = sandbox.settings(
         "http://tallyfy.test", data.org_id, rate_limit_per_minute=per_minute
     )
-    backend = create_backend(
-        settings,
-        transport=httpx.ASGITransport(app=core),
-        clock=time.clock,
-        sleep=time.sleep,
-        quotas=Quotas(clock=time.clock, sleep=time.sleep),
-    )
-    instances = Instances([backend])
+    instances = instances_on(time, settings, core)
     answers: list[SummaryResult] = []
 
     async def call() -> None:
