@@ -89,7 +89,7 @@ def serve(settings: Settings, args: argparse.Namespace, *, pending: Pending | No
     names = ", ".join(i.name for i in settings.instances) or "none"
     log.info("backends: %s%s", names, " (and the sandbox's, starting)" if pending else "")
     if args.transport == "stdio":
-        build_server(settings, pending=pending).run()
+        build_server(settings, pending=pending, begin_pending="handshake").run()
         return 0
     if args.host not in LOOPBACK and settings.http_token is None:
         raise ConfigError(

@@ -9,6 +9,7 @@ thread, where uvicorn does not install signal handlers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import threading
@@ -41,15 +42,55 @@ _QUIET = _QuietShutdown()
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that tells another thread when it is ready to accept."""
+    """A uvicorn server that tells another thread when it is ready to accept, and stops as
+    soon as it is asked. uvicorn looks at `should_exit` every 0.1 s and, stopping, waits
+    another 0.1 s for connections to close even when there are none: for simulators in the
+    server's own process that was most of `serve --sandbox`'s exit."""
 
     def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
         super().__init__(config)
         self._ready = ready
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
         await super().startup(sockets=sockets)
         self._ready.set()
+
+    def wake(self) -> None:
+        """From any thread: the main loop sees `should_exit` now, not at its next tick."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                loop.call_soon_threadsafe(wake.set)
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            if self._wake is None:
+                await asyncio.sleep(0.1)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        state = self.server_state
+        if state.connections or state.tasks:
+            # A client still connected: uvicorn's graceful path (its requests finish, up
+            # to the grace; idle keep-alive connections are closed).
+            await super().shutdown(sockets=sockets)
+            return
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for server in self.servers:
+            await server.wait_closed()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
 
 
 class SimServer:
@@ -138,6 +179,7 @@ class SimServer:
         """Ask the server to exit without waiting (see `join`)."""
         if self._server is not None:
             self._server.should_exit = True
+            self._server.wake()
 
     def join(self, timeout: float = 10.0) -> None:
         thread, server = self._thread, self._server
