@@ -9,7 +9,6 @@ thread, where uvicorn does not install signal handlers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import threading
@@ -20,6 +19,7 @@ import anyio.to_thread
 import uvicorn
 from starlette.types import ASGIApp
 
+from tools.asgi_server import PromptServer
 from tools.sim.faults import SimulatedReset
 
 Lifespan = Literal["auto", "on", "off"]
@@ -41,56 +41,18 @@ class _QuietShutdown(logging.Filter):
 _QUIET = _QuietShutdown()
 
 
-class _Server(uvicorn.Server):
+class _Server(PromptServer):
     """A uvicorn server that tells another thread when it is ready to accept, and stops as
-    soon as it is asked. uvicorn looks at `should_exit` every 0.1 s and, stopping, waits
-    another 0.1 s for connections to close even when there are none: for simulators in the
-    server's own process that was most of `serve --sandbox`'s exit."""
+    soon as it is asked (tools/asgi_server.py): for simulators in the server's own process
+    uvicorn's 0.1 s polls were most of `serve --sandbox`'s exit."""
 
     def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
         super().__init__(config)
         self._ready = ready
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
         await super().startup(sockets=sockets)
         self._ready.set()
-
-    def wake(self) -> None:
-        """From any thread: the main loop sees `should_exit` now, not at its next tick."""
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
-            with contextlib.suppress(RuntimeError):  # the loop has already closed
-                loop.call_soon_threadsafe(wake.set)
-
-    async def main_loop(self) -> None:
-        counter = 0
-        while not await self.on_tick(counter):
-            counter = (counter + 1) % 864000
-            if self._wake is None:
-                await asyncio.sleep(0.1)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 0.1)
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        state = self.server_state
-        if state.connections or state.tasks:
-            # A client still connected: uvicorn's graceful path (its requests finish, up
-            # to the grace; idle keep-alive connections are closed).
-            await super().shutdown(sockets=sockets)
-            return
-        for server in self.servers:
-            server.close()
-        for sock in sockets or []:
-            sock.close()
-        for server in self.servers:
-            await server.wait_closed()
-        if not self.force_exit:
-            await self.lifespan.shutdown()
 
 
 class SimServer:
