@@ -75,8 +75,8 @@ class Pending(Protocol):
 INSTRUCTIONS = (
     "Look up business processes (runs, instances, leads, executions) across several "
     "systems. Start with list_backends: instances, collections, statuses, which filters "
-    "each applies, and the server's time for relative dates. list_processes finds processes with one filter vocabulary, one line each, "
-    "and a cursor for more. summarize_processes counts them per group (owner, template, "
+    "each applies, and the server's time for relative dates. list_processes finds "
+    "processes with one filter vocabulary, one line each, and a cursor for more. summarize_processes counts them per group (owner, template, "
     "status, period) in one call. get_process shows one process with its tasks, fields or "
     "definition. export_process writes a whole list (csv, jsonl) or one process (json, "
     "markdown, native) to a file, answering with a resource link (resources/list: "
