@@ -116,8 +116,10 @@ def _stuck(args: Mapping[str, str], now: datetime) -> str:
             "",
             f"1. Call {_call('list_processes', query)}",
             "   sort=updated_at puts the longest-untouched first. If the answer says an "
-            "instance was skipped because it cannot filter by update time, repeat the call "
-            "for that instance with created_before instead of updated_before and say so.",
+            "instance was skipped because it cannot sort by update time (Tallyfy runs "
+            "cannot), repeat the call for that instance alone without sort (its newest "
+            "first); if it cannot filter by update time, with created_before instead of "
+            "updated_before. Say so in the answer.",
             "2. For the five oldest rows call "
             + _call("get_process", {"backend": "<the row's backend>", "id": "<the row's id>"})
             + f' with "include": {json.dumps(include)}, and find what holds each one up: '
