@@ -160,7 +160,7 @@ async def _conversation(session: Any) -> None:
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append(done)
 
-    args = {"backend": name, "filter": 'status = "open"', "format": "csv"}
+    args = {"backend": name, "filter": "status = 'open'", "format": "csv"}
     exported = await session.call_tool("export_process", args, progress_callback=on_progress)
     _show("Export every open run to a CSV file", {"tool": "export_process", **args}, exported)
     if not exported.is_error:
