@@ -132,6 +132,11 @@ async def _merge(run: Run, emit: Emit, limit: int | None, *, stop_on_quota: bool
             _, i = heapq.heappop(heap)
             batch.append(streams[i].pop())
             count += 1
+            if not keyed:
+                # One stream: its rows are in order, so the fetched ones go at once.
+                more = streams[i].take(unbounded if limit is None else limit - count)
+                batch.extend(more)
+                count += len(more)
             run.emitted = count
             if limit is None or count < limit:
                 await advance(i)

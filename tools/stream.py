@@ -72,7 +72,7 @@ class _Pending:
     error: Exception | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     row: ProcessSummary
     before: Any  # resume position that includes this row
@@ -183,6 +183,16 @@ class InstanceStream:
     def peeked(self) -> ProcessSummary | None:
         """The row `ready` moved to (None once the stream is over)."""
         return None if self._peeked is None else self._peeked.row
+
+    def take(self, most: int) -> list[ProcessSummary]:
+        """Up to `most` next matching rows among those fetched (`pop` for each), without
+        waiting: fewer when a page must be fetched first or the stream is over."""
+        rows: list[ProcessSummary] = []
+        while len(rows) < most and self.ready() and self._peeked is not None:
+            item, self._peeked = self._peeked, None
+            self._resume = item.after
+            rows.append(item.row)
+        return rows
 
     def pop(self) -> ProcessSummary:
         assert self._peeked is not None
