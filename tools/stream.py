@@ -107,8 +107,11 @@ class InstanceStream:
     _pending: deque[_Pending] = field(default_factory=deque)
     task_group: TaskGroup | None = None
     _past: Callable[[ProcessSummary], bool] | None = None
+    # The plan's local fields, worked out once (Plan computes them on every read).
+    _local: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        self._local = tuple(self.plan.local_fields)
         if self.early_stop:
             self._past = bound_check(self.query, self.plan.sort)
         if self.caps.addressing == "token":
@@ -121,8 +124,8 @@ class InstanceStream:
         self._resume = self._position(self._fetch_at, self._skip)
 
     @property
-    def local_fields(self) -> list[str]:
-        return self.plan.local_fields
+    def local_fields(self) -> tuple[str, ...]:
+        return self._local
 
     @property
     def left(self) -> int | None:
@@ -171,9 +174,7 @@ class InstanceStream:
                 self.done = True
                 self._buffer.clear()
                 return True
-            if not self.local_fields or all(
-                field_matches(self.query, f, item.row) for f in self.local_fields
-            ):
+            if not self._local or all(field_matches(self.query, f, item.row) for f in self._local):
                 self._peeked = item
             else:
                 self._resume = item.after
