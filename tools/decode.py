@@ -23,6 +23,10 @@ class Shape(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
     (a Struct may override `rename` with explicit names)."""
 
 
+class SnakeShape(Shape, rename=None):
+    """Base of the shapes of vendors whose JSON keys are snake_case (Tallyfy, Kommo)."""
+
+
 def _shape_error(
     backend: str, error: msgspec.ValidationError, request: RequestInfo | None
 ) -> BackendResponseError:

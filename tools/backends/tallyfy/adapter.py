@@ -35,6 +35,7 @@ from tools.backends.base import (
     PageResult,
     Plan,
     Position,
+    RowParts,
 )
 from tools.backends.tallyfy.info import (
     LIST_WITH,
@@ -51,6 +52,7 @@ from tools.backends.tallyfy.info import (
     tallyfy_error_message,
     tasks,
 )
+from tools.backends.tallyfy.shapes import FullRun, Run, RunPage
 from tools.errors import (
     BackendAuthError,
     BackendNotFoundError,
@@ -190,6 +192,7 @@ class TallyfyBackend(Backend):
             applied=applied,
             sort=query.sort,
             warnings=warnings,
+            parts=RowParts.of(query),
         )
 
     def _plan_status(
@@ -335,10 +338,13 @@ class TallyfyBackend(Backend):
         if offset % size:
             raise AssertionError("page addressing needs page-aligned offsets")
         params = [*plan.native, ("page", str(offset // size + 1)), ("per_page", str(size))]
-        body = await self.http.get_json(f"{self._org_path}/runs", params=params)
-        rows, total = self._list_body(body, "runs")
+        # The extras' fields are decoded only when the answer shows them.
+        extra = plan.parts.extra
+        shape: type[RunPage[Run]] = RunPage[FullRun] if extra else RunPage[Run]
+        body = await self.http.get_typed(f"{self._org_path}/runs", shape, params=params)
+        rows, total = body.data, body.total
         users = await self._users_by_id()
-        summaries = [self.to_summary(r, users) for r in rows]
+        summaries = [summary(self.name, r, users, extra=extra) for r in rows]
         end = offset + len(rows)
         more = end < total if total is not None else len(rows) == size
         return PageResult(rows=summaries, next=end if more and rows else None, total=total)
@@ -348,14 +354,14 @@ class TallyfyBackend(Backend):
         (relations) and no `sort` (a count has no order). The sample row names its owner
         only once the user directory is loaded: a count never loads it."""
         params = [(k, v) for k, v in plan.native if k not in ("with", "sort")]
-        body = await self.http.get_json(
-            f"{self._org_path}/runs", params=[*params, ("per_page", "1")]
+        body = await self.http.get_typed(
+            f"{self._org_path}/runs", RunPage[Run], params=[*params, ("per_page", "1")]
         )
-        rows, total = self._list_body(body, "runs")
+        rows, total = body.data, body.total
         if total is None:
             return None
-        users = self._dir.cached("users") or []
-        sample = self.to_summary(rows[0], {str(u.get("id")): u for u in users}) if rows else None
+        users = {str(u.get("id")): u for u in self._dir.cached("users") or []}
+        sample = summary(self.name, rows[0], users) if rows else None
         return Count(total, sample)
 
     def _list_body(self, body: Any, what: str) -> tuple[list[dict[str, Any]], int | None]:
@@ -385,9 +391,13 @@ class TallyfyBackend(Backend):
         return {str(u.get("id")): u for u in await self._dir.load("users")}
 
     def to_summary(
-        self, raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]
+        self,
+        raw: Mapping[str, Any],
+        users: Mapping[str, Mapping[str, Any]],
+        *,
+        extra: bool = True,
     ) -> ProcessSummary:
-        return summary(self.name, raw, users)
+        return summary(self.name, raw, users, extra=extra)
 
     # -- get --------------------------------------------------------------------------------
 
