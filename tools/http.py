@@ -182,6 +182,25 @@ class BackendHttp:
         the shape declares are built. A body that is not JSON is read again, as get_json's
         is; JSON of another shape is a BackendResponseError naming the field (not retried:
         the same read answers the same). `shared_ttl` as for get_json."""
+        found = await self._get_typed(url, shape, params, shared_ttl, empty=False)
+        assert found is not None  # an empty body is malformed here
+        return found
+
+    async def get_typed_or_none(
+        self, url: str, shape: type[T], *, params: Params | None = None
+    ) -> T | None:
+        """get_typed, but None for an empty 2xx body (Kommo's 204 past a list's end)."""
+        return await self._get_typed(url, shape, params, None, empty=True)
+
+    async def _get_typed(
+        self,
+        url: str,
+        shape: type[T],
+        params: Params | None,
+        shared_ttl: float | None,
+        *,
+        empty: bool,
+    ) -> T | None:
         target = self._target("GET", url, params)
         request = RequestInfo("GET", self._scrub_url(str(target)))
 
@@ -199,6 +218,8 @@ class BackendHttp:
         response = outcome.response
         assert response is not None  # _call returns a response or raises
         if outcome.body is None:  # an empty 2xx body
+            if empty:
+                return None
             raise malformed(self.config, response, self._secrets_for(target))
         if cache is not None:
             await cache.set(key, response.content, shared_ttl or 0.0)

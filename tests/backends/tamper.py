@@ -10,6 +10,13 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import pytest
+
+from tools.backends.base import Backend
+from tools.errors import BackendResponseError
+from tools.paging import run_list
+from tools.query import ProcessQuery
+
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Message, Callable[[], Awaitable[Message]], Send], Awaitable[None]]
@@ -61,3 +68,25 @@ class Tamper:
             await send({"type": "http.response.body", "body": body})
 
         await self.app(scope, receive, capture)
+
+
+async def refusal(backend: Backend, query: ProcessQuery) -> str:
+    """What listing `query` on `backend` fails with: a BackendResponseError, for a model."""
+    try:
+        with pytest.raises(BackendResponseError) as caught:
+            await run_list([backend], query)
+    finally:
+        await backend.aclose()
+    return caught.value.for_model()
+
+
+async def same_answers(plain: Backend, tampered: Backend, query: ProcessQuery) -> None:
+    """Both backends list `query` alike: the same rows (every field), the same total."""
+    try:
+        expected, got = await run_list([plain], query), await run_list([tampered], query)
+    finally:
+        await plain.aclose()
+        await tampered.aclose()
+    assert expected.processes
+    assert got.processes == expected.processes
+    assert got.total == expected.total
