@@ -40,7 +40,7 @@ from tools.backends.base import (
     RowParts,
 )
 from tools.backends.kommo import translate as tr
-from tools.backends.kommo.directory import ApiBlockedError, Directory, Pipeline
+from tools.backends.kommo.directory import Directory, Pipeline
 from tools.backends.kommo.info import (
     ENTITIES,
     SORTS,
@@ -49,18 +49,16 @@ from tools.backends.kommo.info import (
     sections_for,
 )
 from tools.backends.kommo.rows import (
-    BLOCK_MARK,
     Lookups,
     as_row,
     kommo_error_message,
     kommo_retry_after,
     to_summary,
+    vendor_read,
 )
 from tools.backends.kommo.shapes import FullRow, Page, Row
 from tools.errors import (
-    BackendAuthError,
     BackendNotFoundError,
-    BackendRequestError,
     BackendResponseError,
     InvalidArgumentError,
     UnsupportedQueryError,
@@ -345,36 +343,7 @@ class KommoBackend(Backend):
         )
 
     async def _vendor(self, read: Callable[[], Awaitable[T]]) -> T:
-        """`read`, with Kommo-specific failures given clear messages."""
-        try:
-            return await read()
-        except BackendAuthError as exc:
-            if exc.status == 403 and (exc.vendor_message or "").startswith(BLOCK_MARK):
-                raise ApiBlockedError(
-                    "Kommo has blocked API access for this account or IP address (it answers "
-                    "with an HTML 403 page instead of the API)",
-                    backend=self.name,
-                    request=exc.request,
-                    status=403,
-                    vendor_message=exc.vendor_message,
-                    hint="Kommo blocks clients after repeated 429s (more than 7 requests per "
-                    "second); the block stays until Kommo support lifts it. Contact support, "
-                    "and keep this instance at 7 requests per second or fewer.",
-                ) from None
-            raise
-        except BackendRequestError as exc:
-            if exc.status == 402:
-                raise BackendRequestError(
-                    "Kommo answered 402 Payment Required: the subscription or trial has "
-                    "ended, or this entity (customers) is not enabled on the plan",
-                    backend=self.name,
-                    request=exc.request,
-                    status=402,
-                    vendor_message=exc.vendor_message,
-                    hint="renew the Kommo plan or switch customers on; leads, contacts and "
-                    "companies may still work",
-                ) from None
-            raise
+        return await vendor_read(self.name, read)
 
     # -- get ------------------------------------------------------------------------------
 

@@ -21,18 +21,20 @@ Row choices:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tools.backends.kommo.directory import Pipeline, Stage, User, unified_status
+from tools.backends.kommo.directory import ApiBlockedError, Pipeline, Stage, User, unified_status
 from tools.backends.kommo.shapes import CustomField, FullRow, Row
 from tools.decode import convert
+from tools.errors import BackendAuthError, BackendRequestError
 from tools.model import ProcessSummary
 
 if TYPE_CHECKING:
     import httpx
 
+T = TypeVar("T")
 NUMBER_TYPES = frozenset({"numeric", "date", "date_time", "birthday", "monetary"})
 # The custom-field types whose values `text` (Kommo's `query`) searches besides the name.
 SEARCHED_TYPES = frozenset({"text", "textarea", "url", "multitext"})
@@ -212,6 +214,39 @@ def _short(value: Any) -> Any:
 
 
 # -- error responses -------------------------------------------------------------------------
+
+
+async def vendor_read(backend: str, read: Callable[[], Awaitable[T]]) -> T:
+    """`read`, with Kommo-specific failures given clear messages."""
+    try:
+        return await read()
+    except BackendAuthError as exc:
+        if exc.status == 403 and (exc.vendor_message or "").startswith(BLOCK_MARK):
+            raise ApiBlockedError(
+                "Kommo has blocked API access for this account or IP address (it answers "
+                "with an HTML 403 page instead of the API)",
+                backend=backend,
+                request=exc.request,
+                status=403,
+                vendor_message=exc.vendor_message,
+                hint="Kommo blocks clients after repeated 429s (more than 7 requests per "
+                "second); the block stays until Kommo support lifts it. Contact support, "
+                "and keep this instance at 7 requests per second or fewer.",
+            ) from None
+        raise
+    except BackendRequestError as exc:
+        if exc.status == 402:
+            raise BackendRequestError(
+                "Kommo answered 402 Payment Required: the subscription or trial has "
+                "ended, or this entity (customers) is not enabled on the plan",
+                backend=backend,
+                request=exc.request,
+                status=402,
+                vendor_message=exc.vendor_message,
+                hint="renew the Kommo plan or switch customers on; leads, contacts and "
+                "companies may still work",
+            ) from None
+        raise
 
 
 def kommo_error_message(response: httpx.Response) -> str | None:
