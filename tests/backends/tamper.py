@@ -14,6 +14,7 @@ import pytest
 
 from tools.backends.base import Backend
 from tools.errors import BackendResponseError
+from tools.model import ProcessSummary
 from tools.paging import run_list
 from tools.query import ProcessQuery
 
@@ -90,3 +91,18 @@ async def same_answers(plain: Backend, tampered: Backend, query: ProcessQuery) -
     assert expected.processes
     assert got.processes == expected.processes
     assert got.total == expected.total
+
+
+async def extra_column(backend: Backend, query: ProcessQuery, key: str) -> list[ProcessSummary]:
+    """`query` at detail=summary with a column `extra.KEY` carries that extra on every row;
+    without the column no row has extras. The rows listed without it, for more checks."""
+    try:
+        page = await run_list([backend], query.with_changes(fields=("id", "name", f"extra.{key}")))
+        lean = await run_list([backend], query)
+    finally:
+        await backend.aclose()
+    assert query.detail == "summary"
+    assert page.processes
+    assert all(key in (r.extra or {}) for r in page.processes)
+    assert all(r.extra is None for r in lean.processes)
+    return lean.processes

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from tests.backends.chakra.conftest import make_backend
-from tests.backends.tamper import Tamper, refusal, same_answers
+from tests.backends.tamper import Tamper, extra_column, refusal, same_answers
 from tools.backends.chakra import sandbox
-from tools.paging import run_list
 from tools.query import parse_query
 from tools.sim import SimulatorCore
 
@@ -63,9 +62,5 @@ async def test_fields_no_shape_declares_are_ignored(
 
 
 async def test_an_extra_column_at_summary_detail_carries_its_values(sim: SimulatorCore) -> None:
-    backend = make_backend(sim)
-    page = await run_list([backend], _query(fields=["name", "extra.state_name"]))
-    lean = await run_list([backend], _query())
-    await backend.aclose()
-    assert all((r.extra or {}).get("state_name") for r in page.processes)
-    assert all(r.extra is None and not r.search_text for r in lean.processes)
+    lean = await extra_column(make_backend(sim), _query(), "state_name")
+    assert not any(r.search_text for r in lean)

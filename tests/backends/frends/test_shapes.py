@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from tests.backends.frends.conftest import make_backend
-from tests.backends.tamper import Tamper, refusal, same_answers
+from tests.backends.tamper import Tamper, extra_column, refusal, same_answers
 from tools.backends.frends import sandbox
-from tools.paging import run_list
 from tools.query import parse_query
 from tools.sim import SimulatorCore
 
@@ -62,9 +61,5 @@ async def test_fields_no_shape_declares_are_ignored(
 
 
 async def test_an_extra_column_at_summary_detail_carries_its_values(sim: SimulatorCore) -> None:
-    backend = make_backend(sim)
-    page = await run_list([backend], _query(fields=["name", "extra.instance_id"]))
-    lean = await run_list([backend], _query())
-    await backend.aclose()
-    assert all((r.extra or {}).get("instance_id") for r in page.processes)
-    assert all(r.extra is None and r.attributes is None for r in lean.processes)
+    lean = await extra_column(make_backend(sim), _query(), "instance_id")
+    assert not any(r.attributes for r in lean)

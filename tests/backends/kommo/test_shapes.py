@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 from tests.backends.kommo.conftest import make_backend
-from tests.backends.tamper import Tamper, refusal, same_answers
+from tests.backends.tamper import Tamper, extra_column, refusal, same_answers
 from tools.backends.kommo import sandbox
 from tools.backends.kommo.simulator import KommoCore
-from tools.paging import run_list
 from tools.query import parse_query
 
 pytestmark = pytest.mark.anyio
@@ -66,9 +65,5 @@ async def test_fields_no_shape_declares_are_ignored(sim: KommoCore, args: dict[s
 
 
 async def test_an_extra_column_at_summary_detail_carries_its_values(sim: KommoCore) -> None:
-    backend = make_backend(sim)
-    page = await run_list([backend], _query(fields=["name", "extra.price"]))
-    lean = await run_list([backend], _query())
-    await backend.aclose()
-    assert all("price" in (r.extra or {}) for r in page.processes)
-    assert all(r.extra is None and not r.search_text for r in lean.processes)
+    lean = await extra_column(make_backend(sim), _query(), "price")
+    assert not any(r.search_text or r.attributes for r in lean)

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from tests.backends.tallyfy.conftest import make_backend
-from tests.backends.tamper import Tamper, refusal, same_answers
+from tests.backends.tamper import Tamper, extra_column, refusal, same_answers
 from tools.backends.tallyfy import sandbox
 from tools.backends.tallyfy.data import TallyfyData
-from tools.paging import run_list
 from tools.query import parse_query
 from tools.sim import SimulatorCore
 
@@ -65,9 +64,4 @@ async def test_fields_no_shape_declares_are_ignored(
 async def test_an_extra_column_at_summary_detail_still_carries_its_values(
     sim: SimulatorCore, data: TallyfyData
 ) -> None:
-    backend = make_backend(sim, data)
-    page = await run_list([backend], _query(fields=["name", "extra.increment_id"]))
-    lean = await run_list([backend], _query())
-    await backend.aclose()
-    assert all((r.extra or {}).get("increment_id") for r in page.processes)
-    assert all(r.extra is None for r in lean.processes)
+    await extra_column(make_backend(sim, data), _query(), "increment_id")

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.backends.tamper import Tamper, refusal, same_answers
+from tests.backends.tamper import Tamper, extra_column, refusal, same_answers
 from tests.backends.yuuvis.conftest import make_backend
 from tools.backends.yuuvis import sandbox
 from tools.backends.yuuvis.data import YuuvisData
-from tools.paging import run_list
 from tools.query import parse_query
 from tools.sim import SimulatorCore
 
@@ -63,9 +62,5 @@ async def test_fields_no_shape_declares_are_ignored(
 async def test_an_extra_column_at_summary_detail_carries_its_values(
     sim: SimulatorCore, data: YuuvisData
 ) -> None:
-    backend = make_backend(sim, data)
-    page = await run_list([backend], _query(fields=["name", "extra.definition_id"]))
-    lean = await run_list([backend], _query())
-    await backend.aclose()
-    assert all((r.extra or {}).get("definition_id") for r in page.processes)
-    assert all(r.extra is None for r in lean.processes)
+    lean = await extra_column(make_backend(sim, data), _query(), "definition_id")
+    assert not any(r.attributes for r in lean)

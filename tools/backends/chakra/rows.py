@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tools import decode
 from tools.backends.base import RowParts
 from tools.backends.chakra.naming import Naming
 from tools.backends.chakra.schema import PROCESS_STATUS, Procedure, User, chakra_time
 from tools.backends.chakra.shapes import FullProcess, Process
-from tools.decode import convert
 from tools.model import ProcessSummary
 
 EVERY_PART = RowParts()
@@ -20,7 +20,7 @@ EVERY_PART = RowParts()
 def as_process(raw: Process | Mapping[str, Any], backend: str) -> Process:
     """A process decoded from a list answer as is; one read whole (a fetch by id) as the
     full shape."""
-    return raw if isinstance(raw, Process) else convert(raw, FullProcess, backend=backend)
+    return decode.row(raw, Process, FullProcess, backend=backend)
 
 
 def summary(

@@ -195,9 +195,7 @@ def _definition_extra(raw: DefinitionRow, guid: str | None, scrub: Scrubber) -> 
 def as_execution(raw: Execution | Mapping[str, Any], backend: str) -> Execution:
     """An execution decoded from a list page as is; one read whole (its details) as the
     full shape."""
-    return (
-        raw if isinstance(raw, Execution) else decode.convert(raw, FullExecution, backend=backend)
-    )
+    return decode.row(raw, Execution, FullExecution, backend=backend)
 
 
 def instance_summary(

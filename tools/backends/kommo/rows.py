@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tools import decode
 from tools.backends.kommo.directory import ApiBlockedError, Pipeline, Stage, User, unified_status
 from tools.backends.kommo.shapes import CustomField, FullRow, Row
-from tools.decode import convert
 from tools.errors import BackendAuthError, BackendRequestError
 from tools.model import ProcessSummary
 
@@ -88,7 +88,7 @@ def field_value(cf: CustomField, *, every: bool = False) -> Any:
 def as_row(raw: Row | Mapping[str, Any], backend: str) -> Row:
     """A row decoded from a list page as is; an object read whole (a single get) as the
     full row shape."""
-    return raw if isinstance(raw, Row) else convert(raw, FullRow, backend=backend)
+    return decode.row(raw, Row, FullRow, backend=backend)
 
 
 def custom_fields(row: Row) -> list[CustomField]:

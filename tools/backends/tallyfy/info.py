@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tools import decode
 from tools.backends.base import CollectionInfo, FieldSupport, InstanceSettings
 from tools.backends.tallyfy.shapes import FullRun, Run
-from tools.decode import convert
 from tools.ids import HEX32, IdShape
 from tools.model import ProcessSummary, Status, TaskInfo, human_duration, parse_time
 
@@ -159,7 +159,7 @@ def summary(
     """One run as a list row; `users` by id give owners their e-mails. `raw` is a run
     decoded as a list row, or read whole (a single get); `extra=False` leaves out the
     extras (only detail=full or an extra column shows them)."""
-    run = raw if isinstance(raw, Run) else convert(raw, FullRun, backend=backend)
+    run = decode.row(raw, Run, FullRun, backend=backend)
     native = run.status or None
     owner_id = run.owner_id
     owner = users.get(str(owner_id)) if owner_id is not None else None

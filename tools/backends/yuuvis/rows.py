@@ -6,18 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tools import decode
 from tools.backends.yuuvis import translate
 from tools.backends.yuuvis.info import human_duration
 from tools.backends.yuuvis.shapes import FullInstance, Instance
 from tools.backends.yuuvis.translate import NATIVE_STATUS, row_state
-from tools.decode import convert
 from tools.model import ProcessSummary, parse_time
 
 
 def as_instance(raw: Instance | Mapping[str, Any], backend: str) -> Instance:
     """A row decoded from a list page as is; an object read whole (a single get) as the
     full shape."""
-    return raw if isinstance(raw, Instance) else convert(raw, FullInstance, backend=backend)
+    return decode.row(raw, Instance, FullInstance, backend=backend)
 
 
 def summary(
