@@ -74,14 +74,16 @@ class Pending(Protocol):
 
 INSTRUCTIONS = (
     "Look up business processes (runs, instances, leads, executions) across several "
-    "systems. Start with list_backends: it names the instances, their collections and "
-    "statuses, which filters each applies, and the server's current time for relative "
-    "dates. list_processes finds processes with one filter vocabulary, one line each, "
-    "and a cursor for more. summarize_processes counts them per group (owner, template, "
-    "status, period) in one call. get_process shows one process with its tasks, fields or "
+    "systems. Start with list_backends: instances, collections, statuses, which filters "
+    "each applies, and the server's time for relative dates. list_processes finds "
+    "processes with one filter vocabulary, one line each, and a cursor for more. "
+    "summarize_processes counts them per group (owner, template, status, period) in one "
+    "call. get_process shows one process with its tasks, fields or "
     "definition. export_process writes a whole list (csv, jsonl) or one process (json, "
-    "markdown, native) to a file and answers with a resource link; resources/list shows "
-    "earlier exports. Dates are ISO 8601. The prompts stuck_processes, status_report and "
+    "markdown, native) to a file, answering with a resource link (resources/list: "
+    "earlier exports). summarize_processes and export_process take list_processes' filters "
+    "as one filter expression: status in ('open') and updated_before = '2026-10-01'. "
+    "Dates are ISO 8601. The prompts stuck_processes, status_report and "
     "owner_workload spell out common questions."
 )
 ICON = "icons/process-mcp.svg"

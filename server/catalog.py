@@ -19,6 +19,7 @@ from tools.bounds import (
     CURSOR_CHARS,
     DATE_CHARS,
     FILE_NAME_CHARS,
+    FILTER_CHARS,
     ID_CHARS,
     MAX_FIELDS,
     MAX_VALUES,
@@ -106,6 +107,11 @@ def _text(description: str, max_length: int = NAME_CHARS) -> dict[str, Any]:
     return {"type": ["string", "null"], "maxLength": max_length, "description": description}
 
 
+def _date() -> dict[str, Any]:
+    """A date bound the names explain (created_after's description says the rest)."""
+    return {"type": ["string", "null"], "maxLength": DATE_CHARS}
+
+
 def _required_text(description: str, max_length: int = NAME_CHARS) -> dict[str, Any]:
     return {"type": "string", "maxLength": max_length, "description": description}
 
@@ -158,36 +164,36 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
 # Descriptions are terse on purpose: every client sends them to the model on every turn
 # (benchmarks/sizes.py counts them; the README and list_backends say the rest).
 BACKEND = _text('Instance, or "all" (default).')
-COLLECTION = _text("Default: the main one.")
-FIELDS = _texts('Columns, e.g. ["owner","due_at"] or extra.KEY; id always.', max_items=MAX_FIELDS)
+# Optional, and list_backends names each backend's collections and its main one.
+COLLECTION: dict[str, Any] = {"type": ["string", "null"], "maxLength": NAME_CHARS}
+FIELDS = _texts('Columns, e.g. ["owner","extra.KEY"]; id always.', max_items=MAX_FIELDS)
 
 LIST_PROCESSES_SCHEMA = _object(
     {
         "backend": BACKEND,
         "collection": COLLECTION,
-        "status": _texts("Unified, any of.", STATUSES),
-        "native_status": _texts("The backend's own values."),
+        "status": _texts("Any of.", STATUSES),
+        "native_status": _texts("Backend's own values."),
         "text": _text("Part of the name, any case."),
-        "created_after": _text("ISO 8601, inclusive; a date is 00:00 UTC.", DATE_CHARS),
-        "created_before": _text("Exclusive.", DATE_CHARS),
-        "updated_after": _text("Last change at or after.", DATE_CHARS),
-        "updated_before": _text("Last change before.", DATE_CHARS),
-        "due_after": _text("Due (deadline, next task) at or after.", DATE_CHARS),
-        "due_before": _text("Due before.", DATE_CHARS),
+        "created_after": _text("ISO 8601; after: inclusive, before: not.", DATE_CHARS),
+        "created_before": _date(),
+        "updated_after": _date(),
+        "updated_before": _date(),
+        "due_after": _text("Deadline or next task due.", DATE_CHARS),
+        "due_before": _date(),
         "overdue": {"type": ["boolean", "null"], "description": "Only true: open, past due."},
         "owner": _text("User id or email."),
         "template": _text("Template/definition/pipeline: id or name."),
         "tags": _texts("All of these tags."),
         # An example that shows and/or, grouping, quotes and `in` (the README has the rest).
         "where": _text(
-            'Attribute conditions, e.g. budget >= 40000 and (city != "Pune" or stage in '
-            '("won","lost")).',
+            'Attribute conditions, e.g. budget >= 40000 and (city = "Pune" or stage in ("won")).',
             WHERE_CHARS,
         ),
         "sort": _choice("Default -created_at.", SORT_KEYS),
         "limit": _integer("Rows (default 20).", 1, MAX_LIMIT),
         "cursor": _text("next_cursor; same filters.", CURSOR_CHARS),
-        "detail": _choice("ids, summary (default) or full (every field).", DETAILS),
+        "detail": _choice("Default summary; full: every field.", DETAILS),
         "fields": FIELDS,
     }
 )
@@ -204,33 +210,29 @@ GET_PROCESS_SCHEMA = _object(
 )
 
 
-def _as_in_list(schema: dict[str, Any]) -> dict[str, Any]:
-    """A list filter again, typed the same, described once (in list_processes)."""
-    if "anyOf" in schema:
-        choice, null = schema["anyOf"]
-        return {"anyOf": [{**choice, "description": "As in list_processes."}, null]}
-    return {**schema, "description": "Filter."}
-
-
-_FILTERS = {
-    k: _as_in_list(v)
-    for k, v in LIST_PROCESSES_SCHEMA["properties"].items()
-    if k not in ("limit", "cursor", "detail", "fields", "backend", "collection")
-}
+# summarize_processes and export_process take list_processes' filters as one expression
+# (tools/filter_text.py says why and how); the typed parameters are published once.
+FILTER = _text(
+    "list_processes filters ANDed: status in ('open') and updated_before = '2026-10-01'; "
+    "other names are where conditions.",
+    FILTER_CHARS,
+)
 EXPORT_PROCESS_SCHEMA = _object(
     {
         "backend": _required_text('Instance; "all" for a list.'),
         "id": _text("One process; leave out for a list.", ID_CHARS),
         "collection": COLLECTION,
         "format": _choice(
-            "With id: json (default), markdown, native; else csv (default), jsonl.",
+            "id: json (default), markdown, native; list: csv (default), jsonl.",
             FORMATS,
         ),
-        "fields": {**FIELDS, "description": "Columns, as in list_processes."},
+        "fields": {**FIELDS, "description": "As in list_processes."},
         "file_name": _text("Plain name; default generated.", FILE_NAME_CHARS),
-        "overwrite": {"type": ["boolean", "null"], "description": "Replace it (default false)."},
-        "max_rows": _integer("Stop after this many (default all).", 1, MAX_ROWS),
-        **_FILTERS,
+        "overwrite": {"type": ["boolean", "null"], "description": "Replace a file."},
+        "max_rows": _integer("Stop after this many.", 1, MAX_ROWS),
+        "filter": FILTER,
+        # The order of the file's rows; its default is said in list_processes.
+        "sort": {"anyOf": [{"type": "string", "enum": list(SORT_KEYS)}, {"type": "null"}]},
     },
     required=("backend",),
 )
@@ -239,7 +241,7 @@ SUMMARIZE_PROCESSES_SCHEMA = _object(
     {
         "backend": BACKEND,
         "collection": COLLECTION,
-        **{k: v for k, v in _FILTERS.items() if k != "sort"},
+        "filter": FILTER,
         "group_by": {
             "type": ["array", "null"],
             "items": {"type": "string", "enum": list(GROUP_BY)},
@@ -299,8 +301,8 @@ TOOLS: tuple[ToolDef, ...] = (
         name="list_backends",
         title="List process backends",
         description=(
-            "Start here: the backend instances, their collections, statuses and sorts, how "
-            "each filter runs there (native, narrowed, local, unsupported), the server's time."
+            "Start here: the instances, their collections, statuses and sorts, how each "
+            "filter runs on each (native, local, ...), the server's time."
         ),
         input_schema=LIST_BACKENDS_SCHEMA,
         output_model=BackendsResult,
@@ -311,7 +313,7 @@ TOOLS: tuple[ToolDef, ...] = (
         title="List processes",
         description=(
             "Find processes (runs, leads, executions...) in one backend or all, filters ANDed; "
-            "a table back, one row each, cursor for more. Stuck: "
+            "one row each, cursor for more. Stuck: "
             '{"status":["open"],"updated_before":"2026-10-01"}.'
         ),
         input_schema=LIST_PROCESSES_SCHEMA,
@@ -322,9 +324,8 @@ TOOLS: tuple[ToolDef, ...] = (
         name="summarize_processes",
         title="Count processes per group",
         description=(
-            "Count list_processes matches per group, largest first, in one short answer. "
-            "Exact where the backend has totals, else lower bounds (marked). Stuck per owner: "
-            '{"status":["open"],"updated_before":"2026-10-01","group_by":["owner"]}.'
+            "Count list_processes matches per group, largest first, in one short answer: "
+            "exact where the backend has totals, else marked lower bounds."
         ),
         input_schema=SUMMARIZE_PROCESSES_SCHEMA,
         output_model=SummaryResult,
@@ -334,8 +335,8 @@ TOOLS: tuple[ToolDef, ...] = (
         name="get_process",
         title="Get one process",
         description=(
-            "One process in detail: tasks (owners, due dates, OVERDUE), fields, definition. "
-            "backend and id come from a list row."
+            "One process in detail: tasks (owners, due dates, OVERDUE), fields, definition; "
+            "backend and id from a list row."
         ),
         input_schema=GET_PROCESS_SCHEMA,
         output_model=ProcessDetail,
@@ -346,8 +347,8 @@ TOOLS: tuple[ToolDef, ...] = (
         title="Export processes to a file",
         description=(
             "Write to a file, not the conversation: with id one process in full, else every "
-            "match of list_processes' filters (csv, jsonl), with progress. Answers a resource "
-            "link, path, rows and preview; never overwrites unless asked."
+            "match of filter (csv, jsonl), with progress. Answers a resource link and a "
+            "preview; never overwrites unless asked."
         ),
         input_schema=EXPORT_PROCESS_SCHEMA,
         output_model=ExportResult,

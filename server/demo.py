@@ -73,6 +73,8 @@ async def _run(seed: int) -> int:
 
 
 async def _conversation(session: Any) -> None:
+    from tools.filter_text import filter_text
+
     init = await session.initialize()
     tools = await session.list_tools()
     print(f"connected to {init.server_info.name} {init.server_info.version} over stdio")
@@ -113,7 +115,11 @@ async def _conversation(session: Any) -> None:
     per_owner = await call(
         "The same question as one count: stuck onboarding runs per owner",
         "summarize_processes",
-        {**stuck_query, "group_by": ["owner"]},
+        {
+            "backend": "all",
+            "filter": filter_text({k: v for k, v in stuck_query.items() if k != "backend"}),
+            "group_by": ["owner"],
+        },
     )
     print(f"  answer sizes: list_processes {_size(stuck)}; summarize_processes {_size(per_owner)}")
     more = stuck.structured_content.get("next_cursor")
@@ -154,7 +160,7 @@ async def _conversation(session: Any) -> None:
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append(done)
 
-    args = {"backend": name, "status": ["open"], "format": "csv"}
+    args = {"backend": name, "filter": "status = 'open'", "format": "csv"}
     exported = await session.call_tool("export_process", args, progress_callback=on_progress)
     _show("Export every open run to a CSV file", {"tool": "export_process", **args}, exported)
     if not exported.is_error:

@@ -32,6 +32,7 @@ from mcp.types import (
 
 from server.protocol import lowlevel
 from tools.arguments import label, shown
+from tools.filter_text import filter_text
 from tools.get_process import SECTIONS
 from tools.instances import ALL
 from tools.suggest import PERIODS
@@ -55,6 +56,14 @@ class PromptDef:
     description: str
     arguments: tuple[Arg, ...]
     render: Callable[[Mapping[str, str], datetime], str]
+
+
+def _as_filter(query: Mapping[str, Any]) -> dict[str, Any]:
+    """list_processes arguments as summarize_processes publishes them: the filters as one
+    `filter` expression (tools/filter_text.py)."""
+    own = {k: v for k, v in query.items() if k in ("backend", "collection")}
+    rest = {k: v for k, v in query.items() if k not in own}
+    return {**own, "filter": filter_text(rest)} if rest else own
 
 
 def _call(tool: str, args: Mapping[str, Any]) -> str:
@@ -107,8 +116,10 @@ def _stuck(args: Mapping[str, str], now: datetime) -> str:
             "",
             f"1. Call {_call('list_processes', query)}",
             "   sort=updated_at puts the longest-untouched first. If the answer says an "
-            "instance was skipped because it cannot filter by update time, repeat the call "
-            "for that instance with created_before instead of updated_before and say so.",
+            "instance was skipped because it cannot sort by update time (Tallyfy runs "
+            "cannot), repeat the call for that instance alone without sort (its newest "
+            "first); if it cannot filter by update time, with created_before instead of "
+            "updated_before. Say so in the answer.",
             "2. For the five oldest rows call "
             + _call("get_process", {"backend": "<the row's backend>", "id": "<the row's id>"})
             + f' with "include": {json.dumps(include)}, and find what holds each one up: '
@@ -173,7 +184,7 @@ def _report(args: Mapping[str, str], now: datetime) -> str:
         "as a lower bound says so, and so should the report):",
     ]
     lines += [
-        f"{i}. {label}: {_call('summarize_processes', {**q, **count})}"
+        f"{i}. {label}: {_call('summarize_processes', {**_as_filter(q), **count})}"
         for i, (label, q) in enumerate(calls, 1)
     ]
     oldest = {**calls[-1][1], "sort": "updated_at", "limit": 3}

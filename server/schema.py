@@ -73,16 +73,20 @@ def _lean(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def lean_output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The answer's top-level shape only: each property's JSON type, and which are always
+    """The answer's top-level shape only: the JSON type of each property that is always
     there. Output schemas are sent with every tools/list (clients keep them, validate
     results with them, some show them to the model), where the full nested schemas were
     about half of the whole listing (issue 12); the types and the meaning of each part are
     documented in the README and tools/table.py."""
     full = output_schema(model)
+    required = full.get("required", [])
+    # Only the parts always there are declared (the rest are optional and open: the
+    # schema does not forbid other properties), which keeps get_process' 25-field
+    # answer to four lines of schema.
     lean: dict[str, Any] = {
         "type": "object",
-        "properties": {k: _lean(v) for k, v in full.get("properties", {}).items()},
+        "properties": {k: _lean(v) for k, v in full.get("properties", {}).items() if k in required},
     }
-    if full.get("required"):
-        lean["required"] = full["required"]
+    if required:
+        lean["required"] = required
     return lean

@@ -23,6 +23,9 @@ ID_CHARS = 300
 CURSOR_CHARS = 16_384
 # A `where` expression (or the JSON text of the older object form).
 WHERE_CHARS = 2_000
+# The `filter` of summarize_processes and export_process: list_processes' filters as one
+# expression (tools/filter_text.py), `where` conditions included.
+FILTER_CHARS = WHERE_CHARS
 # An export file name: the NAME_MAX of common file systems.
 FILE_NAME_CHARS = 255
 # Values in one list parameter (native_status, tags).

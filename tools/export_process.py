@@ -41,6 +41,7 @@ from tools.exportformats import (
     detail_markdown,
 )
 from tools.fields import check_fields
+from tools.filter_text import expand_filter
 from tools.instances import ALL, Instances
 from tools.list_processes import natural_sort
 from tools.model import ApplyNote, ProcessSummary
@@ -60,6 +61,9 @@ FORMATS: tuple[str, ...] = (*LIST_FORMATS, *DETAIL_FORMATS)
 # Parameters of export_process itself; the rest are list_processes filters.
 OWN = ("backend", "collection", "id", "format", "fields", "file_name", "overwrite", "max_rows")
 LIST_ONLY = (*QUERY_FILTERS, "sort")
+# What the schema publishes: the filters as one expression (tools/filter_text.py); the
+# typed ones are taken too.
+PUBLISHED = (*OWN, "filter", "sort")
 FieldName = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
 
 
@@ -121,7 +125,7 @@ def export_uri(name: str) -> str:
 def parse_export(arguments: Mapping[str, Any]) -> tuple[ExportArgs, dict[str, Any]]:
     """Split arguments into export_process's own and the list filters; validate both.
     A parameter sent as null is not given."""
-    arguments = given(arguments, (*OWN, *LIST_ONLY))
+    arguments = expand_filter(given(arguments, (*OWN, *LIST_ONLY, "filter")))
     own = {k: v for k, v in arguments.items() if k in OWN}
     filters = {k: v for k, v in arguments.items() if k not in OWN}
     if "columns" in filters:
@@ -136,7 +140,7 @@ def parse_export(arguments: Mapping[str, Any]) -> tuple[ExportArgs, dict[str, An
         raise InvalidArgumentError(
             f"unknown parameter {shown(label(unknown[0]))}",
             field=unknown[0],
-            hint="valid parameters are: " + ", ".join((*OWN, *LIST_ONLY)),
+            hint="valid parameters are: " + ", ".join(PUBLISHED),
         )
     try:
         args = ExportArgs.model_validate(own)

@@ -24,6 +24,7 @@ from tools import notices
 from tools.arguments import given, shown
 from tools.backends.base import Backend
 from tools.errors import BackendError, InvalidArgumentError, ProcessMcpError, QuotaWaitError
+from tools.filter_text import expand_filter
 from tools.groups import GROUP_BY, MAX_DIMENSIONS
 from tools.instances import Instances
 from tools.model import GroupCount, SummaryResult
@@ -35,6 +36,9 @@ from tools.tally import Tally, tally
 from tools.tasks import gather
 
 PARAMETERS = ("backend", "collection", *QUERY_FILTERS, "group_by")
+# Published: the filters as one expression (tools/filter_text.py); the typed ones above
+# are taken too.
+PUBLISHED = ("backend", "collection", "filter", "group_by")
 DEFAULT_GROUP_BY = ("backend",)
 # Groups an answer lists; the rest are summed into one line.
 MAX_GROUPS = 50
@@ -77,11 +81,11 @@ def parse_group_by(value: Any) -> tuple[str, ...]:
 
 def parse_summary(arguments: Mapping[str, Any]) -> tuple[ProcessQuery, tuple[str, ...]]:
     """The list filters (validated as list_processes validates them) and the grouping."""
-    arguments = given(arguments, PARAMETERS)
+    arguments = expand_filter(given(arguments, (*PARAMETERS, "filter")))
     unknown = [k for k in arguments if k not in PARAMETERS]
     if unknown:
         name = unknown[0]
-        hint = "valid parameters are: " + ", ".join(PARAMETERS)
+        hint = "valid parameters are: " + ", ".join(PUBLISHED)
         if name in _PAGING:
             hint = (
                 f"drop {name}: summarize_processes counts every match, so it has no {name} "

@@ -64,7 +64,7 @@ _TOKEN = re.compile(
 
 
 @dataclass(frozen=True)
-class _Tok:
+class Token:
     kind: str  # num, name, str, op, punct, end
     text: str  # as written
     value: Any  # the number, the unquoted text, the operator
@@ -106,6 +106,18 @@ def parse_where(value: Any) -> dict[str, Any]:
     return tree
 
 
+def lex(text: str) -> list[Token]:
+    """The tokens of an expression, ending with an `end` token (tools/filter_text.py
+    splits its terms on them)."""
+    return _Parser(text).toks
+
+
+def parse_term(text: str) -> dict[str, Any]:
+    """The tree of an expression, without where's length and depth bounds (the caller
+    holds its own)."""
+    return _Parser(text).parse()
+
+
 def _too_long() -> InvalidArgumentError:
     return InvalidArgumentError(
         f"where is longer than {WHERE_CHARS} characters",
@@ -140,8 +152,8 @@ class _Parser:
 
     # -- lexing ---------------------------------------------------------------------------
 
-    def _lex(self, text: str) -> list[_Tok]:
-        toks: list[_Tok] = []
+    def _lex(self, text: str) -> list[Token]:
+        toks: list[Token] = []
         pos = 0
         while pos < len(text):
             match = _TOKEN.match(text, pos)
@@ -155,23 +167,23 @@ class _Parser:
             raw = match.group(kind)
             toks.append(self._token(kind, raw, start))
             pos = match.end()
-        toks.append(_Tok("end", "", None, len(text)))
+        toks.append(Token("end", "", None, len(text)))
         return toks
 
-    def _token(self, kind: str, raw: str, pos: int) -> _Tok:
+    def _token(self, kind: str, raw: str, pos: int) -> Token:
         if kind == "num":
             number = json.loads(raw)
             if isinstance(number, float) and number in (float("inf"), -float("inf")):
                 raise self._error(f"{raw} is too large a number", pos)
-            return _Tok("num", raw, number, pos)
+            return Token("num", raw, number, pos)
         if kind == "dq":
             try:
-                return _Tok("str", raw, json.loads(raw, strict=False), pos)
+                return Token("str", raw, json.loads(raw, strict=False), pos)
             except ValueError:
                 raise self._error("a text value has a broken escape", pos) from None
         if kind == "sq":
             inner = raw[1:-1].replace("''", "'")
-            return _Tok("str", raw, re.sub(r"\\(.)", r"\1", inner), pos)
+            return Token("str", raw, re.sub(r"\\(.)", r"\1", inner), pos)
         if kind == "op":
             if raw not in _OPERATORS:
                 raise self._error(
@@ -179,21 +191,21 @@ class _Parser:
                     pos,
                     "operators are " + " ".join(WHERE_OPERATORS) + f", e.g. {EXAMPLE}",
                 )
-            return _Tok("op", raw, _OPERATORS[raw], pos)
-        return _Tok(kind, raw, raw, pos)
+            return Token("op", raw, _OPERATORS[raw], pos)
+        return Token(kind, raw, raw, pos)
 
     # -- parsing --------------------------------------------------------------------------
 
     @property
-    def tok(self) -> _Tok:
+    def tok(self) -> Token:
         return self.toks[self.i]
 
-    def _next(self) -> _Tok:
+    def _next(self) -> Token:
         tok = self.toks[self.i]
         self.i += 1
         return tok
 
-    def _word(self, tok: _Tok) -> str | None:
+    def _word(self, tok: Token) -> str | None:
         return tok.text.casefold() if tok.kind == "name" else None
 
     def parse(self) -> dict[str, Any]:
@@ -351,7 +363,7 @@ class _Parser:
 
     # -- errors ---------------------------------------------------------------------------
 
-    def _stray(self, tok: _Tok) -> InvalidArgumentError:
+    def _stray(self, tok: Token) -> InvalidArgumentError:
         if tok.text == ")":
             return self._error("a ) has no matching (", tok.pos, "remove it, or add the (")
         return self._error(
@@ -377,5 +389,5 @@ def _unexpected(char: str) -> str:
     return f"unexpected {shown(char)}"
 
 
-def _shown_tok(tok: _Tok) -> str:
+def _shown_tok(tok: Token) -> str:
     return "the end" if tok.kind == "end" else shown(tok.text, 40)

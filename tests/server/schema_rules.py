@@ -103,6 +103,15 @@ def described(node: dict[str, Any]) -> bool:
     return bool(node.get("description") or (inner and inner.get("description")))
 
 
+# Parameters whose names say all a description would, left undescribed because every
+# client sends every description on every turn (issue 12's tools/list budget):
+# created_after describes the date bounds once (after inclusive, before not), and
+# list_backends names each backend's collections and main one.
+SELF_DESCRIBING = frozenset(
+    {"collection", "created_before", "updated_after", "updated_before", "due_before", "sort"}
+)
+
+
 def portable_problems(tool: dict[str, Any]) -> list[str]:
     out: list[str] = []
     schema = tool["inputSchema"]
@@ -126,7 +135,7 @@ def portable_problems(tool: dict[str, Any]) -> list[str]:
         if "array" in types_of(node) and not types_of(node.get("items") or {}):
             out.append(f"{path}: an array without typed items")
     for name, prop in schema["properties"].items():
-        if not described(prop):
+        if not described(prop) and name not in SELF_DESCRIBING:
             out.append(f"$.properties.{name}: no description")
     return out
 

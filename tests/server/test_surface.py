@@ -98,8 +98,8 @@ def test_status_report_periods_tile_and_are_half_open() -> None:
     # NOW is a Sunday: this week started on Monday the 16th.
     assert period_range("this-week", NOW)[0] == datetime(2026, 11, 16).date()
     text = render("status_report", {"period": "last-month"}, NOW).messages[0].content.text  # type: ignore[union-attr]
-    assert '"created_after": "2026-10-01", "created_before": "2026-11-01"' in text
-    assert '"status": ["completed"], "updated_after": "2026-10-01"' in text
+    assert "\"filter\": \"created_after = '2026-10-01' and created_before = '2026-11-01'\"" in text
+    assert "\"filter\": \"status = 'completed' and updated_after = '2026-10-01'" in text
     assert text.count("summarize_processes {") == 4
     assert '"group_by": ["backend"]' in text
     assert '"sort": "updated_at", "limit": 3' in text

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import random
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -115,14 +116,20 @@ class VirtualTime:
                     wake.set()
 
 
-def instances_on(time: VirtualTime, settings: InstanceSettings, app: ASGIApp) -> Instances:
+def instances_on(
+    time: VirtualTime, settings: InstanceSettings, app: ASGIApp, *, seed: int = 0
+) -> Instances:
     """One backend reaching `app` in process, on `time`: its clock, its sleeps and quota
-    windows of its own, empty (as a freshly started process has them)."""
+    windows of its own, empty (as a freshly started process has them), and its backoff
+    jitter drawn from `seed`. Unseeded jitter made runs differ: the delays decide which
+    concurrent request reaches a simulator first, and so which one draws which seeded
+    fault (a fault-mix export once used up a retry budget under load, and passed alone)."""
     backend = create_backend(
         settings,
         transport=httpx.ASGITransport(app=app),
         clock=time.clock,
         sleep=time.sleep,
         quotas=Quotas(clock=time.clock, sleep=time.sleep),
+        rng=random.Random(seed),
     )
     return Instances([backend])
