@@ -67,8 +67,9 @@ class Meta(SnakeShape):
     pagination: Pagination | None = None
 
 
-class RunPage(SnakeShape, Generic[R]):
-    """`{"data": [...], "meta": {"pagination": {...}}}` (Fractal, B.1 and B.3)."""
+class ListPage(SnakeShape, Generic[R]):
+    """A list answer, of runs or of directory rows (users, tags, checklists): `{"data":
+    [...], "meta": {"pagination": {...}}}` (Fractal, B.1 and B.3)."""
 
     data: list[R]
     meta: Meta | None = None
