@@ -320,6 +320,9 @@ async def _export_list(
     backends = instances.select(query.backend)
     fmt = args.format or "csv"
     columns = columns_of(args)
+    if columns is not None:
+        # The file's columns: adapters build the rows' extras only when one is asked for.
+        query = query.with_changes(fields=columns)
     encoder = CsvRows(columns or DEFAULT_COLUMNS) if fmt == "csv" else JsonlRows(columns)
     scope = args.collection or "processes"
     target = _target(args, f"{args.backend}-{scope}-{_stamp()}", fmt)
