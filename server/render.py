@@ -25,13 +25,17 @@ def _day(value: datetime | None) -> str | None:
     return value.date().isoformat() if value else None
 
 
-def _status(row: ProcessSummary) -> str | None:
+# Only a detail is rendered as one line now (a list answer is a table).
+Row = ProcessSummary | ProcessDetail
+
+
+def _status(row: Row) -> str | None:
     if row.status and row.native_status and row.native_status != row.status:
         return f"{row.status}/{row.native_status}"
     return row.status or row.native_status
 
 
-def process_line(row: ProcessSummary, *, show_backend: bool) -> str:
+def process_line(row: Row, *, show_backend: bool) -> str:
     head = f"{row.backend}:{row.id}" if show_backend else row.id
     parts = [safe_text.cell(head), safe_text.cell(row.name)]
     if (status := _status(row)) is not None:

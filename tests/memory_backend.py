@@ -49,7 +49,7 @@ class MemoryBackend(Backend):
         super().__init__(
             settings, create_client(ClientConfig(backend=name, base_url=settings.base_url))
         )
-        self.rows = [r.model_copy(update={"backend": name}) for r in rows]
+        self.rows = [r.replace(backend=name) for r in rows]
         self.addressing = addressing
         self.max_page_size = max_page_size
         self.native = native

@@ -191,8 +191,8 @@ async def export_progress(backends: list[MemoryBackend], step: float, **query: o
     sink = Sink(clock)
     rows: list[ProcessSummary] = []
 
-    async def keep(row: ProcessSummary) -> None:
-        rows.append(row)
+    async def keep(batch: list[ProcessSummary]) -> None:
+        rows.extend(batch)
 
     progress = Progress(sink, clock=clock)
     q = ProcessQuery.model_validate({"backend": "all", **query})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -11,14 +12,14 @@ from tools.model import ProcessSummary, human_duration
 from tools.query import matches, parse_query, past_bound, where_matches
 
 
-def row(**fields: object) -> ProcessSummary:
-    base: dict[str, object] = {
+def row(**fields: Any) -> ProcessSummary:
+    base: dict[str, Any] = {
         "backend": "b",
         "collection": "c",
         "id": "1",
         "name": "Onboarding - ACME",
     }
-    return ProcessSummary.model_validate({**base, **fields})
+    return ProcessSummary(**{**base, **fields})
 
 
 @pytest.mark.parametrize(

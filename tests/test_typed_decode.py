@@ -71,3 +71,10 @@ async def test_a_2xx_body_that_does_not_parse_is_read_again_and_a_shape_error_is
     with pytest.raises(BackendResponseError):
         await make_client(wrong).get_typed("processes", DefinitionPage)
     assert len(wrong.requests) == 1
+
+
+async def test_an_empty_2xx_body_is_none_only_where_the_caller_allows_it() -> None:
+    http = make_client(Backend(httpx.Response(204)))
+    assert await http.get_typed_or_none("leads", DefinitionPage) is None
+    with pytest.raises(BackendResponseError, match="malformed JSON in response"):
+        await make_client(Backend(httpx.Response(204))).get_typed("leads", DefinitionPage)

@@ -23,6 +23,10 @@ class Shape(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
     (a Struct may override `rename` with explicit names)."""
 
 
+class SnakeShape(Shape, rename=None):
+    """Base of the shapes of vendors whose JSON keys are snake_case (Tallyfy, Kommo)."""
+
+
 def _shape_error(
     backend: str, error: msgspec.ValidationError, request: RequestInfo | None
 ) -> BackendResponseError:
@@ -56,3 +60,10 @@ def convert(value: Any, shape: type[T], *, backend: str) -> T:
         return msgspec.convert(value, shape)
     except msgspec.ValidationError as exc:
         raise _shape_error(backend, exc, None) from None
+
+
+def row(raw: Any, shape: type[T], whole: type[T], *, backend: str) -> T:
+    """A row as an adapter's mapping reads it: `raw` itself when a list page decoded it
+    already (as `shape` or one of its subclasses), else an object read whole (a single
+    get's JSON) converted to `whole`, the shape with every field the mapping may read."""
+    return raw if isinstance(raw, shape) else convert(raw, whole, backend=backend)

@@ -16,7 +16,7 @@ however many rows are exported (a full id set would grow with every row).
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -320,6 +320,9 @@ async def _export_list(
     backends = instances.select(query.backend)
     fmt = args.format or "csv"
     columns = columns_of(args)
+    if columns is not None:
+        # The file's columns: adapters build the rows' extras only when one is asked for.
+        query = query.with_changes(fields=columns)
     encoder = CsvRows(columns or DEFAULT_COLUMNS) if fmt == "csv" else JsonlRows(columns)
     scope = args.collection or "processes"
     target = _target(args, f"{args.backend}-{scope}-{_stamp()}", fmt)
@@ -336,13 +339,16 @@ async def _export_list(
             out.write(header)
             head.append(header)
 
-        async def write(row: ProcessSummary) -> None:
-            if dedupe.seen(row.backend, row.id):
-                return
-            line = encoder.row(row)
-            out.write(line)
-            if len(head) < PREVIEW_LINES:
+        async def write(rows: list[ProcessSummary]) -> None:
+            fresh = dedupe.fresh(rows)
+            # The preview shows the first records one by one; the rest go a page at a time.
+            first = max(0, PREVIEW_LINES - len(head))
+            for row in fresh[:first]:
+                line = encoder.row(row)
+                out.write(line)
                 head.append(line)
+            if len(fresh) > first:
+                out.write(encoder.rows(fresh[first:]))
 
         stats = await stream_rows(backends, query, write, max_rows=args.max_rows, progress=progress)
         out.commit()
@@ -373,17 +379,26 @@ class _RecentIds:
     def __init__(self, window: int) -> None:
         self.window = window
         self.duplicates = 0
-        self._recent: dict[str, OrderedDict[str, None]] = {}
+        # Per instance: the ids, and the order they came in (to forget the oldest).
+        self._recent: dict[str, tuple[set[str], deque[str]]] = {}
 
-    def seen(self, backend: str, process_id: str) -> bool:
-        recent = self._recent.setdefault(backend, OrderedDict())
-        if process_id in recent:
-            self.duplicates += 1
-            return True
-        recent[process_id] = None
-        if len(recent) > self.window:
-            recent.popitem(last=False)
-        return False
+    def fresh(self, rows: list[ProcessSummary]) -> list[ProcessSummary]:
+        """`rows` without those seen within the window (counted as duplicates)."""
+        kept: list[ProcessSummary] = []
+        for row in rows:
+            recent = self._recent.get(row.backend)
+            if recent is None:
+                recent = self._recent[row.backend] = (set(), deque())
+            ids, order = recent
+            if row.id in ids:
+                self.duplicates += 1
+                continue
+            ids.add(row.id)
+            order.append(row.id)
+            if len(order) > self.window:
+                ids.discard(order.popleft())
+            kept.append(row)
+        return kept
 
 
 def _preview(parts: list[bytes]) -> str:

@@ -23,10 +23,11 @@ from typing import Any
 
 from tools.arguments import shown
 from tools.errors import InvalidArgumentError
+from tools.model import ROW_FIELDS as MODEL_ROW_FIELDS
 from tools.model import ProcessSummary
 
 # Every field of a row, in the order columns are laid out.
-ROW_FIELDS: tuple[str, ...] = tuple(ProcessSummary.model_fields)
+ROW_FIELDS: tuple[str, ...] = MODEL_ROW_FIELDS
 # Always in a list answer: where the row is, and which one it is.
 WHERE_FIELDS = ("backend", "collection")
 IDS_FIELDS: tuple[str, ...] = ("id",)

@@ -182,8 +182,36 @@ class BackendHttp:
         the shape declares are built. A body that is not JSON is read again, as get_json's
         is; JSON of another shape is a BackendResponseError naming the field (not retried:
         the same read answers the same). `shared_ttl` as for get_json."""
-        target = self._target("GET", url, params)
-        request = RequestInfo("GET", self._scrub_url(str(target)))
+        found = await self._typed("GET", url, shape, params, None, shared_ttl, empty=False)
+        assert found is not None  # an empty body is malformed here
+        return found
+
+    async def get_typed_or_none(
+        self, url: str, shape: type[T], *, params: Params | None = None
+    ) -> T | None:
+        """get_typed, but None for an empty 2xx body (Kommo's 204 past a list's end)."""
+        return await self._typed("GET", url, shape, params, None, None, empty=True)
+
+    async def post_typed(self, url: str, shape: type[T], *, json: Any) -> T:
+        """POST JSON that only reads (Chakra's list), retried like a GET, and decode the
+        answer straight into `shape` as get_typed does."""
+        found = await self._typed("POST", url, shape, None, json, None, empty=False)
+        assert found is not None  # an empty body is malformed here
+        return found
+
+    async def _typed(
+        self,
+        method: str,
+        url: str,
+        shape: type[T],
+        params: Params | None,
+        body: Any,
+        shared_ttl: float | None,
+        *,
+        empty: bool,
+    ) -> T | None:
+        target = self._target(method, url, params)
+        request = RequestInfo(method, self._scrub_url(str(target)))
 
         def parse(content: bytes) -> T:
             return decode_json(content, shape, backend=self.config.backend, request=request)
@@ -195,10 +223,13 @@ class BackendHttp:
             if cached is not None:
                 with contextlib.suppress(msgspec.DecodeError):
                     return parse(cached)
-        outcome = await self._call("GET", url, params, None, None, None, (), parse)
+        # Every typed call is a read: a POST here (Chakra's list) is retried like a GET.
+        outcome = await self._call(method, url, params, body, None, True, (), parse)
         response = outcome.response
         assert response is not None  # _call returns a response or raises
         if outcome.body is None:  # an empty 2xx body
+            if empty:
+                return None
             raise malformed(self.config, response, self._secrets_for(target))
         if cache is not None:
             await cache.set(key, response.content, shared_ttl or 0.0)

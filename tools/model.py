@@ -2,15 +2,21 @@
 
 Rows are deliberately flat and short: an agent reads dozens of them at once, so each
 field earns its place and empty ones are dropped when rendered (`exclude_none`).
+
+Rows inside the engine (ProcessSummary) are plain slotted dataclasses, built once per row
+on the hot path; the answers a tool returns (ProcessDetail, ListResult's table in
+tools/table.py, SummaryResult, ...) are pydantic models: validated, with a JSON schema.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["open", "completed", "cancelled", "suspended", "failed"]
 STATUSES: tuple[Status, ...] = ("open", "completed", "cancelled", "suspended", "failed")
@@ -24,9 +30,120 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ProcessSummary(_Model):
-    """One process (run, instance, lead, ...) as a list row."""
+@dataclass(slots=True, kw_only=True)
+class ProcessSummary:
+    """One process (run, instance, lead, ...) as a list row.
 
+    A slotted dataclass, not a pydantic model: every adapter builds one per row, and at
+    10,000 rows pydantic's validation was the largest part of an export's CPU (issue 15).
+    Nothing is checked here: adapters pass typed values (their Structs decode and check
+    the vendor's JSON, and dates go through `parse_time` or the vendor's own clock
+    reader), and pydantic shapes what leaves a tool (tools/table.py, ProcessDetail,
+    ExportResult). The keyword constructor, the field names and the defaults are those of
+    the model it replaced, so adapter code reads the same."""
+
+    backend: str  # Instance name the row came from.
+    collection: str  # Collection within the backend (e.g. runs, leads).
+    id: str  # Backend id; pass it to get_process.
+    name: str
+    status: Status | None = None  # Unified status.
+    native_status: str | None = None  # The backend's own status value.
+    template: str | None = None  # Template/definition/pipeline name.
+    template_id: str | None = None
+    owner: str | None = None  # Owner (email, username or name).
+    owner_id: str | None = None
+    tags: list[str] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    due_at: datetime | None = None
+    progress: str | None = None  # Progress as 'done/total'.
+    duration: str | None = None  # How long an ended process ran ('1h 35m').
+    url: str | None = None
+    extra: dict[str, Any] | None = None  # Backend-specific fields, only with detail='full'.
+
+    # Attribute values a `where` filter is evaluated against; kept out of every answer.
+    # (Compared like the fields, as the model compared its private attributes.)
+    _attributes: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    # Text a `text` filter matches besides the name, where the vendor's own search looks
+    # further (Kommo's `query` reads text-like custom fields, Chakra text attributes); kept
+    # out of every answer.
+    _search_text: tuple[str, ...] = field(default=(), init=False, repr=False)
+
+    @property
+    def attributes(self) -> dict[str, Any] | None:
+        return self._attributes
+
+    def with_attributes(self, attributes: dict[str, Any]) -> ProcessSummary:
+        self._attributes = attributes
+        return self
+
+    @property
+    def search_text(self) -> tuple[str, ...]:
+        return self._search_text
+
+    def with_search_text(self, values: Iterable[str | None]) -> ProcessSummary:
+        self._search_text = tuple(v for v in values if v)
+        return self
+
+    def model_dump(self, *, exclude: Collection[str] = ()) -> dict[str, Any]:
+        """The row's fields by name (its attributes and search text left out), as the
+        detail builders pass them on: `ProcessDetail(**summary.model_dump(exclude=...))`.
+        Named and shaped as the pydantic method the adapters called; lists and dicts are
+        copied one level, as pydantic's dump copied them."""
+        values = _ROW_VALUES(self)
+        return {
+            name: _copied(value)
+            for name, value in zip(ROW_FIELDS, values, strict=True)
+            if name not in exclude
+        }
+
+    def replace(self, **changes: Any) -> ProcessSummary:
+        """A copy with `changes` (field names), attributes and search text kept."""
+        copy = ProcessSummary(**{**self.model_dump(), **changes})
+        copy._attributes, copy._search_text = self._attributes, self._search_text
+        return copy
+
+    def present(self) -> dict[str, Any]:
+        """The fields that have a value, in field order: a row's JSON object before its
+        values are made JSON (tools/exportformats.py)."""
+        return {
+            name: value
+            for name, value in zip(ROW_FIELDS, _ROW_VALUES(self), strict=True)
+            if value is not None
+        }
+
+
+# Every field of a row, in declaration order (the order of a CSV's and a table's columns).
+ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ProcessSummary) if f.init)
+# All of a row's field values at once, in ROW_FIELDS order: one C call per row.
+_ROW_VALUES = attrgetter(*ROW_FIELDS)
+
+
+def _copied(value: Any) -> Any:
+    if type(value) is list:
+        return list(value)
+    if type(value) is dict:
+        return dict(value)
+    return value
+
+
+class TaskInfo(_Model):
+    """A step inside a process, compact."""
+
+    id: str
+    name: str
+    status: str | None = None
+    owner: str | None = None
+    position: int | None = None
+    due_at: datetime | None = None
+    completed_at: datetime | None = None
+    overdue: bool | None = None
+
+
+class ProcessDetail(_Model):
+    """One process with the sections that were asked for."""
+
+    # The fields of ProcessSummary, in its order (tests/test_model.py holds them equal).
     backend: str = Field(description="Instance name the row came from.")
     collection: str = Field(description="Collection within the backend (e.g. runs, leads).")
     id: str = Field(description="Backend id; pass it to get_process.")
@@ -47,47 +164,7 @@ class ProcessSummary(_Model):
     extra: dict[str, Any] | None = Field(
         None, description="Backend-specific fields, only with detail='full'."
     )
-
-    # Attribute values a `where` filter is evaluated against; kept out of every answer.
-    _attributes: dict[str, Any] | None = PrivateAttr(None)
-    # Text a `text` filter matches besides the name, where the vendor's own search looks
-    # further (Kommo's `query` reads text-like custom fields, Chakra text attributes); kept
-    # out of every answer.
-    _search_text: tuple[str, ...] = PrivateAttr(())
-
-    @property
-    def attributes(self) -> dict[str, Any] | None:
-        return self._attributes
-
-    def with_attributes(self, attributes: dict[str, Any]) -> ProcessSummary:
-        self._attributes = attributes
-        return self
-
-    @property
-    def search_text(self) -> tuple[str, ...]:
-        return self._search_text
-
-    def with_search_text(self, values: Iterable[str | None]) -> ProcessSummary:
-        self._search_text = tuple(v for v in values if v)
-        return self
-
-
-class TaskInfo(_Model):
-    """A step inside a process, compact."""
-
-    id: str
-    name: str
-    status: str | None = None
-    owner: str | None = None
-    position: int | None = None
-    due_at: datetime | None = None
-    completed_at: datetime | None = None
-    overdue: bool | None = None
-
-
-class ProcessDetail(ProcessSummary):
-    """One process with the sections that were asked for."""
-
+    # Its own sections.
     description: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -137,17 +214,20 @@ class ApplyNote(_Model):
     note: str | None = None
 
 
-class ListResult(_Model):
-    """The answer of list_processes."""
+@dataclass(slots=True, kw_only=True)
+class ListResult:
+    """What the paging driver found for one list call. Internal: list_processes answers
+    with it laid out as a table (tools/table.py's ListPage, the published shape), so its
+    rows are never validated again."""
 
     processes: list[ProcessSummary]
     count: int
-    has_more: bool = Field(description="True when next_cursor can fetch more.")
+    has_more: bool  # True when next_cursor can fetch more.
     next_cursor: str | None = None
-    total: int | None = Field(None, description="Total matches, only when the backend knows it.")
-    scanned: int | None = Field(None, description="Rows examined when filtering locally.")
-    applied: list[ApplyNote] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    total: int | None = None  # Total matches, only when the backend knows it.
+    scanned: int | None = None  # Rows examined when filtering locally.
+    applied: list[ApplyNote] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 # -- summarize_processes ----------------------------------------------------------------

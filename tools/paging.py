@@ -60,14 +60,16 @@ __all__ = [
 # -- the list operation ---------------------------------------------------------------------
 
 
-async def _merge(
-    run: Run,
-    emit: Callable[[ProcessSummary], Awaitable[None]],
-    limit: int | None,
-    *,
-    stop_on_quota: bool = False,
-) -> int:
+Emit = Callable[[list[ProcessSummary]], Awaitable[None]]
+
+
+async def _merge(run: Run, emit: Emit, limit: int | None, *, stop_on_quota: bool = False) -> int:
     """Hand rows to `emit` in query order until `limit` (None: the end); returns the count.
+
+    Rows go to `emit` in batches, in order: those taken from the pages already fetched,
+    handed over before the merge waits for another page (and at the end), so a consumer
+    works per page (one csv `writerows`) and a batch holds at most the rows fetched.
+    Rows are taken without awaiting while the fetched pages last (`InstanceStream.ready`).
 
     `stop_on_quota` (a list call): a stream whose next page would wait past the call's
     deadline for a quota ends the merge there, like the scan cap, so that the call answers
@@ -80,10 +82,26 @@ async def _merge(
     descending = is_descending(query.sort)
     heap: list[tuple[Any, int]] = []
     count = 0
+    batch: list[ProcessSummary] = []
     unbounded = 1 << 30  # "the rest": page sizes become the maximum, the window stays full
+    # One stream needs no ordering key: its rows are already in order.
+    keyed = len(streams) > 1
+
+    def push(i: int, row: ProcessSummary) -> None:
+        key = _Ordered(sort_key(query.sort, row), descending) if keyed else None
+        heapq.heappush(heap, (key, i))
 
     async def advance(i: int) -> None:
+        nonlocal batch
         stream = streams[i]
+        if stream.ready():
+            row = stream.peeked
+            if row is not None:
+                push(i, row)
+            return
+        if batch:
+            rows, batch = batch, []
+            await emit(rows)
         try:
             row = await stream.peek(unbounded if limit is None else limit - count)
         except ScanCapReachedError:
@@ -102,9 +120,7 @@ async def _merge(
             stream.done = True
             return
         if row is not None:
-            # One stream needs no ordering key: its rows are already in order.
-            key = _Ordered(sort_key(query.sort, row), descending) if len(streams) > 1 else None
-            heapq.heappush(heap, (key, i))
+            push(i, row)
 
     async def merge() -> None:
         nonlocal count
@@ -114,8 +130,13 @@ async def _merge(
                 return
         while heap and (limit is None or count < limit) and not run.stopped:
             _, i = heapq.heappop(heap)
-            await emit(streams[i].pop())
+            batch.append(streams[i].pop())
             count += 1
+            if not keyed:
+                # One stream: its rows are in order, so the fetched ones go at once.
+                more = streams[i].take(unbounded if limit is None else limit - count)
+                batch.extend(more)
+                count += len(more)
             run.emitted = count
             if limit is None or count < limit:
                 await advance(i)
@@ -126,6 +147,8 @@ async def _merge(
             stream.task_group = tg
         try:
             await merge()
+            if batch:
+                await emit(batch)
         except Exception as exc:
             error = exc
         finally:
@@ -151,8 +174,8 @@ async def run_list(
         return waiting_answer(exc, query)
     rows: list[ProcessSummary] = []
 
-    async def keep(row: ProcessSummary) -> None:
-        rows.append(row)
+    async def keep(batch: list[ProcessSummary]) -> None:
+        rows.extend(batch)
 
     await _merge(run, keep, query.limit, stop_on_quota=True)
 
@@ -224,14 +247,15 @@ class StreamStats:
 async def stream_rows(
     backends: Sequence[Backend],
     query: ProcessQuery,
-    emit: Callable[[ProcessSummary], Awaitable[None]],
+    emit: Emit,
     *,
     max_rows: int | None = None,
     progress: Progress | ProgressFn | None = None,
     scan_cap: bool = False,
     stop_on_quota: bool = False,
 ) -> StreamStats:
-    """Every row matching `query`, in order, handed to `emit` as pages arrive.
+    """Every row matching `query`, in order, handed to `emit` as pages arrive (a list of
+    rows at a time: those of a page, or of the pages fetched so far in a fan-out).
 
     The same streams as run_list, without a cursor and (unless `scan_cap`: each
     instance's `max_scan`, as in a list call) without a scan cap: memory holds at most the

@@ -43,7 +43,7 @@ from pydantic import (
 from tools.arguments import given, json_kind, refusal, shown
 from tools.bounds import CURSOR_CHARS, DATE_CHARS, MAX_FIELDS, MAX_VALUES, NAME_CHARS
 from tools.errors import InvalidArgumentError
-from tools.fields import check_fields
+from tools.fields import check_fields, is_extra
 from tools.model import STATUSES, Detail, ProcessSummary, Status
 
 # Re-exported: backends import the where vocabulary from here.
@@ -239,6 +239,14 @@ class ProcessQuery(BaseModel):
         if field == "due_before" and self.overdue:
             return self._now if value is None else min(value, self._now)
         return value
+
+    def wants_extra(self) -> bool:
+        """Whether the answer shows the rows' backend-specific fields: `fields` naming
+        `extra` or an `extra.KEY` column, or (no fields) detail=full. Adapters build the
+        extras only then: they are the costly part of a row (issue 15)."""
+        if self.fields is None:
+            return self.detail == "full"
+        return any(f == "extra" or is_extra(f) for f in self.fields)
 
     def used_filters(self) -> list[str]:
         """The filter fields this query sets, in reporting order."""

@@ -7,6 +7,7 @@ import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import anyio
@@ -14,7 +15,7 @@ from anyio.abc import TaskGroup
 
 from tools.backends.base import Backend, Capabilities, PageResult, Plan, Position
 from tools.model import ProcessSummary
-from tools.query import ProcessQuery, field_matches, past_bound
+from tools.query import ProcessQuery, field_matches, is_descending
 
 # -- page geometry --------------------------------------------------------------------------
 
@@ -38,6 +39,25 @@ def page_geometry(offset: int, need: int, max_size: int) -> int:
 # -- one instance ---------------------------------------------------------------------------
 
 
+def bound_check(query: ProcessQuery, sort: str) -> Callable[[ProcessSummary], bool] | None:
+    """tools.query.past_bound for one stream, decided once: None when no date bound can
+    end a stream sorted by `sort`, so that nothing is checked per row."""
+    field = sort.lstrip("-")
+    if field not in ("created_at", "updated_at"):
+        return None
+    prefix = field.removesuffix("_at")
+    read = attrgetter(field)
+    if is_descending(sort):
+        after = getattr(query, f"{prefix}_after")
+        if after is None:
+            return None
+        return lambda row: (value := read(row)) is not None and value < after
+    before = getattr(query, f"{prefix}_before")
+    if before is None:
+        return None
+    return lambda row: (value := read(row)) is not None and value >= before
+
+
 class ScanCapReachedError(Exception):
     """A stream examined its maximum number of rows without finishing the page."""
 
@@ -52,7 +72,7 @@ class _Pending:
     error: Exception | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     row: ProcessSummary
     before: Any  # resume position that includes this row
@@ -86,8 +106,14 @@ class InstanceStream:
     _first_page: int = 0
     _pending: deque[_Pending] = field(default_factory=deque)
     task_group: TaskGroup | None = None
+    _past: Callable[[ProcessSummary], bool] | None = None
+    # The plan's local fields, worked out once (Plan computes them on every read).
+    _local: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        self._local = tuple(self.plan.local_fields)
+        if self.early_stop:
+            self._past = bound_check(self.query, self.plan.sort)
         if self.caps.addressing == "token":
             if self.start is None:
                 self._fetch_at, self._skip = None, 0
@@ -98,8 +124,8 @@ class InstanceStream:
         self._resume = self._position(self._fetch_at, self._skip)
 
     @property
-    def local_fields(self) -> list[str]:
-        return self.plan.local_fields
+    def local_fields(self) -> tuple[str, ...]:
+        return self._local
 
     @property
     def left(self) -> int | None:
@@ -122,30 +148,52 @@ class InstanceStream:
 
     async def peek(self, need: int) -> ProcessSummary | None:
         """The next matching row, fetching pages as needed; None when the stream is over."""
+        while not self.ready():
+            if self.scanned >= self.max_scan:
+                raise ScanCapReachedError
+            if self.on_page is not None and self.requests:
+                await self.on_page()
+            await self._fill(need)
+        return None if self._peeked is None else self._peeked.row
+
+    def ready(self) -> bool:
+        """Move to the next matching row among those fetched, without waiting: True when
+        it is known (`peeked`) or the stream is over, False when a page must be fetched.
+        The merge takes rows through this while they last, and awaits only for a page."""
         while self._peeked is None:
             if self.done:
-                return None
+                return True
             if not self._buffer:
                 if self._source_done:
                     self.done = True
-                    return None
-                if self.scanned >= self.max_scan:
-                    raise ScanCapReachedError
-                if self.on_page is not None and self.requests:
-                    await self.on_page()
-                await self._fill(need)
-                continue
+                    return True
+                return False
             item = self._buffer.popleft()
             self.scanned += 1
-            if self.early_stop and past_bound(self.query, self.plan.sort, item.row):
+            if self._past is not None and self._past(item.row):
                 self.done = True
                 self._buffer.clear()
-                return None
-            if all(field_matches(self.query, f, item.row) for f in self.local_fields):
+                return True
+            if not self._local or all(field_matches(self.query, f, item.row) for f in self._local):
                 self._peeked = item
             else:
                 self._resume = item.after
-        return self._peeked.row
+        return True
+
+    @property
+    def peeked(self) -> ProcessSummary | None:
+        """The row `ready` moved to (None once the stream is over)."""
+        return None if self._peeked is None else self._peeked.row
+
+    def take(self, most: int) -> list[ProcessSummary]:
+        """Up to `most` next matching rows among those fetched (`pop` for each), without
+        waiting: fewer when a page must be fetched first or the stream is over."""
+        rows: list[ProcessSummary] = []
+        while len(rows) < most and self.ready() and self._peeked is not None:
+            item, self._peeked = self._peeked, None
+            self._resume = item.after
+            rows.append(item.row)
+        return rows
 
     def pop(self) -> ProcessSummary:
         assert self._peeked is not None

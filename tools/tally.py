@@ -168,9 +168,9 @@ async def _by_rows(
     counts: Counter[Key] = Counter()
     now = query.now
 
-    async def emit(row: ProcessSummary) -> None:
-        counts[groups.key(dimensions, row, now)] += 1
-        await add(1)
+    async def emit(rows: list[ProcessSummary]) -> None:
+        counts.update(groups.key(dimensions, row, now) for row in rows)
+        await add(len(rows))
 
     stats = await stream_rows([backend], query, emit, scan_cap=True, stop_on_quota=True)
     total_known = stats.total is not None

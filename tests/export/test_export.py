@@ -163,3 +163,20 @@ async def test_an_existing_name_is_refused_before_any_row_is_fetched(
     assert sim.core.requests == []
     assert (tmp_path / "taken.csv").read_text() == "keep me"
     assert not [n for n in names(tmp_path) if n.startswith(TEMP_PREFIX)]
+
+
+async def test_an_extra_column_holds_what_the_full_rows_carry(
+    backend: Backend, tmp_path: Path
+) -> None:
+    # Rows build their extras only when an answer shows them: a file that names one
+    # extra column still gets every value the whole rows have.
+    whole = await export(backend, tmp_path, format="jsonl", file_name="whole")
+    rows = [json.loads(line) for line in (tmp_path / whole.file_name).read_text().splitlines()]
+    key = next(k for r in rows for k in r.get("extra") or {})
+    picked = await export(
+        backend, tmp_path, format="jsonl", fields=["name", f"extra.{key}"], file_name="picked"
+    )
+    lines = (tmp_path / picked.file_name).read_text().splitlines()
+    got = {r["id"]: r.get(f"extra.{key}") for r in map(json.loads, lines)}
+    assert got == {r["id"]: (r.get("extra") or {}).get(key) for r in rows}
+    assert any(v is not None for v in got.values())

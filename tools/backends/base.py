@@ -122,6 +122,22 @@ class Capabilities:
         )
 
 
+@dataclass(frozen=True)
+class RowParts:
+    """The parts of a row that cost the most to build and that only some answers read:
+    the extras (shown at detail=full or in an extra column), the attributes a `where`
+    filter tests, and the further text a `text` filter searches. A part not needed is
+    left empty; the default builds every part."""
+
+    extra: bool = True
+    attributes: bool = True
+    search_text: bool = True
+
+    @classmethod
+    def of(cls, query: ProcessQuery) -> RowParts:
+        return cls(query.wants_extra(), query.where is not None, query.text is not None)
+
+
 @dataclass
 class Plan:
     """A query translated for one backend instance."""
@@ -133,6 +149,8 @@ class Plan:
     applied: dict[str, FieldSupport]
     sort: str
     warnings: list[str] = field(default_factory=list)
+    # What each row must carry for this query's answer and local filters.
+    parts: RowParts = field(default_factory=RowParts)
 
     @property
     def local_fields(self) -> list[str]:

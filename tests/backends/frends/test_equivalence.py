@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.backends.frends.conftest import make_backend
+from tools.backends.base import RowParts
 from tools.backends.frends import convert, sandbox
 from tools.backends.frends.adapter import FrendsBackend
 from tools.backends.frends.data import CANARY_SECRET, Definition, generate
@@ -62,8 +63,8 @@ RELAXED = settings(
 )
 
 
-async def every_definition(backend: FrendsBackend) -> list[ProcessSummary]:
-    return backend.definition_rows(await backend.reader.every_definition())
+async def every_definition(backend: FrendsBackend, parts: RowParts) -> list[ProcessSummary]:
+    return backend.definition_rows(await backend.reader.every_definition(), parts)
 
 
 def executed(row: dict[str, Any]) -> Definition:
@@ -72,9 +73,12 @@ def executed(row: dict[str, Any]) -> Definition:
     return version
 
 
-async def every_instance(backend: FrendsBackend, collection: str) -> list[ProcessSummary]:
+async def every_instance(
+    backend: FrendsBackend, collection: str, parts: RowParts
+) -> list[ProcessSummary]:
     """The agent group's executions as the reference sees them: every state, every page,
-    each named after the version it ran."""
+    each named after the version it ran; the extras and `where` attributes only when the
+    query reads them (as the adapter builds them)."""
     rows: list[dict[str, Any]] = []
     token = None
     while True:
@@ -90,7 +94,7 @@ async def every_instance(backend: FrendsBackend, collection: str) -> list[Proces
     scrub = convert.Scrubber([CANARY_SECRET])
     return [
         convert.instance_summary(
-            backend.name, collection, r, executed(r).name, scrub, executed(r).guid
+            backend.name, collection, r, executed(r).name, scrub, executed(r).guid, parts
         )
         for r in rows
     ]
@@ -139,6 +143,8 @@ def process_queries(draw: st.DrawFn) -> ProcessQuery:
     if draw(st.integers(0, 4)) == 0:
         q["where"] = draw(st.sampled_from(PROCESS_WHERE))
     _dates(draw, q, ("created_after", "created_before"))
+    if draw(st.integers(0, 3)) == 0:  # the extras, built only when an answer shows them
+        q["detail"] = "full"
     return _valid(q, cheap=("template",))
 
 
@@ -167,6 +173,8 @@ def instance_queries(draw: st.DrawFn) -> ProcessQuery:
     if draw(st.integers(0, 4)) == 0:
         q["where"] = draw(st.sampled_from(INSTANCE_WHERE))
     _dates(draw, q, ("created_after", "created_before", "updated_after", "updated_before"))
+    if draw(st.integers(0, 3)) == 0:  # the extras, built only when an answer shows them
+        q["detail"] = "full"
     return _valid(q, cheap=("status", "native_status"))
 
 
@@ -185,22 +193,22 @@ async def walk(backend: FrendsBackend, query: ProcessQuery) -> list[ProcessSumma
 
 # The reference rows never change: computed once per simulator and collection (through a
 # separate client).
-REFERENCE: dict[tuple[int, str], list[ProcessSummary]] = {}
+REFERENCE: dict[tuple[int, str, RowParts], list[ProcessSummary]] = {}
 
 
 async def reference(
-    backend: FrendsBackend, collection: str | None, sim: SimulatorCore
+    backend: FrendsBackend, collection: str | None, sim: SimulatorCore, parts: RowParts
 ) -> list[ProcessSummary]:
     if collection is None:
-        key = (id(sim), "processes")
+        key = (id(sim), "processes", parts)
         if key not in REFERENCE:
-            REFERENCE[key] = await every_definition(backend)
+            REFERENCE[key] = await every_definition(backend, parts)
         return REFERENCE[key]
     await backend.discover()
     name = backend.collection_info(collection).name
-    if (id(sim), name) not in REFERENCE:
-        REFERENCE[id(sim), name] = await every_instance(backend, name)
-    return REFERENCE[id(sim), name]
+    if (id(sim), name, parts) not in REFERENCE:
+        REFERENCE[id(sim), name, parts] = await every_instance(backend, name, parts)
+    return REFERENCE[id(sim), name, parts]
 
 
 def check(
@@ -213,7 +221,7 @@ def check(
     async def body() -> None:
         scout = make_backend(reference_sim)
         try:
-            rows = await reference(scout, query.collection, reference_sim)
+            rows = await reference(scout, query.collection, reference_sim, RowParts.of(query))
         finally:
             await scout.aclose()
         backend = make_backend(sim, **options)

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.backends.kommo.conftest import company_only_leads, make_backend, make_sim, small_data
+from tools.backends.base import RowParts
 from tools.backends.kommo import sandbox
 from tools.backends.kommo.adapter import KommoBackend
 from tools.backends.kommo.data import TAGS
@@ -29,6 +30,7 @@ from tools.query import DATE_FIELDS, SORT_KEYS, ProcessQuery, evaluate
 from tools.sim import Fault
 
 DATA = small_data()
+EVERY_PART = RowParts()
 SIM = make_sim(DATA)
 # The other readings: Kommo's `to` exclusive; custom-field filters silently ignored (an
 # account without the filtering package); a repeated bare key keeps every value; a limit
@@ -99,9 +101,11 @@ CONTACT_WHERE.append(_email_where())
 
 
 async def everything(
-    backend: KommoBackend, entity: str, *, full: bool = False
+    backend: KommoBackend, entity: str, *, full: bool = False, parts: RowParts = EVERY_PART
 ) -> list[ProcessSummary]:
-    """Every row as the reference sees it: all pages, no filter."""
+    """Every row as the reference sees it: all pages, no filter; the `where` attributes
+    and the searched text only for queries whose filters read them (as the adapter builds
+    them)."""
     rows: list[dict[str, Any]] = []
     page = 1
     while True:
@@ -116,14 +120,28 @@ async def everything(
     # The reference's text semantics, read from the raw rows here rather than taken from
     # the adapter: Kommo's `query` searches the name and every value of the text-like
     # custom fields, so a row the adapter failed to make searchable shows up as missing.
+    summaries = [
+        to_summary(
+            backend.name,
+            entity,
+            r,
+            look,
+            full=full,
+            with_attributes=parts.attributes,
+            with_search_text=False,
+        )
+        for r in rows
+    ]
+    if not parts.search_text:
+        return summaries
     return [
-        to_summary(backend.name, entity, r, look, full=full).with_search_text(
+        row.with_search_text(
             str(v["value"])
             for cf in r["custom_fields_values"] or ()
             if cf["field_type"] in ("text", "textarea", "url", "multitext")
             for v in cf["values"]
         )
-        for r in rows
+        for row, r in zip(summaries, rows, strict=True)
     ]
 
 
@@ -262,7 +280,10 @@ def check(query: ProcessQuery, sim: KommoCore = SIM, **options: Any) -> None:
         backend = make_backend(sim, **options)
         try:
             rows = await everything(
-                backend, query.collection or "leads", full=query.detail == "full"
+                backend,
+                query.collection or "leads",
+                full=query.detail == "full",
+                parts=RowParts.of(query),
             )
             expected = evaluate(query, rows)
             refusal: str | None = None

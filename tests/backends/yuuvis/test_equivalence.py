@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.backends.yuuvis.conftest import INSTANCES, SEED, make_backend, ordinary
+from tools.backends.base import RowParts
 from tools.backends.yuuvis.adapter import SORTS, YuuvisBackend
 from tools.backends.yuuvis.data import DEFINITIONS, SUB_KEY, generate
 from tools.backends.yuuvis.simulator import create_app
@@ -57,8 +58,10 @@ WHERES: list[dict[str, Any]] = [
 ]
 
 
-async def everything(backend: YuuvisBackend) -> list[ProcessSummary]:
-    """What the account can see, as the reference sees it: every page, oldest first."""
+async def everything(backend: YuuvisBackend, parts: RowParts) -> list[ProcessSummary]:
+    """What the account can see, as the reference sees it: every page, oldest first; the
+    extras and the `where` attributes only when the query reads them (as the adapter
+    builds them)."""
     rows: list[ProcessSummary] = []
     for page in range(100):
         body = await backend.http.get_json(
@@ -70,7 +73,7 @@ async def everything(backend: YuuvisBackend) -> list[ProcessSummary]:
                 ("size", "100"),
             ],
         )
-        rows += [backend.to_summary(r) for r in body["objects"]]
+        rows += [backend.to_summary(r, parts=parts) for r in body["objects"]]
         if not body["hasMoreItems"]:
             return rows
     raise AssertionError("too many pages")
@@ -99,6 +102,8 @@ def yuuvis_queries(draw: st.DrawFn, admin: bool = True) -> ProcessQuery:
         q["template"] = draw(st.sampled_from(TEMPLATES))
     if draw(st.integers(0, 3)) == 0:
         q["where"] = draw(st.sampled_from(WHERES))
+    if draw(st.integers(0, 3)) == 0:  # the extras, built only when an answer shows them
+        q["detail"] = "full"
     for name in ("created_after", "created_before"):
         pick = draw(st.integers(0, 5))
         if pick == 0:
@@ -138,7 +143,7 @@ def check(
     async def body() -> None:
         backend = make_backend(sim, DATA, username=username, **options)
         try:
-            expected = evaluate(query, await everything(backend))
+            expected = evaluate(query, await everything(backend, RowParts.of(query)))
             got.extend(await walk(backend, query))
         finally:
             await backend.aclose()

@@ -30,12 +30,10 @@ get_process takes a uuid (fetched by path, quoted as one segment) or a primary-k
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
-from pydantic import Field
 
 from tools.arguments import shown
 from tools.backends.base import (
@@ -46,22 +44,33 @@ from tools.backends.base import (
     PageResult,
     Plan,
     Position,
+    RowParts,
 )
 from tools.backends.chakra.describe import SORTS, collection_info
 from tools.backends.chakra.detail import definition
 from tools.backends.chakra.detail import fields as attribute_fields
 from tools.backends.chakra.detail import sections as detail_sections
+from tools.backends.chakra.info import (
+    MAX_PAGE,
+    PROCEDURE,
+    PROCESS_REF,
+    PROCESS_UUID,
+    ChakraSettings,
+    chakra_error_message,
+)
 from tools.backends.chakra.naming import Naming, check_settings, choose
+from tools.backends.chakra.rows import EVERY_PART, as_process
+from tools.backends.chakra.rows import summary as process_summary
 from tools.backends.chakra.schema import (
     PROCESS_STATUS,
     Procedure,
     Schema,
     SchemaError,
     User,
-    chakra_time,
     parse_config,
     parse_users,
 )
+from tools.backends.chakra.shapes import FullProcess, Process, ProcessList
 from tools.backends.chakra.translate import (
     AnyOfStyle,
     Query,
@@ -81,7 +90,7 @@ from tools.errors import (
     ConfigError,
     UnsupportedQueryError,
 )
-from tools.ids import UUID, IdShape, check_id, path_segment
+from tools.ids import UUID, check_id, path_segment
 from tools.model import Detail, ProcessDetail, ProcessSummary
 from tools.query import ProcessQuery
 from tools.shared_cache import DISCOVERY_TTL
@@ -89,47 +98,7 @@ from tools.shared_cache import DISCOVERY_TTL
 if TYPE_CHECKING:
     import httpx
 
-MAX_PAGE = 100
-# A process is addressed by uuid (A2) or by its primary-key value, which Chakra's own API
-# puts into a path as one segment (Update by PK, A16): so a value that could not be one
-# segment (/ ? # \ %), or starts or ends with a space, is no process reference at all.
-_REF = re.compile(r"[^\s/?#\\%](?:[^/?#\\%]*[^\s/?#\\%])?")
-PROCESS_REF = IdShape(
-    "Chakra process id",
-    _REF,
-    "a uuid such as 3f2b9c1e-8d4a-4b6e-9f10-2a7c5e8d1b44, or a primary-key value such as LEAD-0012",
-)
-PROCESS_UUID = IdShape("Chakra process uuid", UUID, "3f2b9c1e-8d4a-4b6e-9f10-2a7c5e8d1b44")
-PROCEDURE = IdShape("Chakra procedure short id", None, "lead")
-
-
-class ChakraSettings(InstanceSettings):
-    kind: str = "chakra"
-    base_url: str = "https://api.chakrahq.com"
-    # The collection used when a call names none; default: the config's first procedure.
-    default_procedure: str | None = None
-    # How any-of lists are sent: as arrays (IN, the reference's reading of an undocumented
-    # case) or as `or` groups of single values (documented, longer).
-    any_of: Literal["array", "or"] = "array"
-    # Procedure short id -> attribute short id, where the guess (naming.py) is wrong:
-    # the attribute that names a process beside its key ("" for none) ...
-    title_attribute: dict[str, str] = Field(default_factory=dict)
-    # ... and its primary key, where the config does not mark it.
-    primary_key: dict[str, str] = Field(default_factory=dict)
-
-
-def chakra_error_message(response: httpx.Response) -> str | None:
-    """Every `_errors` entry of the envelope (the SDK shows only the first)."""
-    from tools.http import default_error_message
-
-    try:
-        body = response.json()
-    except ValueError:
-        return default_error_message(response)
-    errors = body.get("_errors") if isinstance(body, dict) else None
-    if isinstance(errors, list) and errors:
-        return "; ".join(str(e) for e in errors)
-    return default_error_message(response)
+__all__ = ["ChakraBackend", "ChakraSettings"]
 
 
 class ChakraBackend(Backend):
@@ -325,6 +294,7 @@ class ChakraBackend(Backend):
             applied=applied,
             sort=query.sort,
             warnings=warnings,
+            parts=RowParts.of(query),
         )
 
     # -- fetch ------------------------------------------------------------------------------
@@ -333,68 +303,43 @@ class ChakraBackend(Backend):
         return f"/v1/ext/procedure/{path_segment(proc.short_id, PROCEDURE)}/process/{tail}"
 
     async def list_raw(
-        self, proc: Procedure, where: Query, skip: int, limit: int
-    ) -> tuple[list[Any], bool]:
-        """One list call as the vendor answers it: (process objects, hasMore)."""
-        # A POST that only reads: retried like a GET (on 5xx, resets, cut-off bodies).
-        body = await self.http.post_json(
-            self._process_path(proc, "list"),
-            json={"where": where, "skip": skip, "limit": limit},
-            idempotent=True,
+        self, proc: Procedure, where: Query, skip: int, limit: int, *, full: bool = True
+    ) -> tuple[list[Process], bool]:
+        """One list call as the vendor answers it: (processes, hasMore). `full=False`
+        leaves the fields only the extras show undecoded."""
+        shape: type[ProcessList[Process]] = (
+            ProcessList[FullProcess] if full else ProcessList[Process]
         )
-        rows = self._data(body, "process list")
-        if not isinstance(rows, list):
-            raise BackendResponseError(
-                "unexpected process list (no _data array)", backend=self.name
-            )
-        meta = body.get("_meta") if isinstance(body, dict) else None
-        more = meta.get("hasMore") if isinstance(meta, dict) else None
-        return rows, bool(more)
+        # A POST that only reads: retried like a GET (on 5xx, resets, cut-off bodies).
+        body = await self.http.post_typed(
+            self._process_path(proc, "list"),
+            shape,
+            json={"where": where, "skip": skip, "limit": limit},
+        )
+        return body.data, bool(body.meta and body.meta.has_more)
 
     async def fetch_page(self, plan: Plan, at: Position, size: int) -> PageResult:
         proc = self.procedure(plan.collection)
         offset = int(at or 0)
-        rows, more = await self.list_raw(proc, plan.native, offset, min(size, MAX_PAGE))
+        parts = plan.parts
+        rows, more = await self.list_raw(
+            proc, plan.native, offset, min(size, MAX_PAGE), full=parts.extra
+        )
         users = await self.users_by_ref()
-        summaries = [self.to_summary(r, proc, users) for r in rows if isinstance(r, dict)]
+        summaries = [self.to_summary(r, proc, users, parts=parts) for r in rows]
         # No total exists; the next offset is what we have received (A.4).
         return PageResult(rows=summaries, next=offset + len(rows) if more and rows else None)
 
     def to_summary(
-        self, raw: Mapping[str, Any], proc: Procedure, users: Mapping[str, User]
+        self,
+        raw: Process | Mapping[str, Any],
+        proc: Procedure,
+        users: Mapping[str, User],
+        *,
+        parts: RowParts = EVERY_PART,
     ) -> ProcessSummary:
-        data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
-        assert isinstance(data, dict)
-        state = proc.state(raw.get("state"))
-        status_value = str(raw.get("status") or "").upper()
-        status = PROCESS_STATUS.get(status_value) or (state.status if state else None)
-        owner = users.get(str(raw.get("assignedTo")))
-        creator = users.get(str(raw.get("createdBy")))
-        naming = self.naming(proc)
-        extra = {
-            "state_name": state.name if state else None,
-            "created_by": creator.username if creator else raw.get("createdBy"),
-            "pod": self.schema.pods.get(str(raw.get("belongsTo")), raw.get("belongsTo")),
-            "derived": raw.get("derivedData") or None,
-        }
-        summary = ProcessSummary(
-            backend=self.name,
-            collection=proc.short_id,
-            id=str(raw.get("id")),
-            name=naming.name(data) or str(raw.get("id")),
-            status=status,
-            native_status=state.short_id if state else _text(raw.get("state")),
-            template=proc.name,
-            template_id=proc.short_id,
-            owner=owner.username if owner else _text(raw.get("assignedTo")),
-            owner_id=owner.id if owner else _text(raw.get("assignedTo")),
-            created_at=chakra_time(raw.get("createdAt")),
-            updated_at=chakra_time(raw.get("updatedAt")),
-            # The next follow-up is when the process is next due for action.
-            due_at=chakra_time(raw.get("nextActionAt")),
-            extra={k: v for k, v in extra.items() if v not in (None, "", {}, [])},
-        )
-        return summary.with_attributes(dict(data)).with_search_text(naming.search_text(data))
+        naming, pods = self.naming(proc), self.schema.pods
+        return process_summary(self.name, raw, proc, users, naming, pods, parts)
 
     # -- get --------------------------------------------------------------------------------
 
@@ -413,15 +358,15 @@ class ChakraBackend(Backend):
         else:
             first = self.procedure(None)
             candidates = [first, *(p for p in self.schema.procedures if p is not first)]
-        raw, proc = await self._find(process_id, candidates)
-        summary = self.to_summary(raw, proc, await self.users_by_ref())
+        row, proc = await self._find(process_id, candidates)
+        summary = self.to_summary(row, proc, await self.users_by_ref())
         notes: list[str] = []
         result = ProcessDetail(
             **summary.model_dump(exclude={"extra"}),
             extra=summary.extra if detail == "full" else None,
         )
         if "fields" in wanted:
-            result.fields = attribute_fields(raw.get("data"), proc, notes)
+            result.fields = attribute_fields(row.data, proc, notes)
         if "definition" in wanted:
             result.sections = {"definition": definition(proc, self.naming(proc))}
         result.notes = notes or None
@@ -429,7 +374,7 @@ class ChakraBackend(Backend):
 
     async def _find(
         self, process_id: str, candidates: list[Procedure]
-    ) -> tuple[Mapping[str, Any], Procedure]:
+    ) -> tuple[Process, Procedure]:
         """By uuid through the fetch endpoint; anything else is taken as a primary-key
         value (LEAD-0910) and looked up with a where on the key. Without a collection the
         default procedure is tried first, then the others."""
@@ -443,7 +388,7 @@ class ChakraBackend(Backend):
                     continue
                 raw = self._data(body, "process")
                 if isinstance(raw, dict):
-                    return raw, proc
+                    return as_process(raw, self.name), proc
                 raise BackendResponseError("unexpected process (no object)", backend=self.name)
             key = self.naming(proc).key
             if key is None:
@@ -452,7 +397,7 @@ class ChakraBackend(Backend):
             if key.type == "number" and process_id.isdigit():
                 value = int(process_id)
             rows, _ = await self.list_raw(proc, {key.short_id: value}, 0, 1)
-            if rows and isinstance(rows[0], dict):
+            if rows:
                 return rows[0], proc
         searched = ", ".join(p.short_id for p in candidates)
         raise BackendNotFoundError(
@@ -470,7 +415,3 @@ class ChakraBackend(Backend):
         names = ", ".join(p.short_id for p in self.schema.procedures)
         seen = "has processes" if page.rows else "is empty"
         return f"ok: procedures {names}; {plan.collection} {seen}"
-
-
-def _text(value: Any) -> str | None:
-    return str(value) if value not in (None, "") else None

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -49,10 +48,11 @@ from tools.backends.base import (
     PageResult,
     Plan,
     Position,
+    RowParts,
 )
-from tools.backends.frends import convert
+from tools.backends.frends import convert, listing
 from tools.backends.frends.details import DetailBuilder
-from tools.backends.frends.directory import AgentGroup, Directory, is_guid, version_ids
+from tools.backends.frends.directory import AgentGroup, Directory, is_guid
 from tools.backends.frends.info import (
     INSTANCE_ATTRIBUTES,
     INSTANCE_SECTIONS,
@@ -62,6 +62,7 @@ from tools.backends.frends.info import (
     processes_info,
     state_filter,
 )
+from tools.backends.frends.listing import EVERY_PART, InstanceList, ProcessList
 from tools.backends.frends.reads import MAX_PAGE_SIZE, Reader
 from tools.backends.frends.shapes import DefinitionRow
 from tools.errors import (
@@ -88,19 +89,6 @@ class FrendsSettings(InstanceSettings):
     base_url: str
     agent_group: str | None = None
     process_name_match: Literal["exact", "substring"] = "exact"
-
-
-@dataclass(frozen=True)
-class ProcessList:
-    params: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class InstanceList:
-    group: int
-    params: tuple[tuple[str, str], ...]
-    # Nothing can match (e.g. no process name contains the text): no request at all.
-    empty: bool = False
 
 
 class FrendsBackend(Backend):
@@ -315,6 +303,7 @@ class FrendsBackend(Backend):
             native=ProcessList(tuple(params)),
             applied=applied,
             sort=query.sort,
+            parts=RowParts.of(query),
         )
 
     async def _plan_instances(self, info: CollectionInfo, query: ProcessQuery) -> Plan:
@@ -361,6 +350,7 @@ class FrendsBackend(Backend):
             applied=applied,
             sort=query.sort,
             warnings=warnings,
+            parts=RowParts.of(query),
         )
 
     async def suggest(self, field_name: str, collection: str | None) -> Sequence[str]:
@@ -392,58 +382,12 @@ class FrendsBackend(Backend):
     # -- fetch ------------------------------------------------------------------------------
 
     async def fetch_page(self, plan: Plan, at: Position, size: int) -> PageResult:
-        native = plan.native
-        if isinstance(native, InstanceList):
-            return await self._instance_page(plan.collection, native, at, size)
-        assert isinstance(native, ProcessList)
-        offset = int(at or 0)
-        if offset % size:
-            raise AssertionError("page addressing needs page-aligned offsets")
-        params = [*native.params, ("PageNumber", str(offset // size + 1)), ("PageSize", str(size))]
-        rows, total, has_next = await self.reader.page(params)
-        summaries = self.definition_rows(rows)
-        end = offset + len(rows)
-        more = has_next and bool(rows) and (total is None or end < total)
-        return PageResult(rows=summaries, next=end if more else None, total=total)
+        return await listing.fetch_page(self, plan, at, size)
 
-    async def _instance_page(
-        self, collection: str, native: InstanceList, at: Position, size: int
-    ) -> PageResult:
-        if native.empty:
-            return PageResult(rows=[], next=None)
-        params = list(native.params)
-        if at is not None:
-            params.append(("continuationToken", str(at)))
-        params.append(("pageSize", str(size)))
-        body = await self.http.get_json(f"instances/{native.group}", params=params)
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, list):
-            raise BackendResponseError(
-                "unexpected instances shape (no data array)", backend=self.name
-            )
-        await self.directory.resolve(version_ids(data))
-        scrub = self.secrets.scrubber()
-        rows: list[ProcessSummary] = []
-        for raw in data:
-            if isinstance(raw, dict):
-                name, guid = self.directory.describe(raw)
-                rows.append(convert.instance_summary(self.name, collection, raw, name, scrub, guid))
-        token = body.get("nextContinuationToken")
-        return PageResult(rows=rows, next=token if isinstance(token, str) and token else None)
-
-    def definition_rows(self, rows: list[DefinitionRow]) -> list[ProcessSummary]:
-        """Summaries of definition rows, each scrubbed of its own secret values and of every
-        secret already known. Values met while listing are not added to the instance-wide
-        set: an export of 10,000 definitions would otherwise grow one regex (and the
-        process-wide log filter) by thousands of values, making each row cost more than the
-        last. get_process and native exports still learn and register what they see."""
-        known = self.secrets.scrubber()
-        return [
-            convert.definition_summary(
-                self.name, r, convert.Scrubber(convert.secret_values(r), then=known)
-            )
-            for r in rows
-        ]
+    def definition_rows(
+        self, rows: list[DefinitionRow], parts: RowParts = EVERY_PART
+    ) -> list[ProcessSummary]:
+        return listing.definition_rows(self, rows, parts)
 
     # -- get and export -----------------------------------------------------------------------
 

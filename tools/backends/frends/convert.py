@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tools import decode, redact
-from tools.backends.frends.shapes import DefinitionRow
+from tools.backends.base import RowParts
+from tools.backends.frends.shapes import DefinitionRow, Execution, FullExecution
 from tools.model import ProcessSummary, Status, human_duration, parse_time
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ SECRET_MASK = "[secret]"
 # other text: they would mangle ordinary words while protecting nothing.
 MIN_SCRUB = 6
 SUMMARY_TEXT_MAX = 200
+EVERY_PART = RowParts()
 
 # Instance states: "Ok" is the documented example; Running and Failed follow the documented
 # stateFilter values (ShowRunning, ShowSuccessful, ShowFailed).
@@ -146,20 +148,14 @@ def definition_state(row: DefinitionRow) -> str:
     return "previous" if row.is_not_latest_version else "latest"
 
 
-def definition_summary(backend: str, raw: DefinitionRow, scrub: Scrubber) -> ProcessSummary:
+def definition_summary(
+    backend: str, raw: DefinitionRow, scrub: Scrubber, parts: RowParts = EVERY_PART
+) -> ProcessSummary:
     """One version of a process. `modified` is when the version was saved, which for a
     published (immutable) version is also when it was created: it is `created_at`."""
     state = definition_state(raw)
     version = raw.version
     guid = raw.unique_identifier or None
-    extra = {
-        "version": version,
-        "guid": guid,
-        "subprocess": True if raw.is_subprocess else None,
-        "description": first_line(raw.description, scrub),
-        "change": first_line(raw.change_description, scrub),
-        "base_version_id": raw.id_of_base_process_for_draft,
-    }
     row = ProcessSummary(
         backend=backend,
         collection="processes",
@@ -169,8 +165,10 @@ def definition_summary(backend: str, raw: DefinitionRow, scrub: Scrubber) -> Pro
         template_id=guid,
         owner=scrub(raw.modifier) if raw.modifier else None,
         created_at=parse_time(raw.modified),
-        extra={k: v for k, v in extra.items() if v is not None},
+        extra=_definition_extra(raw, guid, scrub) if parts.extra else None,
     )
+    if not parts.attributes:
+        return row
     return row.with_attributes(
         {
             "version": version,
@@ -182,55 +180,83 @@ def definition_summary(backend: str, raw: DefinitionRow, scrub: Scrubber) -> Pro
     )
 
 
+def _definition_extra(raw: DefinitionRow, guid: str | None, scrub: Scrubber) -> dict[str, Any]:
+    extra = {
+        "version": raw.version,
+        "guid": guid,
+        "subprocess": True if raw.is_subprocess else None,
+        "description": first_line(raw.description, scrub),
+        "change": first_line(raw.change_description, scrub),
+        "base_version_id": raw.id_of_base_process_for_draft,
+    }
+    return {k: v for k, v in extra.items() if v is not None}
+
+
+def as_execution(raw: Execution | Mapping[str, Any], backend: str) -> Execution:
+    """An execution decoded from a list page as is; one read whole (its details) as the
+    full shape."""
+    return decode.row(raw, Execution, FullExecution, backend=backend)
+
+
 def instance_summary(
     backend: str,
     collection: str,
-    raw: Mapping[str, Any],
+    raw: Execution | Mapping[str, Any],
     process_name: str | None,
     scrub: Scrubber,
     process_guid: str | None = None,
+    parts: RowParts = EVERY_PART,
 ) -> ProcessSummary:
     """One execution, named after its process (the executed version's name); the guid
-    comes from the row, else from the executed version (`process_guid`)."""
-    state = str(raw.get("state") or "") or None
-    started = parse_time(raw.get("startTimeUtc"))
-    ended = parse_time(raw.get("endTimeUtc"))
-    guid = str(raw.get("processGuid") or "").lower() or process_guid
-    name = scrub(process_name) if process_name else f"process {guid or raw.get('processId')}"
-    extra = {
-        "instance_id": raw.get("id"),
-        "version": raw.get("processVersion"),
-        "trigger": first_line(raw.get("triggerName"), scrub),
-        "agent": raw.get("agentName"),
-        "parent": first_line(raw.get("parentName"), scrub),
-        "ended_at": raw.get("endTimeUtc"),
-        "acknowledged_at": raw.get("acknowledgedUtc"),
-        "error": first_line(raw.get("exception"), scrub),
-    }
-    row = ProcessSummary(
+    comes from the row, else from the executed version (`process_guid`). The extras and
+    the `where` attributes need it decoded as a FullExecution."""
+    row = as_execution(raw, backend)
+    state = row.state or None
+    started = parse_time(row.start_time_utc)
+    ended = parse_time(row.end_time_utc)
+    guid = (row.process_guid or "").lower() or process_guid
+    name = scrub(process_name) if process_name else f"process {guid or row.process_id}"
+    full = row if isinstance(row, FullExecution) else None
+    out = ProcessSummary(
         backend=backend,
         collection=collection,
-        id=str(raw.get("executionId")),
+        id=row.execution_id,
         name=name,
         status=NATIVE_STATES.get(state or ""),
         native_status=state,
         template=name if process_name else None,
         template_id=guid,
-        owner=scrub(str(raw["userName"])) if raw.get("userName") else None,
+        owner=scrub(row.user_name) if row.user_name else None,
         created_at=started,
         updated_at=ended or started,
         duration=human_duration((ended - started).total_seconds()) if started and ended else None,
-        extra={k: v for k, v in extra.items() if v is not None},
+        extra=_instance_extra(full, scrub) if parts.extra and full else None,
     )
-    return row.with_attributes(
-        {
-            "version": raw.get("processVersion"),
-            "child": raw.get("parentId") is not None,
-            "acknowledged": raw.get("acknowledgedUtc") is not None,
-            "trigger": raw.get("triggerName"),
-            "agent": raw.get("agentName"),
-        }
-    )
+    if parts.attributes and full:
+        out.with_attributes(
+            {
+                "version": full.process_version,
+                "child": full.parent_id is not None,
+                "acknowledged": full.acknowledged_utc is not None,
+                "trigger": full.trigger_name,
+                "agent": full.agent_name,
+            }
+        )
+    return out
+
+
+def _instance_extra(row: FullExecution, scrub: Scrubber) -> dict[str, Any]:
+    extra = {
+        "instance_id": row.id,
+        "version": row.process_version,
+        "trigger": first_line(row.trigger_name, scrub),
+        "agent": row.agent_name,
+        "parent": first_line(row.parent_name, scrub),
+        "ended_at": row.end_time_utc,
+        "acknowledged_at": row.acknowledged_utc,
+        "error": first_line(row.exception, scrub),
+    }
+    return {k: v for k, v in extra.items() if v is not None}
 
 
 # -- errors ---------------------------------------------------------------------------------

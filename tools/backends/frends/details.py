@@ -90,10 +90,11 @@ class DetailBuilder:
     ) -> ProcessDetail:
         backend = self.backend
         pid = raw.get("processId")
-        await backend.directory.resolve(version_ids([raw]))
+        row = convert.as_execution(raw, backend.name)
+        await backend.directory.resolve(version_ids([row]))
         scrub = backend.secrets.scrubber()
-        name, guid = backend.directory.describe(raw)
-        summary = convert.instance_summary(backend.name, collection, raw, name, scrub, guid)
+        name, guid = backend.directory.describe(row)
+        summary = convert.instance_summary(backend.name, collection, row, name, scrub, guid)
         notes: list[str] = []
         description = None
         if isinstance(raw.get("exception"), str) and raw["exception"].strip():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +12,7 @@ import anyio
 
 from tools.backends.frends import convert
 from tools.backends.frends.reads import PARALLEL_READS
-from tools.backends.frends.shapes import DefinitionRow
+from tools.backends.frends.shapes import DefinitionRow, Execution
 from tools.tasks import gather
 
 if TYPE_CHECKING:
@@ -103,12 +103,12 @@ class Directory:
             self._unlisted_seen = True
         self._backend.secrets.learn(convert.secret_values(raw), register=False)
 
-    def describe(self, raw: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    def describe(self, row: Execution) -> tuple[str | None, str | None]:
         """The executed version's name (else a name its process had; None when unknown)
         and its process guid (the row's, else the version's)."""
-        pid = raw.get("processId")
-        found = self.by_id.get(pid) if isinstance(pid, int) else None
-        guid = str(raw.get("processGuid") or "").lower() or (found.guid if found else None)
+        pid = row.process_id
+        found = self.by_id.get(pid) if pid is not None else None
+        guid = (row.process_guid or "").lower() or (found.guid if found else None)
         if found is not None:
             return found.name, guid
         names = self.names.get(guid or "")
@@ -118,12 +118,6 @@ class Directory:
         return {g for g, names in self.names.items() if any(match(n) for n in names)}
 
 
-def version_ids(rows: Iterable[Any]) -> set[int]:
+def version_ids(rows: Iterable[Execution]) -> set[int]:
     """The version ids (`processId`) a page of executions names."""
-    return {
-        pid
-        for r in rows
-        if isinstance(r, dict)
-        and isinstance(pid := r.get("processId"), int)
-        and not isinstance(pid, bool)
-    }
+    return {r.process_id for r in rows if r.process_id is not None}

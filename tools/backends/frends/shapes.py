@@ -5,9 +5,11 @@ schema marks none of them required."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tools.decode import Shape
+
+R = TypeVar("R", covariant=True)
 
 
 class Variable(Shape):
@@ -39,3 +41,39 @@ class Paging(Shape):
 class DefinitionPage(Shape):
     data: list[DefinitionRow]
     paging: Paging | None = None
+
+
+# -- executions (process instances) ------------------------------------------------------
+# `GET /instances/{agentGroupId}` (reference: Continuation list; the item's fields). The
+# execution id (a uuid) is what a row is addressed by, so it is required; the schema marks
+# nothing else required, and endTimeUtc is null while an execution runs.
+
+
+class Execution(Shape):
+    """What a summary row of an execution reads."""
+
+    execution_id: str
+    state: str | None = None
+    start_time_utc: str | None = None
+    end_time_utc: str | None = None
+    process_id: int | None = None
+    process_guid: str | None = None
+    user_name: str | None = None
+
+
+class FullExecution(Execution):
+    """Adds what only the extras and the `where` attributes read."""
+
+    id: int | None = None
+    parent_id: int | None = None
+    process_version: int | None = None
+    trigger_name: str | None = None
+    agent_name: str | None = None
+    parent_name: str | None = None
+    acknowledged_utc: str | None = None
+    exception: str | None = None
+
+
+class ExecutionPage(Shape, Generic[R]):
+    data: list[R]
+    next_continuation_token: str | None = None

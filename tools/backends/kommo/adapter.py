@@ -23,8 +23,8 @@ Facts: shared/reference/kommo.md. Translation (details in `translate`):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import model_validator
 
@@ -37,9 +37,10 @@ from tools.backends.base import (
     PageResult,
     Plan,
     Position,
+    RowParts,
 )
 from tools.backends.kommo import translate as tr
-from tools.backends.kommo.directory import ApiBlockedError, Directory, Pipeline
+from tools.backends.kommo.directory import Directory, Pipeline
 from tools.backends.kommo.info import (
     ENTITIES,
     SORTS,
@@ -48,16 +49,16 @@ from tools.backends.kommo.info import (
     sections_for,
 )
 from tools.backends.kommo.rows import (
-    BLOCK_MARK,
     Lookups,
+    as_row,
     kommo_error_message,
     kommo_retry_after,
     to_summary,
+    vendor_read,
 )
+from tools.backends.kommo.shapes import FullRow, Page, Row
 from tools.errors import (
-    BackendAuthError,
     BackendNotFoundError,
-    BackendRequestError,
     BackendResponseError,
     InvalidArgumentError,
     UnsupportedQueryError,
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
 
     from tools.http import BackendHttp
 
+T = TypeVar("T")
 MAX_PAGE = 250
 SINGULAR = {"leads": "lead", "contacts": "contact", "companies": "company", "customers": "customer"}
 # Kommo ids are positive integers (every example in the reference); anything else is
@@ -225,10 +227,11 @@ class KommoBackend(Backend):
             params.append((f"order[{column}]", "desc" if query.sort.startswith("-") else "asc"))
         return Plan(
             collection=entity,
-            native={"entity": entity, "params": params, "full": query.detail == "full"},
+            native={"entity": entity, "params": params},
             applied=applied,
             sort=query.sort,
             warnings=warnings,
+            parts=RowParts.of(query),
         )
 
     def _plan_lead_status(
@@ -296,18 +299,33 @@ class KommoBackend(Backend):
             raise AssertionError("page addressing needs page-aligned offsets")
         entity = plan.native["entity"]
         params = [*plan.native["params"], ("page", str(offset // size + 1)), ("limit", str(size))]
-        body = await self._get(f"api/v4/{entity}", params)
+        parts = plan.parts
+        # The custom fields and the extras' fields are decoded only when the query's
+        # answer or its local filters read them.
+        full = parts.extra or parts.attributes or parts.search_text
+        shape: type[Page[Row]] = Page[FullRow] if full else Page[Row]
+        body = await self._vendor(
+            lambda: self.http.get_typed_or_none(f"api/v4/{entity}", shape, params=params)
+        )
         if body is None:  # 204: nothing (more) matches
             return PageResult(rows=[], next=None)
-        raw = (body.get("_embedded") or {}).get(entity) if isinstance(body, dict) else None
-        if not isinstance(raw, list):
+        raw = body.rows(entity)
+        if raw is None:
             raise BackendResponseError(
                 f"unexpected {entity} list shape (no _embedded.{entity} array)", backend=self.name
             )
         look = await self._lookups()
-        full = bool(plan.native.get("full"))
         rows = [
-            to_summary(self.name, entity, r, look, full=full) for r in raw if isinstance(r, dict)
+            to_summary(
+                self.name,
+                entity,
+                r,
+                look,
+                full=parts.extra,
+                with_attributes=parts.attributes,
+                with_search_text=parts.search_text,
+            )
+            for r in raw
         ]
         # No total and `_links.next` is always there: only a short page marks the end.
         more = len(raw) >= size
@@ -320,35 +338,12 @@ class KommoBackend(Backend):
         self, path: str, params: list[tuple[str, str]], *, shared_ttl: float | None = None
     ) -> Any:
         """GET and decode; None for a 204. Kommo-specific failures get clear messages."""
-        try:
-            return await self.http.get_json(path, params=params or None, shared_ttl=shared_ttl)
-        except BackendAuthError as exc:
-            if exc.status == 403 and (exc.vendor_message or "").startswith(BLOCK_MARK):
-                raise ApiBlockedError(
-                    "Kommo has blocked API access for this account or IP address (it answers "
-                    "with an HTML 403 page instead of the API)",
-                    backend=self.name,
-                    request=exc.request,
-                    status=403,
-                    vendor_message=exc.vendor_message,
-                    hint="Kommo blocks clients after repeated 429s (more than 7 requests per "
-                    "second); the block stays until Kommo support lifts it. Contact support, "
-                    "and keep this instance at 7 requests per second or fewer.",
-                ) from None
-            raise
-        except BackendRequestError as exc:
-            if exc.status == 402:
-                raise BackendRequestError(
-                    "Kommo answered 402 Payment Required: the subscription or trial has "
-                    "ended, or this entity (customers) is not enabled on the plan",
-                    backend=self.name,
-                    request=exc.request,
-                    status=402,
-                    vendor_message=exc.vendor_message,
-                    hint="renew the Kommo plan or switch customers on; leads, contacts and "
-                    "companies may still work",
-                ) from None
-            raise
+        return await self._vendor(
+            lambda: self.http.get_json(path, params=params or None, shared_ttl=shared_ttl)
+        )
+
+    async def _vendor(self, read: Callable[[], Awaitable[T]]) -> T:
+        return await vendor_read(self.name, read)
 
     # -- get ------------------------------------------------------------------------------
 
@@ -381,9 +376,10 @@ class KommoBackend(Backend):
         if not isinstance(body, dict):
             raise BackendResponseError(f"unexpected {entity} object shape", backend=self.name)
         look = await self._lookups()
-        summary = to_summary(self.name, entity, body, look)
+        row = as_row(body, self.name)
+        summary = to_summary(self.name, entity, row, look)
         url = f"{self.settings.base_url.rstrip('/')}/{entity}/detail/{segment}"
-        return build_detail(entity, body, summary, look, sections, detail, url)
+        return build_detail(entity, body, row, summary, look, sections, detail, url)
 
     async def check(self) -> str:
         pipelines = await self.directory.pipelines()

@@ -9,6 +9,7 @@ from typing import Any
 from tools.backends.base import CollectionInfo, FieldSupport
 from tools.backends.kommo.directory import CustomField, Pipeline
 from tools.backends.kommo.rows import Lookups, custom_fields, field_value, when
+from tools.backends.kommo.shapes import Row
 from tools.backends.kommo.translate import ENUM_TYPES, NUMBER_TYPES, TEXT_TYPES
 from tools.errors import InvalidArgumentError
 from tools.model import Detail, ProcessDetail, ProcessSummary, Status
@@ -185,6 +186,7 @@ def sections_for(
 def build_detail(
     entity: str,
     raw: Mapping[str, Any],
+    row: Row,
     summary: ProcessSummary,
     look: Lookups,
     sections: frozenset[str],
@@ -213,7 +215,7 @@ def build_detail(
         completed_at=when(raw.get("closed_at")) if entity == "leads" else None,
     )
     if "fields" in sections:
-        result.fields = _fields(raw, notes)
+        result.fields = _fields(row, notes)
         if not result.fields:
             notes.append("no custom fields are filled")
     if "definition" in sections and entity == "leads":
@@ -222,12 +224,12 @@ def build_detail(
     return result
 
 
-def _fields(raw: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+def _fields(row: Row, notes: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for cf in custom_fields(raw):
-        name = str(cf.get("field_name") or cf.get("field_id"))
+    for cf in custom_fields(row):
+        name = str(cf.field_name or cf.field_id)
         if name in out:  # two fields with one name: keep both, told apart by id
-            name = f"{name} ({cf.get('field_id')})"
+            name = f"{name} ({cf.field_id})"
         value = field_value(cf, every=True)
         if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
             notes.append(f"field {name} truncated from {len(value)} characters")

@@ -21,17 +21,20 @@ Row choices:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tools.backends.kommo.directory import Pipeline, Stage, User, unified_status
+from tools import decode
+from tools.backends.kommo.directory import ApiBlockedError, Pipeline, Stage, User, unified_status
+from tools.backends.kommo.shapes import CustomField, FullRow, Row
+from tools.errors import BackendAuthError, BackendRequestError
 from tools.model import ProcessSummary
 
 if TYPE_CHECKING:
     import httpx
 
-Json = dict[str, Any]
+T = TypeVar("T")
 NUMBER_TYPES = frozenset({"numeric", "date", "date_time", "birthday", "monetary"})
 # The custom-field types whose values `text` (Kommo's `query`) searches besides the name.
 SEARCHED_TYPES = frozenset({"text", "textarea", "url", "multitext"})
@@ -56,16 +59,6 @@ def when(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC)
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
-
-
 def _number(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
@@ -76,12 +69,12 @@ def _number(value: Any) -> Any:
     return int(number) if number.is_integer() else number
 
 
-def field_value(cf: Mapping[str, Any], *, every: bool = False) -> Any:
+def field_value(cf: CustomField, *, every: bool = False) -> Any:
     """One custom field's value for `where` (the first value), or every value (detail)."""
-    items = [v.get("value") for v in cf.get("values") or () if isinstance(v, dict)]
+    items = [v.value for v in cf.values or ()]
     if not items:
         return None
-    kind = cf.get("field_type")
+    kind = cf.field_type
     if kind == "checkbox":
         flag = items[0]
         return flag in (True, 1, "1", "true") if not isinstance(flag, bool) else flag
@@ -92,92 +85,78 @@ def field_value(cf: Mapping[str, Any], *, every: bool = False) -> Any:
     return items[0]
 
 
-def custom_fields(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    values = raw.get("custom_fields_values")
-    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+def as_row(raw: Row | Mapping[str, Any], backend: str) -> Row:
+    """A row decoded from a list page as is; an object read whole (a single get) as the
+    full row shape."""
+    return decode.row(raw, Row, FullRow, backend=backend)
 
 
-def search_text(raw: Mapping[str, Any]) -> list[str]:
+def custom_fields(row: Row) -> list[CustomField]:
+    return (row.custom_fields_values or []) if isinstance(row, FullRow) else []
+
+
+def search_text(row: Row) -> list[str]:
     """Every value of the row's text-like custom fields, as `text` searches them."""
     return [
-        str(v["value"])
-        for cf in custom_fields(raw)
-        if cf.get("field_type") in SEARCHED_TYPES
-        for v in cf.get("values") or ()
-        if isinstance(v, dict) and v.get("value") not in (None, "")
+        str(v.value)
+        for cf in custom_fields(row)
+        if cf.field_type in SEARCHED_TYPES
+        for v in cf.values or ()
+        if v.value not in (None, "")
     ]
 
 
-def attributes(entity: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+def attributes(entity: str, row: Row) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for cf in custom_fields(raw):
+    for cf in custom_fields(row):
         value = field_value(cf)
         if value is None:
             continue
-        if cf.get("field_name") is not None:
-            out.setdefault(str(cf["field_name"]), value)
-        if cf.get("field_id") is not None:
-            out[str(cf["field_id"])] = value
-    if entity == "leads" and raw.get("price") is not None:
-        out["price"] = _number(raw["price"])
+        if cf.field_name is not None:
+            out.setdefault(cf.field_name, value)
+        if cf.field_id is not None:
+            out[str(cf.field_id)] = value
+    if entity == "leads" and isinstance(row, FullRow) and row.price is not None:
+        out["price"] = _number(row.price)
     return out
 
 
-def _embedded(raw: Mapping[str, Any], key: str) -> list[Json]:
-    items = (raw.get("_embedded") or {}).get(key)
-    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
-
-
 def to_summary(
-    backend: str, entity: str, raw: Mapping[str, Any], look: Lookups, *, full: bool = True
+    backend: str,
+    entity: str,
+    raw: Row | Mapping[str, Any],
+    look: Lookups,
+    *,
+    full: bool = True,
+    with_attributes: bool = True,
+    with_search_text: bool = True,
 ) -> ProcessSummary:
-    """One row. `full=False` skips the extras, which only detail="full" shows."""
-    owner_id = _int(raw.get("responsible_user_id"))
+    """One row. `full=False` skips the extras, which only detail="full" (or an extra
+    column) shows; the `where` attributes and the searched text likewise, for queries
+    whose filters do not read them. Each needs the row decoded as a FullRow."""
+    row = as_row(raw, backend)
+    owner_id = row.responsible_user_id
     owner = look.users.get(owner_id) if owner_id is not None else None
-    tags = [str(t.get("name")) for t in _embedded(raw, "tags") if t.get("name")]
+    embedded = row.embedded
+    tags = [t.name for t in (embedded.tags or ()) if t.name] if embedded else []
     status = native = template = template_id = None
-    extra: dict[str, Any] = {
-        "created_by": raw.get("created_by"),
-        "updated_by": raw.get("updated_by"),
-    }
-    due = when(raw.get("closest_task_at"))
+    due = when(row.closest_task_at)
     if entity == "leads":
-        status_id, pipeline_id = _int(raw.get("status_id")), _int(raw.get("pipeline_id"))
+        status_id, pipeline_id = row.status_id, row.pipeline_id
         status = unified_status(status_id)
         stage = look.stages.get((pipeline_id or 0, status_id or 0))
         native = stage.name if stage else (str(status_id) if status_id is not None else None)
         pipeline = look.pipelines.get(pipeline_id or 0)
         template = pipeline.name if pipeline else None
         template_id = str(pipeline_id) if pipeline_id is not None else None
-        extra |= {
-            "price": raw.get("price"),
-            "status_id": status_id,
-            "closed_at": _iso(raw.get("closed_at")),
-            "loss_reason_id": raw.get("loss_reason_id"),
-            "score": raw.get("score"),
-        }
     elif entity == "customers":
-        status_id = _int(raw.get("status_id"))
-        native = str(status_id) if status_id is not None else None
-        due = when(raw.get("next_date"))
-        extra |= {
-            "next_price": raw.get("next_price"),
-            "ltv": raw.get("ltv"),
-            "purchases_count": raw.get("purchases_count"),
-            "periodicity": raw.get("periodicity"),
-        }
-    if full:
-        if entity in ("leads", "contacts"):
-            extra["companies"] = [c.get("id") for c in _embedded(raw, "companies")] or None
-        extra["custom_fields"] = {
-            str(cf.get("field_name")): _short(field_value(cf, every=True))
-            for cf in custom_fields(raw)
-        }
-    row = ProcessSummary(
+        native = str(row.status_id) if row.status_id is not None else None
+        due = when(row.next_date)
+    summary = ProcessSummary(
         backend=backend,
         collection=entity,
-        id=str(raw.get("id")),
-        name=str(raw.get("name") or ""),
+        id=str(row.id),
+        name=row.name or "",
         status=status,
         native_status=native,
         template=template,
@@ -185,12 +164,42 @@ def to_summary(
         owner=owner.label if owner else None,
         owner_id=str(owner_id) if owner_id is not None else None,
         tags=tags or None,
-        created_at=when(raw.get("created_at")),
-        updated_at=when(raw.get("updated_at")),
+        created_at=when(row.created_at),
+        updated_at=when(row.updated_at),
         due_at=due,
-        extra={k: v for k, v in extra.items() if v not in (None, "", [], {})} if full else None,
+        extra=_extra(entity, row) if full and isinstance(row, FullRow) else None,
     )
-    return row.with_attributes(attributes(entity, raw)).with_search_text(search_text(raw))
+    if with_attributes:
+        summary.with_attributes(attributes(entity, row))
+    if with_search_text:
+        summary.with_search_text(search_text(row))
+    return summary
+
+
+def _extra(entity: str, row: FullRow) -> dict[str, Any]:
+    extra: dict[str, Any] = {"created_by": row.created_by, "updated_by": row.updated_by}
+    if entity == "leads":
+        extra |= {
+            "price": row.price,
+            "status_id": row.status_id,
+            "closed_at": _iso(row.closed_at),
+            "loss_reason_id": row.loss_reason_id,
+            "score": row.score,
+        }
+    elif entity == "customers":
+        extra |= {
+            "next_price": row.next_price,
+            "ltv": row.ltv,
+            "purchases_count": row.purchases_count,
+            "periodicity": row.periodicity,
+        }
+    if entity in ("leads", "contacts"):
+        companies = row.embedded.companies if row.embedded else None
+        extra["companies"] = [c.id for c in companies or ()] or None
+    extra["custom_fields"] = {
+        str(cf.field_name): _short(field_value(cf, every=True)) for cf in custom_fields(row)
+    }
+    return {k: v for k, v in extra.items() if v not in (None, "", [], {})}
 
 
 def _iso(value: Any) -> str | None:
@@ -205,6 +214,39 @@ def _short(value: Any) -> Any:
 
 
 # -- error responses -------------------------------------------------------------------------
+
+
+async def vendor_read(backend: str, read: Callable[[], Awaitable[T]]) -> T:
+    """`read`, with Kommo-specific failures given clear messages."""
+    try:
+        return await read()
+    except BackendAuthError as exc:
+        if exc.status == 403 and (exc.vendor_message or "").startswith(BLOCK_MARK):
+            raise ApiBlockedError(
+                "Kommo has blocked API access for this account or IP address (it answers "
+                "with an HTML 403 page instead of the API)",
+                backend=backend,
+                request=exc.request,
+                status=403,
+                vendor_message=exc.vendor_message,
+                hint="Kommo blocks clients after repeated 429s (more than 7 requests per "
+                "second); the block stays until Kommo support lifts it. Contact support, "
+                "and keep this instance at 7 requests per second or fewer.",
+            ) from None
+        raise
+    except BackendRequestError as exc:
+        if exc.status == 402:
+            raise BackendRequestError(
+                "Kommo answered 402 Payment Required: the subscription or trial has "
+                "ended, or this entity (customers) is not enabled on the plan",
+                backend=backend,
+                request=exc.request,
+                status=402,
+                vendor_message=exc.vendor_message,
+                hint="renew the Kommo plan or switch customers on; leads, contacts and "
+                "companies may still work",
+            ) from None
+        raise
 
 
 def kommo_error_message(response: httpx.Response) -> str | None:

@@ -23,8 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
-import anyio
-
 from tools.arguments import shown
 from tools.backends.base import (
     Backend,
@@ -35,7 +33,9 @@ from tools.backends.base import (
     PageResult,
     Plan,
     Position,
+    RowParts,
 )
+from tools.backends.tallyfy.directory import Directory, all_pages
 from tools.backends.tallyfy.info import (
     LIST_WITH,
     NATIVE_STATUS,
@@ -51,6 +51,7 @@ from tools.backends.tallyfy.info import (
     tallyfy_error_message,
     tasks,
 )
+from tools.backends.tallyfy.shapes import FullRun, ListPage, Run
 from tools.errors import (
     BackendAuthError,
     BackendNotFoundError,
@@ -72,25 +73,6 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = ["NATIVE_STATUS", "RUNS", "SORTS", "TallyfyBackend", "TallyfySettings"]
-
-
-class _Directory:
-    """Users, tags and checklists of one organization, fetched once and cached."""
-
-    def __init__(self, backend: TallyfyBackend) -> None:
-        self._backend = backend
-        self._lock = anyio.Lock()
-        self._cache: dict[str, list[dict[str, Any]]] = {}
-
-    def cached(self, kind: str) -> list[dict[str, Any]] | None:
-        return self._cache.get(kind)
-
-    async def load(self, kind: str, *, fresh: bool = False) -> list[dict[str, Any]]:
-        """`fresh` re-reads the list (suggestions do, once per their TTL)."""
-        async with self._lock:
-            if fresh or kind not in self._cache:
-                self._cache[kind] = await self._backend._all_pages(kind)
-            return self._cache[kind]
 
 
 class TallyfyBackend(Backend):
@@ -118,7 +100,7 @@ class TallyfyBackend(Backend):
 
     def __init__(self, settings: InstanceSettings, http: Any) -> None:
         super().__init__(settings, http)
-        self._dir = _Directory(self)
+        self._dir = Directory(lambda kind: all_pages(self.http, self._org_path, kind))
 
     @classmethod
     def client_headers(cls, settings: InstanceSettings) -> dict[str, str]:
@@ -190,6 +172,7 @@ class TallyfyBackend(Backend):
             applied=applied,
             sort=query.sort,
             warnings=warnings,
+            parts=RowParts.of(query),
         )
 
     def _plan_status(
@@ -335,10 +318,13 @@ class TallyfyBackend(Backend):
         if offset % size:
             raise AssertionError("page addressing needs page-aligned offsets")
         params = [*plan.native, ("page", str(offset // size + 1)), ("per_page", str(size))]
-        body = await self.http.get_json(f"{self._org_path}/runs", params=params)
-        rows, total = self._list_body(body, "runs")
+        # The extras' fields are decoded only when the answer shows them.
+        extra = plan.parts.extra
+        shape: type[ListPage[Run]] = ListPage[FullRun] if extra else ListPage[Run]
+        body = await self.http.get_typed(f"{self._org_path}/runs", shape, params=params)
+        rows, total = body.data, body.total
         users = await self._users_by_id()
-        summaries = [self.to_summary(r, users) for r in rows]
+        summaries = [summary(self.name, r, users, extra=extra) for r in rows]
         end = offset + len(rows)
         more = end < total if total is not None else len(rows) == size
         return PageResult(rows=summaries, next=end if more and rows else None, total=total)
@@ -348,46 +334,27 @@ class TallyfyBackend(Backend):
         (relations) and no `sort` (a count has no order). The sample row names its owner
         only once the user directory is loaded: a count never loads it."""
         params = [(k, v) for k, v in plan.native if k not in ("with", "sort")]
-        body = await self.http.get_json(
-            f"{self._org_path}/runs", params=[*params, ("per_page", "1")]
+        body = await self.http.get_typed(
+            f"{self._org_path}/runs", ListPage[Run], params=[*params, ("per_page", "1")]
         )
-        rows, total = self._list_body(body, "runs")
+        rows, total = body.data, body.total
         if total is None:
             return None
-        users = self._dir.cached("users") or []
-        sample = self.to_summary(rows[0], {str(u.get("id")): u for u in users}) if rows else None
+        users = {str(u.get("id")): u for u in self._dir.cached("users") or []}
+        sample = summary(self.name, rows[0], users) if rows else None
         return Count(total, sample)
-
-    def _list_body(self, body: Any, what: str) -> tuple[list[dict[str, Any]], int | None]:
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            raise BackendResponseError(
-                f"unexpected {what} list shape (no data array)", backend=self.name
-            )
-        pagination = (body.get("meta") or {}).get("pagination") or {}
-        total = pagination.get("total")
-        return body["data"], total if isinstance(total, int) else None
-
-    async def _all_pages(self, kind: str) -> list[dict[str, Any]]:
-        """Every row of a small directory endpoint (users, tags, checklists)."""
-        out: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            body = await self.http.get_json(
-                f"{self._org_path}/{kind}", params=[("page", str(page)), ("per_page", "100")]
-            )
-            rows, total = self._list_body(body, kind)
-            out.extend(rows)
-            if not rows or (total is not None and len(out) >= total) or len(rows) < 100:
-                return out
-            page += 1
 
     async def _users_by_id(self) -> dict[str, dict[str, Any]]:
         return {str(u.get("id")): u for u in await self._dir.load("users")}
 
     def to_summary(
-        self, raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]
+        self,
+        raw: Mapping[str, Any],
+        users: Mapping[str, Mapping[str, Any]],
+        *,
+        extra: bool = True,
     ) -> ProcessSummary:
-        return summary(self.name, raw, users)
+        return summary(self.name, raw, users, extra=extra)
 
     # -- get --------------------------------------------------------------------------------
 
@@ -490,8 +457,10 @@ class TallyfyBackend(Backend):
         return True
 
     async def check(self) -> str:
-        body = await self.http.get_json(
-            f"{self._org_path}/runs", params=[("per_page", "1"), ("archived", "true")]
+        body = await self.http.get_typed(
+            f"{self._org_path}/runs",
+            ListPage[Run],
+            params=[("per_page", "1"), ("archived", "true")],
         )
-        _, total = self._list_body(body, "runs")
+        total = body.total
         return f"ok: organization {self.settings.org}, {total} runs"

@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tools import decode
 from tools.backends.base import CollectionInfo, FieldSupport, InstanceSettings
+from tools.backends.tallyfy.shapes import FullRun, Run
 from tools.ids import HEX32, IdShape
 from tools.model import ProcessSummary, Status, TaskInfo, human_duration, parse_time
 
@@ -148,44 +150,54 @@ def fields(prerun: Any, labels: Mapping[str, str], notes: list[str]) -> dict[str
 
 
 def summary(
-    backend: str, raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]
+    backend: str,
+    raw: Run | Mapping[str, Any],
+    users: Mapping[str, Mapping[str, Any]],
+    *,
+    extra: bool = True,
 ) -> ProcessSummary:
-    """One run as a list row; `users` by id give owners their e-mails."""
-    native = str(raw.get("status") or "") or None
-    owner_id = raw.get("owner_id")
+    """One run as a list row; `users` by id give owners their e-mails. `raw` is a run
+    decoded as a list row, or read whole (a single get); `extra=False` leaves out the
+    extras (only detail=full or an extra column shows them)."""
+    run = decode.row(raw, Run, FullRun, backend=backend)
+    native = run.status or None
+    owner_id = run.owner_id
     owner = users.get(str(owner_id)) if owner_id is not None else None
-    progress = raw.get("progress") or {}
-    tags = relation(raw, "tags")
-    done, total = progress.get("complete"), progress.get("total")
-    started_by = users.get(str(raw.get("started_by")))
-    extra = {
-        "increment_id": raw.get("increment_id"),
-        "summary": raw.get("summary") or None,
-        "started_by": started_by.get("email") if started_by else raw.get("started_by"),
-        "started_at": raw.get("started_at"),
-        "completed_at": raw.get("completed_at"),
-        "archived_at": raw.get("archived_at"),
-        "late_tasks": raw.get("late_tasks"),
-        "due_date_passed": raw.get("due_date_passed"),
-        "starred": raw.get("starred"),
-        "type": raw.get("type"),
-    }
+    done, total = (run.progress.complete, run.progress.total) if run.progress else (None, None)
+    tags = run.tags.data if run.tags else None
     return ProcessSummary(
         backend=backend,
         collection="runs",
-        id=str(raw.get("id")),
-        name=str(raw.get("name") or ""),
+        id=run.id,
+        name=run.name or "",
         status=NATIVE_STATUS.get(native or ""),
         native_status=native,
-        template=raw.get("checklist_title"),
-        template_id=raw.get("checklist_id"),
+        template=run.checklist_title,
+        template_id=run.checklist_id,
         owner=str(owner.get("email")) if owner else None,
         owner_id=str(owner_id) if owner_id is not None else None,
-        tags=[str(t.get("title")) for t in tags] if isinstance(tags, list) else None,
-        created_at=parse_time(raw.get("created_at")),
-        updated_at=parse_time(raw.get("last_updated")),
-        due_at=parse_time(raw.get("due_date")),
+        tags=[str(t.title) for t in tags] if tags is not None else None,
+        created_at=parse_time(run.created_at),
+        updated_at=parse_time(run.last_updated),
+        due_at=parse_time(run.due_date),
         progress=f"{done}/{total}" if done is not None and total else None,
-        duration=duration(raw.get("started_at"), raw.get("completed_at")),
-        extra={k: v for k, v in extra.items() if v not in (None, "", [])},
+        duration=duration(run.started_at, run.completed_at),
+        extra=_extra(run, users) if extra and isinstance(run, FullRun) else None,
     )
+
+
+def _extra(run: FullRun, users: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    started_by = users.get(str(run.started_by))
+    extra = {
+        "increment_id": run.increment_id,
+        "summary": run.summary or None,
+        "started_by": started_by.get("email") if started_by else run.started_by,
+        "started_at": run.started_at,
+        "completed_at": run.completed_at,
+        "archived_at": run.archived_at,
+        "late_tasks": run.late_tasks,
+        "due_date_passed": run.due_date_passed,
+        "starred": run.starred,
+        "type": run.type,
+    }
+    return {k: v for k, v in extra.items() if v not in (None, "", [])}

@@ -43,6 +43,7 @@ from tools.backends.base import (
     PageResult,
     Plan,
     Position,
+    RowParts,
 )
 from tools.backends.yuuvis import details, translate
 from tools.backends.yuuvis.details import MAX_VALUE_CHARS
@@ -54,7 +55,9 @@ from tools.backends.yuuvis.info import (
     yuuvis_error_message,
 )
 from tools.backends.yuuvis.owner import plan_owner
-from tools.backends.yuuvis.translate import NATIVE_STATUS, WHERE_KEYS, row_state
+from tools.backends.yuuvis.rows import summary as instance_summary
+from tools.backends.yuuvis.shapes import FullInstance, Instance, Listed
+from tools.backends.yuuvis.translate import WHERE_KEYS
 from tools.errors import (
     BackendNotFoundError,
     BackendResponseError,
@@ -62,7 +65,7 @@ from tools.errors import (
     UnsupportedQueryError,
 )
 from tools.ids import UUID, IdShape, path_segment
-from tools.model import Detail, ProcessDetail, ProcessSummary, parse_time
+from tools.model import Detail, ProcessDetail, ProcessSummary
 from tools.query import ProcessQuery
 
 __all__ = ["MAX_VALUE_CHARS", "YuuvisBackend", "YuuvisSettings", "human_duration"]
@@ -71,6 +74,7 @@ if TYPE_CHECKING:
     import httpx
 
 API = "/bpm-engine/api"
+EVERY_PART = RowParts()
 MAX_PAGE_SIZE = 100
 TENANT_HEADER = "X-ID-TENANT-NAME"
 INSTANCE_ID = IdShape(
@@ -196,6 +200,7 @@ class YuuvisBackend(Backend):
             applied=applied,
             sort=query.sort,
             warnings=warnings,
+            parts=RowParts.of(query),
         )
 
     async def _plan_template(self, template: str, params: list[tuple[str, str]]) -> FieldSupport:
@@ -255,13 +260,13 @@ class YuuvisBackend(Backend):
             if fresh or self._definitions is None:
                 out: list[dict[str, Any]] = []
                 for page in range(1000):
-                    body = await self.http.get_json(
+                    body = await self.http.get_typed(
                         f"{API}/process-definitions",
+                        Listed[dict[str, Any]],
                         params=[("page", str(page)), ("size", str(MAX_PAGE_SIZE))],
                     )
-                    rows, _, more = self._envelope(body, "process definition")
-                    out.extend(rows)
-                    if not more or not rows:
+                    out.extend(body.objects)
+                    if not body.has_more_items or not body.objects:
                         break
                 self._definitions = out
             return self._definitions
@@ -273,78 +278,27 @@ class YuuvisBackend(Backend):
         if offset % size:
             raise AssertionError("page addressing needs page-aligned offsets")
         params = [*plan.native["params"], ("page", str(offset // size)), ("size", str(size))]
-        body = await self.http.get_json(f"{API}/processes", params=params)
-        rows, total, more = self._envelope(body, "process")
+        parts = plan.parts
+        # The fields only the extras and `where` read are decoded only when asked for.
+        full = parts.extra or parts.attributes
+        shape: type[Listed[Instance]] = Listed[FullInstance] if full else Listed[Instance]
+        body = await self.http.get_typed(f"{API}/processes", shape, params=params)
         stamp = plan.native["stamp"]
-        summaries = [self.to_summary(r, stamp) for r in rows]
-        end = offset + len(rows)
-        return PageResult(rows=summaries, next=end if more and rows else None, total=total)
-
-    def _envelope(self, body: Any, what: str) -> tuple[list[dict[str, Any]], int | None, bool]:
-        if not isinstance(body, dict) or not isinstance(body.get("objects"), list):
-            raise BackendResponseError(
-                f"unexpected {what} list shape (no objects array)", backend=self.name
-            )
-        total = body.get("totalNumItems")
-        return (
-            body["objects"],
-            total if isinstance(total, int) else None,
-            bool(body.get("hasMoreItems")),
-        )
+        summaries = [self.to_summary(r, stamp, parts=parts) for r in body.objects]
+        end = offset + len(body.objects)
+        more = bool(body.has_more_items) and body.objects
+        return PageResult(rows=summaries, next=end if more else None, total=body.total_num_items)
 
     def to_summary(
-        self, raw: Mapping[str, Any], stamp: Mapping[str, Any] | None = None
+        self,
+        raw: Instance | Mapping[str, Any],
+        stamp: Mapping[str, Any] | None = None,
+        *,
+        parts: RowParts = EVERY_PART,
     ) -> ProcessSummary:
-        state = row_state(raw)
-        definition_id = str(raw.get("processDefinitionId") or "")
-        key, _, rest = definition_id.partition(":")
-        version_text = rest.partition(":")[0]
-        version = int(version_text) if version_text.isdigit() else None
-        start = parse_time(raw.get("startTime"))
-        end = parse_time(raw.get("endTime"))
-        duration = raw.get("durationInMillis")
-        starter = raw.get("startUserId")
-        extra = {
-            "business_key": raw.get("businessKey"),
-            "duration": human_duration(duration) if isinstance(duration, int) else None,
-            "ended_at": translate.wire_time(end) if end else None,
-            "delete_reason": raw.get("deleteReason"),
-            "definition_id": definition_id or None,
-            "definition_version": version,
-            "duration_ms": duration,
-            "end_activity": raw.get("endActivityId"),
-        }
-        summary = ProcessSummary(
-            backend=self.name,
-            collection="instances",
-            id=str(raw.get("id")),
-            # A nameless instance stays nameless: nameLikeIgnoreCase never matches it either.
-            name=str(raw.get("name") or ""),
-            status=NATIVE_STATUS[state],
-            native_status=state,
-            template=raw.get("processDefinitionName") or key or None,
-            template_id=key or None,
-            owner=str(starter) if starter else None,
-            owner_id=str(starter) if starter else None,
-            created_at=start,
-            # The engine has no update time; an ended instance last changed when it ended.
-            updated_at=end,
-            duration=human_duration(duration) if isinstance(duration, int) and end else None,
-            extra={k: v for k, v in extra.items() if v not in (None, "")},
+        return instance_summary(
+            self.name, raw, stamp, extra=parts.extra, attributes=parts.attributes
         )
-        attributes: dict[str, Any] = {
-            "businessKey": raw.get("businessKey"),
-            "name": raw.get("name"),
-            "processDefinitionId": definition_id or None,
-            "processDefinitionKey": key or None,
-            "processDefinitionVersion": version,
-            "startActivityId": raw.get("startActivityId"),
-            "endActivityId": raw.get("endActivityId"),
-            "deleteReason": raw.get("deleteReason"),
-            "durationInMillis": duration,
-            **(stamp or {}),
-        }
-        return summary.with_attributes(attributes)
 
     # -- get --------------------------------------------------------------------------------
 
@@ -402,8 +356,10 @@ class YuuvisBackend(Backend):
 
     async def check(self) -> str:
         s = self.settings
-        body = await self.http.get_json(f"{API}/processes", params=[("page", "0"), ("size", "1")])
-        _, total, _ = self._envelope(body, "process")
+        body = await self.http.get_typed(
+            f"{API}/processes", Listed[Instance], params=[("page", "0"), ("size", "1")]
+        )
+        total = body.total_num_items
         who = s.username or s.user_id or "the token's user"
         scope = "tenant admin" if s.is_admin else "own processes only"
         return f"ok: tenant {s.tenant} as {who} ({scope}), {total} process instances"

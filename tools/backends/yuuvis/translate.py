@@ -15,6 +15,7 @@ from typing import Any
 
 from tools.arguments import shown
 from tools.backends.base import FieldSupport
+from tools.backends.yuuvis.shapes import Instance
 from tools.errors import InvalidArgumentError, UnsupportedQueryError
 from tools.model import Status
 from tools.query import WHERE_GROUPS, AttributeType
@@ -168,13 +169,13 @@ def plan_status(
     return params, mode, warnings
 
 
-def row_state(raw: Mapping[str, Any]) -> str:
+def row_state(row: Instance) -> str:
     """Suspended, then deleted (a deleted instance also has an end time), then completed."""
-    if raw.get("suspended"):
+    if row.suspended:
         return "suspended"
-    if raw.get("deleteReason"):
+    if row.delete_reason:
         return "deleted"
-    if raw.get("endTime"):
+    if row.end_time:
         return "completed"
     return "running"
 
