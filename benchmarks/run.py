@@ -8,6 +8,7 @@ regressions and checking budgets, not absolute claims.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -18,12 +19,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
+import startup
 from mcp import Client
+from report import Spread, fmt, interleaved, spread, verdict
 from simproc import simulator_process
 
 from server.app import build_server
@@ -39,6 +43,7 @@ from tools.query import ProcessQuery
 from tools.sim import SimulatorCore
 
 ROWS = 1000
+LIMIT = startup.START_RATIO
 LATENCY = 0.020
 REPEAT = 5
 DATA = generate(seed=7, runs=ROWS)
@@ -121,102 +126,27 @@ async def tools_list_bytes() -> int:
     return len(listing)
 
 
-BARE = """
-from mcp.server.mcpserver import MCPServer
-mcp = MCPServer("bare")
-@mcp.tool()
-def ping() -> str:
-    return "pong"
-mcp.run()
-"""
-INIT = json.dumps(
-    {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "bench", "version": "0"},
-        },
-    }
-)
-
-
-INITIALIZED = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
-FIRST_CALL = json.dumps(
-    {
-        "jsonrpc": "2.0",
-        "id": 2,
-        "method": "tools/call",
-        "params": {"name": "list_backends", "arguments": {}},
-    }
-)
-
-
-def start_call_stop(cmd: list[str], call: bool) -> tuple[float, float]:
-    """Spawn to the initialize reply; then (after one tool call, so that every simulator is
-    up) stdin closed to the process's exit: (start, shutdown) in seconds."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    assert proc.stdin
-    assert proc.stdout
-    proc.stdin.write(INIT + "\n")
-    proc.stdin.flush()
-    proc.stdout.readline()
-    started = time.perf_counter() - start
-    proc.stdin.write(INITIALIZED + "\n")
-    if call:
-        proc.stdin.write(FIRST_CALL + "\n")
-        proc.stdin.flush()
-        proc.stdout.readline()
-    stop = time.perf_counter()
-    proc.stdin.close()
-    proc.wait()
-    return started, time.perf_counter() - stop
-
-
-def sandbox_starts(runs: int = 5) -> dict[str, tuple[float, float, float]]:
-    """`serve --sandbox` against the bare SDK server, paired: start and shutdown."""
-    with tempfile.TemporaryDirectory() as tmp:
-        bare = Path(tmp) / "bare.py"
-        bare.write_text(BARE)
-        ours = [sys.executable, "-m", "server", "serve", "--sandbox"]
-        plain = [sys.executable, str(bare)]
-        start_call_stop(ours, True)  # warm the bytecode caches
-        start_call_stop(plain, False)
-        pairs = [(start_call_stop(ours, True), start_call_stop(plain, False)) for _ in range(runs)]
-    spread = lambda v: (min(v), median(v), max(v))  # noqa: E731
-    return {
-        "ours": spread([o[0] for o, _ in pairs]),
-        "bare": spread([b[0] for _, b in pairs]),
-        "ratio": spread([o[0] / b[0] for o, b in pairs]),
-        "ours_stop": spread([o[1] for o, _ in pairs]),
-        "bare_stop": spread([b[1] for _, b in pairs]),
-    }
-
-
-def cold_start(cmd: list[str]) -> float:
-    """Spawn to the initialize reply, over stdio."""
-    return start_call_stop(cmd, call=False)[0]
-
-
-def cold_starts() -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        bare = Path(tmp) / "bare.py"
-        bare.write_text(BARE)
-        empty = Path(tmp) / "config.toml"
+def cold_starts(runs: int = 5) -> dict[str, Spread]:
+    """`serve` with an empty config (no sandbox) against the bare SDK server, paired."""
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        empty = tmp / "config.toml"
         empty.write_text("")
-        ours = [sys.executable, "-m", "server", "serve", "--config", str(empty)]
-        for cmd in (ours, [sys.executable, str(bare)]):
-            cold_start(cmd)  # warm the bytecode caches
-        runs = 7
-        return {
-            "ours": median([cold_start(ours) for _ in range(runs)]),
-            "bare": median([cold_start([sys.executable, str(bare)]) for _ in range(runs)]),
-        }
+        sandboxed, bare = startup.servers(tmp)
+        plain = dataclasses.replace(
+            sandboxed, stdio=[*sandboxed.stdio[:-1], "--config", str(empty)]
+        )
+        env = startup.child_env(tmp, bytecode=True)
+        startup.stdio_run(plain, env)  # warm-up
+        startup.stdio_run(bare, env)
+        ours, theirs = interleaved(
+            runs, partial(startup.stdio_run, plain, env), partial(startup.stdio_run, bare, env)
+        )
+    return {
+        "ours": spread([r.start for r in ours]),
+        "bare": spread([r.start for r in theirs]),
+        "ratio": spread([o.start / b.start for o, b in zip(ours, theirs, strict=True)]),
+    }
 
 
 BARE_HTTP = """
@@ -276,7 +206,9 @@ def _pings(url: str, count: int = 200) -> float:
     accept = {"Accept": "application/json, text/event-stream"}
     with httpx.Client(timeout=10) as http:
         opened = http.post(
-            url, content=INIT, headers={**accept, "Content-Type": "application/json"}
+            url,
+            content=json.dumps(startup.INIT),
+            headers={**accept, "Content-Type": "application/json"},
         )
         headers = {
             **accept,
@@ -297,17 +229,13 @@ def _pings(url: str, count: int = 200) -> float:
     return median(times)
 
 
-def ms3(values: tuple[float, float, float]) -> str:
-    return " / ".join(f"{v * 1000:.0f}" for v in values)
-
-
 async def main() -> None:
     setup_logging("WARNING")
     fetch = await fetch_with_latency()
     overhead = await tool_overhead()
     listing = await tools_list_bytes()
     start = cold_starts()
-    sandbox = sandbox_starts()
+    sandbox = startup.measure(REPEAT)
     ping = keepalive_ping()
     rows = [
         (
@@ -333,23 +261,12 @@ async def main() -> None:
             "informational",
         ),
         (
-            "cold start, spawn to initialize reply (stdio)",
-            f"{start['ours'] * 1000:.0f} ms vs bare SDK {start['bare'] * 1000:.0f} ms "
-            f"({start['ours'] / start['bare']:.2f}x)",
-            "budget 1.15x",
+            "cold start without --sandbox, spawn to initialize answer (stdio, empty config)",
+            f"{fmt(start['ours'], 1000)} ms vs bare SDK {fmt(start['bare'], 1000)} ms "
+            f"({fmt(start['ratio'], digits=2)}x)",
+            f"budget {LIMIT}x: {verdict(start['ratio'][1], LIMIT, 'x')}",
         ),
-        (
-            "cold start with --sandbox (stdio), min / median / max of 5 paired runs",
-            f"{ms3(sandbox['ours'])} ms vs bare SDK {ms3(sandbox['bare'])} ms "
-            f"({sandbox['ratio'][1]:.2f}x median, {sandbox['ratio'][0]:.2f}-"
-            f"{sandbox['ratio'][2]:.2f}x)",
-            "budget 1.15x",
-        ),
-        (
-            "shutdown with --sandbox after a call (stdin closed to exit)",
-            f"{ms3(sandbox['ours_stop'])} ms vs bare SDK {ms3(sandbox['bare_stop'])} ms",
-            "budget 400 ms",
-        ),
+        *[(m, r, f"{t}: {v}" if v else t) for m, r, t, v in startup.rows(sandbox)],
         (
             "ping on a kept-alive connection (streamable HTTP, loopback)",
             f"{ping['ours'] * 1000:.1f} ms vs bare SDK {ping['bare'] * 1000:.1f} ms",

@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import quote
 
 import anyio
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.mcpserver.tools import Tool
@@ -64,8 +65,9 @@ class Pending(Protocol):
     """Instances still starting, e.g. the `--sandbox` simulators."""
 
     def begin(self) -> None:
-        """Start them (idempotent); called once the server is serving, so that their
-        start-up does not compete with the server's own for the interpreter."""
+        """Start them (idempotent); called once the server is serving (or, over stdio,
+        once `initialize` is answered), so that their start-up does not compete with the
+        server's own for the interpreter."""
 
     async def ready(self) -> list[InstanceSettings]:
         """Their settings, once they accept connections."""
@@ -160,10 +162,14 @@ class SharedInstances:
             )
         return self._instances
 
-    @asynccontextmanager
-    async def open(self) -> AsyncIterator[None]:
+    def begin_pending(self) -> None:
         if self._pending is not None:
             self._pending.begin()
+
+    @asynccontextmanager
+    async def open(self, *, begin: bool = True) -> AsyncIterator[None]:
+        if begin:
+            self.begin_pending()
         self._users += 1
         try:
             yield
@@ -314,6 +320,25 @@ def build_tool(definition: ToolDef, shared: SharedInstances) -> Tool:
     )
 
 
+# When `pending` instances begin to start: when the server serves (its lifespan: streamable
+# HTTP enters it once, before any client), or after the handshake (stdio, where the lifespan
+# is entered at process start, and the client is waiting for its `initialize` answer).
+BeginPending = Literal["serving", "handshake"]
+
+
+def begin_after_handshake(begin: Callable[[], None]) -> Any:
+    """A server middleware that calls `begin` on every message but `initialize` (the
+    `notifications/initialized` that follows it, or a 2026-era client's first request,
+    which has no handshake): `initialize` is answered before anything else starts."""
+
+    async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "initialize":
+            begin()
+        return await call_next(ctx)
+
+    return middleware
+
+
 def build_server(
     settings: Settings,
     *,
@@ -321,20 +346,21 @@ def build_server(
     quotas: Quotas | None = None,
     clock: Callable[[], float] = time.monotonic,
     pending: Pending | None = None,
+    begin_pending: BeginPending = "serving",
     **server_kwargs: Any,
 ) -> MCPServer[Any]:
     """The MCP server for these settings. `transports` lets tests route an instance's HTTP
     to an in-process simulator (a fake at the transport, never of our own classes), and
     `quotas` and `clock` (the calls' deadlines) let them pace it on a fake clock. `pending`
     yields instances still starting (`serve --sandbox`): the first call that needs backends
-    waits for it."""
+    waits for it; `begin_pending` says when they begin to start (see BeginPending)."""
     from server import __version__
 
     shared = SharedInstances(settings, transports, quotas, clock, pending)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
-        async with shared.open():
+        async with shared.open(begin=begin_pending == "serving"):
             yield {}
 
     server: MCPServer[Any] = MCPServer(
@@ -350,6 +376,8 @@ def build_server(
         log_level=settings.log_level,
         **server_kwargs,
     )
+    if pending is not None and begin_pending == "handshake":
+        protocol.lowlevel(server).middleware.append(begin_after_handshake(shared.begin_pending))
     register_exports(server, settings.export_dir)
     protocol.install(server, [d.name for d in TOOLS])
     resources_list.install(server, settings.export_dir)

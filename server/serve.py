@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import socket
 import sys
@@ -89,7 +90,9 @@ def serve(settings: Settings, args: argparse.Namespace, *, pending: Pending | No
     names = ", ".join(i.name for i in settings.instances) or "none"
     log.info("backends: %s%s", names, " (and the sandbox's, starting)" if pending else "")
     if args.transport == "stdio":
-        build_server(settings, pending=pending).run()
+        server = build_server(settings, pending=pending, begin_pending="handshake")
+        gc_after_start()
+        server.run()
         return 0
     if args.host not in LOOPBACK and settings.http_token is None:
         raise ConfigError(
@@ -104,10 +107,19 @@ def serve(settings: Settings, args: argparse.Namespace, *, pending: Pending | No
     server = build_server(settings, pending=pending, **_auth_kwargs(settings, url))
     security = _security(args.host, port, args.allow_host)
     app = http_app(server, args.transport, security, args.host, settings.sessions, stateless)
+    gc_after_start()
     # One line on stderr that scripts (and tests using --port 0) can wait for.
     print(f"process-mcp listening on {url}", file=sys.stderr, flush=True)
     anyio.run(_uvicorn, app, sock)
     return 0
+
+
+def gc_after_start() -> None:
+    """The collector back on, if the command line held it off for start-up (server.cli.run).
+    What start-up built lives as long as the server: frozen, later collections skip it."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def http_app(
@@ -142,5 +154,9 @@ def http_app(
 async def _uvicorn(app: Any, sock: socket.socket) -> None:
     import uvicorn
 
+    from tools.asgi_server import PromptServer
+
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
-    await uvicorn.Server(config).serve(sockets=[sock])
+    # SIGTERM stops it at once, not at uvicorn's next 0.1 s poll (and without its 0.1 s
+    # wait for connections when none are left).
+    await PromptServer(config).serve(sockets=[sock])

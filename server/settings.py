@@ -27,18 +27,19 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 import platformdirs
 from pydantic import SecretStr, ValidationError
 
 from server.config_errors import Problems, did_you_mean, validation_problems
 from server.sessions import SessionLimits
-from tools.backends.base import InstanceSettings
-from tools.backends.registry import KINDS
 from tools.errors import ConfigError
 from tools.operation import EXPORT_MAX_SECONDS, LIST_BUDGET_SECONDS
 from tools.redact import register_secret
+
+if TYPE_CHECKING:
+    from tools.backends.base import InstanceSettings
 
 APP = "process-mcp"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -192,6 +193,10 @@ def _instance(
     env: Mapping[str, str],
 ) -> InstanceSettings:
     """One instance's settings, or one ConfigError naming every problem of its table."""
+    # Imported here: the adapters load only when a config names instances, so that
+    # `serve --sandbox` (or an empty config) answers `initialize` without them.
+    from tools.backends.registry import KINDS
+
     problems = Problems()
     if not NAME_RE.match(name):
         problems.add(

@@ -6,13 +6,12 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from tools.arguments import shown
-from tools.backends.base import Backend, InstanceSettings
-from tools.backends.registry import create_backend
 from tools.errors import ConfigError, UnknownBackendError
 
 if TYPE_CHECKING:
     import httpx
 
+    from tools.backends.base import Backend, InstanceSettings
     from tools.limiter import Quotas
     from tools.shared_cache import SharedCache
 
@@ -43,6 +42,9 @@ class Instances:
         """`quotas`: the server's quota windows, which outlive this set of instances (by
         default the set's own: instances of one vendor account share one window anyway);
         `shared_cache`: discovery responses shared with other replicas (Redis)."""
+        # Imported here, like the limiter: the adapters load when instances are first
+        # built, not with every module that names the Instances type (server start-up).
+        from tools.backends.registry import create_backend
         from tools.limiter import Quotas
 
         transports = transports or {}

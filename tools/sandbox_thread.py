@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from tools.backends.base import InstanceSettings
-
 if TYPE_CHECKING:
+    from tools.backends.base import InstanceSettings
     from tools.sandbox import Sandbox
 
 

@@ -4,13 +4,14 @@ are added on the first call that needs them, which waits for them."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 from mcp import Client
 
-from server.app import build_server
+from server.app import begin_after_handshake, build_server
 from server.settings import Settings
 from tests.backends.tallyfy.conftest import UNTHROTTLED
 from tests.server.conftest import NAME, text
@@ -80,3 +81,52 @@ async def test_instances_that_fail_to_start_make_the_call_an_error_not_a_hang(
         result = await client.call_tool("list_backends", {})
     assert result.is_error
     assert "internal error" in text(result)
+
+
+class _Counting:
+    """Pending instances that only count how often they were asked to begin."""
+
+    def __init__(self) -> None:
+        self.begun = 0
+
+    def begin(self) -> None:
+        self.begun += 1
+
+    async def ready(self) -> list[InstanceSettings]:
+        return []
+
+
+class _Message:
+    def __init__(self, method: str) -> None:
+        self.method = method
+
+
+async def test_after_the_handshake_initialize_begins_nothing_and_the_next_message_does() -> None:
+    pending = _Counting()
+    middleware = begin_after_handshake(pending.begin)
+    seen: list[str] = []
+
+    async def call_next(ctx: Any) -> None:
+        seen.append(ctx.method)
+
+    await middleware(_Message("initialize"), call_next)
+    assert pending.begun == 0
+    await middleware(_Message("notifications/initialized"), call_next)
+    assert pending.begun == 1
+    await middleware(_Message("tools/list"), call_next)  # a 2026-era first request too
+    assert seen == ["initialize", "notifications/initialized", "tools/list"]  # all passed on
+
+
+async def test_over_stdio_the_pending_instances_begin_after_the_handshake_not_when_serving(
+    tmp_path: Path,
+) -> None:
+    pending = _Counting()
+    settings = Settings(instances=[], export_dir=tmp_path)
+    server = build_server(settings, pending=pending, begin_pending="handshake")
+    async with Client(server) as client:
+        # tools/list needs no backend (it never waits for them): only the middleware begins.
+        await client.list_tools()
+        assert pending.begun >= 1
+    serving = _Counting()
+    build_server(settings, pending=serving)  # the default: the lifespan begins them
+    assert serving.begun == 0  # not at build time either

@@ -392,6 +392,18 @@ def test_sim_server_answers_keep_alive_requests_without_a_nagle_stall() -> None:
         assert time.monotonic() - started < 0.4
 
 
+def test_sim_server_stops_with_an_idle_keep_alive_client_still_connected() -> None:
+    # The graceful path (a client connected) closes the idle connection instead of waiting
+    # for the client to close it; the quick path (none) is what serve --sandbox takes.
+    server = SimServer(make_core()).start()
+    with httpx.Client(base_url=server.url) as client:
+        assert client.get("/kept").status_code == 200
+        server.stop()
+        assert not server.running
+        with pytest.raises(httpx.TransportError):
+            client.get("/after")
+
+
 def test_sim_server_reports_a_port_already_in_use() -> None:
     with SimServer(make_core()) as first, pytest.raises(OSError, match="in use"):
         SimServer(make_core(), port=first.port).start()

@@ -19,6 +19,7 @@ import anyio.to_thread
 import uvicorn
 from starlette.types import ASGIApp
 
+from tools.asgi_server import PromptServer
 from tools.sim.faults import SimulatedReset
 
 Lifespan = Literal["auto", "on", "off"]
@@ -40,8 +41,10 @@ class _QuietShutdown(logging.Filter):
 _QUIET = _QuietShutdown()
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that tells another thread when it is ready to accept."""
+class _Server(PromptServer):
+    """A uvicorn server that tells another thread when it is ready to accept, and stops as
+    soon as it is asked (tools/asgi_server.py): for simulators in the server's own process
+    uvicorn's 0.1 s polls were most of `serve --sandbox`'s exit."""
 
     def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
         super().__init__(config)
@@ -138,6 +141,7 @@ class SimServer:
         """Ask the server to exit without waiting (see `join`)."""
         if self._server is not None:
             self._server.should_exit = True
+            self._server.wake()
 
     def join(self, timeout: float = 10.0) -> None:
         thread, server = self._thread, self._server
