@@ -15,17 +15,16 @@ resets, timeouts and 2xx bodies that do not parse.
 
 Its parts: `tools.http_config` (settings), `tools.http_address` (where a request may go),
 `tools.limiter` (the quota window), `tools.http_quota` (waiting for it, and 429s),
-`tools.http_retry` (whether to try again) and `tools.http_failures` (the typed error of a
-failed request).
+`tools.http_retry` (whether to try again), `tools.http_exchange` (one request sent and its
+body read) and `tools.http_failures` (the typed error of a failed request).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import random
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -38,8 +37,8 @@ import pydantic_core
 
 from tools import redact
 from tools.decode import decode_json
-from tools.errors import BackendResponseError, RequestInfo
-from tools.http_address import base_url, encode_params, origin, under_base, unsafe_path
+from tools.errors import RequestInfo
+from tools.http_address import base_url, target_url
 from tools.http_config import (
     ClientConfig,
     HttpStats,
@@ -49,18 +48,18 @@ from tools.http_config import (
     Timeouts,
     _header_secrets,
 )
-from tools.http_failures import bad_link_failure, failure, malformed, unsafe_path_failure
+from tools.http_exchange import Decode, exchange
+from tools.http_failures import failure, malformed
 from tools.http_quota import Pacing
 from tools.http_retry import Outcome, Plan, plan_retry
 from tools.limiter import QuotaLimiter, Quotas
 from tools.limits import RateLimit
 from tools.operation import Operation
 from tools.operation import current as current_operation
+from tools.shared_cache import cache_key
 from tools.vendor_messages import default_error_message, header_retry_after
 
 T = TypeVar("T")
-# True: JSON as Python values; a callable: bytes to a value, ValueError when not JSON.
-Decode = bool | Callable[[bytes], Any]
 
 __all__ = [
     "USER_AGENT",
@@ -324,34 +323,7 @@ class BackendHttp:
     # ---- addressing
 
     def _target(self, method: str, url: str, params: Params | None) -> httpx.URL:
-        target = self._resolve(method, url)
-        if not params:
-            return target
-        encoded = encode_params(params)
-        query = target.query.decode("ascii")
-        return target.copy_with(query=(f"{query}&{encoded}" if query else encoded).encode())
-
-    def _resolve(self, method: str, url: str) -> httpx.URL:
-        try:
-            parsed = httpx.URL(url)
-        except httpx.InvalidURL:
-            raise self._bad_link(method, url, "invalid URL") from None
-        if not (parsed.scheme or parsed.host):
-            # Checked as the adapter wrote it: httpx would resolve `..` before we saw it.
-            why = unsafe_path(url)
-            if why is not None:
-                shown = RequestInfo(method, self._scrub_url(str(self._base) + url.lstrip("/")))
-                raise unsafe_path_failure(self.config, shown, why)
-            return under_base(self._base, parsed)
-        # Links come from backend responses; following one elsewhere would send our
-        # credentials to whoever the backend (or an attacker in its data) points at.
-        if origin(parsed) != origin(self._base):
-            raise self._bad_link(method, url, "refusing to follow a link to another origin")
-        return parsed
-
-    def _bad_link(self, method: str, url: str, what: str) -> BackendResponseError:
-        base = self._scrub_url(str(self._base))
-        return bad_link_failure(self.config, method, self._scrub_url(url), base, what)
+        return target_url(self.config, self._base, method, url, params, self._scrub_url)
 
     # ---- one attempt
 
@@ -377,59 +349,19 @@ class BackendHttp:
                 self.stats.throttled_seconds += await held.enter_async_context(
                     limiter.slot(on_wait)
                 )
-            return await self._exchange(
-                method, target, body, headers, remaining, shown, decode, attempt
+            return await exchange(
+                self._client,
+                self.config,
+                self.stats,
+                method,
+                target,
+                body,
+                headers,
+                remaining,
+                shown,
+                decode,
+                attempt,
             )
-
-    async def _exchange(
-        self,
-        method: str,
-        target: httpx.URL,
-        body: Any,
-        headers: Mapping[str, str] | None,
-        remaining: float,
-        shown: RequestInfo,
-        decode: Decode,
-        attempt: int,
-    ) -> Outcome:
-        clock = self.config.clock
-        timeout = self.config.timeouts.within(remaining)
-        request = self._client.build_request(
-            method, target, json=body, headers=headers, timeout=timeout
-        )
-        self.stats.requests += 1
-        sent_at = clock()
-        try:
-            response = await self._client.send(request)
-        except httpx.RequestError as exc:
-            self._log_attempt(shown, type(exc).__name__, clock() - sent_at, attempt)
-            return Outcome(None, exc, timeout, clock() - sent_at)
-        seconds = clock() - sent_at
-        self._log_attempt(shown, str(response.status_code), seconds, attempt)
-        # httpx links a response and its body stream both ways, so every response is cyclic
-        # garbage that only the collector frees; list pages of megabytes then pile up for
-        # the length of an export. The body is read already: drop the stream, end the cycle.
-        response.stream = httpx.ByteStream(b"")
-        if not decode or not response.is_success or not response.content.strip():
-            return Outcome(response, None, timeout, seconds)
-        try:
-            # pydantic-core's parser: about 3x faster than json.loads on list pages, which
-            # an export of many rows parses hundreds of (JSON bodies are UTF-8 by RFC 8259).
-            parsed = (pydantic_core.from_json if decode is True else decode)(response.content)
-        except ValueError:  # msgspec.DecodeError included; a shape error is not one
-            return Outcome(response, None, timeout, seconds, malformed=True)
-        return Outcome(response, None, timeout, seconds, body=parsed)
-
-    @staticmethod
-    def _log_attempt(shown: RequestInfo, result: str, seconds: float, attempt: int) -> None:
-        log.debug(
-            "%s %s -> %s in %d ms (attempt %d)",
-            shown.method,
-            shown.url,
-            result,
-            round(seconds * 1000),
-            attempt,
-        )
 
     # ---- redaction
 
@@ -452,12 +384,7 @@ class BackendHttp:
         return redact.scrub_url(url, self._all_secrets())
 
     def _cache_key(self, target: httpx.URL) -> str:
-        """The shared cache's key of a read: the account, a digest of the credentials (two
-        tokens may see different things) and the URL, hashed so no secret is stored."""
-        digest = hashlib.sha256()
-        for part in (self._account, *sorted(self.config.headers.items()), str(target)):
-            digest.update(repr(part).encode() + b"\0")
-        return f"process-mcp:cache:{digest.hexdigest()}"
+        return cache_key(self._account, self.config.headers, str(target))
 
 
 def create_client(config: ClientConfig) -> BackendHttp:

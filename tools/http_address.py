@@ -3,14 +3,15 @@ the query string. Every check here runs before anything is sent."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import quote, unquote
 
 import httpx
 
 from tools import redact
-from tools.errors import ConfigError
+from tools.errors import BackendError, ConfigError, RequestInfo
 from tools.http_config import ClientConfig, Params, ParamValue
+from tools.http_failures import bad_link_failure, unsafe_path_failure
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # In a path an adapter builds, these can only come from an id spliced in unquoted:
@@ -74,3 +75,46 @@ def encode_params(params: Params) -> str:
     return "&".join(
         f"{quote(name, safe='[]')}={quote(_param_text(value), safe='[]')}" for name, value in pairs
     )
+
+
+def target_url(
+    config: ClientConfig,
+    base: httpx.URL,
+    method: str,
+    url: str,
+    params: Params | None,
+    scrub: Callable[[str], str],
+) -> httpx.URL:
+    """Where a request goes: a path under `base`, or an absolute link of the same origin,
+    with `params` appended; anything else is refused before sending (`scrub` hides the
+    credentials in what the error shows)."""
+    target = _resolve(config, base, method, url, scrub)
+    if not params:
+        return target
+    encoded = encode_params(params)
+    query = target.query.decode("ascii")
+    return target.copy_with(query=(f"{query}&{encoded}" if query else encoded).encode())
+
+
+def _resolve(
+    config: ClientConfig, base: httpx.URL, method: str, url: str, scrub: Callable[[str], str]
+) -> httpx.URL:
+    def bad_link(what: str) -> BackendError:
+        return bad_link_failure(config, method, scrub(url), scrub(str(base)), what)
+
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise bad_link("invalid URL") from None
+    if not (parsed.scheme or parsed.host):
+        # Checked as the adapter wrote it: httpx would resolve `..` before we saw it.
+        why = unsafe_path(url)
+        if why is not None:
+            shown = RequestInfo(method, scrub(str(base) + url.lstrip("/")))
+            raise unsafe_path_failure(config, shown, why)
+        return under_base(base, parsed)
+    # Links come from backend responses; following one elsewhere would send our
+    # credentials to whoever the backend (or an attacker in its data) points at.
+    if origin(parsed) != origin(base):
+        raise bad_link("refusing to follow a link to another origin")
+    return parsed

@@ -8,6 +8,8 @@ entry. Never a credential, never a list page."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from typing import Protocol
 
 # How long replicas share a discovery response: a pipeline or field renamed in the vendor's
@@ -23,3 +25,12 @@ class SharedCache(Protocol):
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         """Store `value` for `ttl` seconds; a store that is unreachable forgets it."""
         ...
+
+
+def cache_key(account: str, headers: Mapping[str, str], url: str) -> str:
+    """The shared cache's key of a read: the account, a digest of the credentials (two
+    tokens may see different things) and the URL, hashed so no secret is stored."""
+    digest = hashlib.sha256()
+    for part in (account, *sorted(headers.items()), url):
+        digest.update(repr(part).encode() + b"\0")
+    return f"process-mcp:cache:{digest.hexdigest()}"
