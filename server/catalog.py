@@ -27,7 +27,8 @@ from tools.bounds import (
     WHERE_CHARS,
 )
 from tools.errors import InvalidArgumentError
-from tools.export_process import FORMATS, MAX_ROWS, ExportResult, export_process
+from tools.export_args import FORMATS, MAX_ROWS
+from tools.export_process import ExportResult, export_process
 from tools.get_process import SECTIONS, get_process
 from tools.groups import GROUP_BY, MAX_DIMENSIONS
 from tools.instances import Instances

@@ -20,7 +20,7 @@ from server.app import build_server
 from server.catalog import TOOLS
 from server.settings import Settings
 from tests.server import schema_rules
-from tools.export_process import PUBLISHED as EXPORT_PUBLISHED
+from tools.export_args import PUBLISHED as EXPORT_PUBLISHED
 from tools.get_process import GetArgs
 from tools.query import ProcessQuery
 from tools.summarize import PUBLISHED as SUMMARY_PUBLISHED
