@@ -248,6 +248,12 @@ class ProcessQuery(BaseModel):
             return self.detail == "full"
         return any(f == "extra" or is_extra(f) for f in self.fields)
 
+    def wants_names(self) -> bool:
+        """Whether anything reads the rows' names and templates: every detail but a plain
+        `ids` answer, and the filters and sort that test them."""
+        shown = self.detail != "ids" or self.fields is not None
+        return shown or self.text is not None or self.template is not None or "name" in self.sort
+
     def used_filters(self) -> list[str]:
         """The filter fields this query sets, in reporting order."""
         return [f for f in FILTER_FIELDS if self.filter_value(f) is not None]

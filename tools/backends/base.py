@@ -126,16 +126,23 @@ class Capabilities:
 class RowParts:
     """The parts of a row that cost the most to build and that only some answers read:
     the extras (shown at detail=full or in an extra column), the attributes a `where`
-    filter tests, and the further text a `text` filter searches. A part not needed is
-    left empty; the default builds every part."""
+    filter tests, the further text a `text` filter searches, and names where a vendor
+    makes us look them up (Frends executions name only a version id). A part not needed
+    is left empty; the default builds every part."""
 
     extra: bool = True
     attributes: bool = True
     search_text: bool = True
+    names: bool = True
 
     @classmethod
     def of(cls, query: ProcessQuery) -> RowParts:
-        return cls(query.wants_extra(), query.where is not None, query.text is not None)
+        return cls(
+            query.wants_extra(),
+            query.where is not None,
+            query.text is not None,
+            query.wants_names(),
+        )
 
 
 @dataclass

@@ -118,3 +118,18 @@ async def test_a_failing_read_is_one_clean_backend_error(path: str, args: dict[s
         await executions(sim, limit=50, **args)
     assert not isinstance(caught.value, BaseExceptionGroup)
     assert "HTTP 500" in caught.value.for_model()
+
+
+async def test_an_ids_listing_reads_no_version_the_answer_does_not_name(data: FrendsData) -> None:
+    sim = create_app(data, token=sandbox.TOKEN)
+    backend = make_backend(sim)
+    args = {"backend": backend.name, "collection": "instances", "limit": 50}
+    try:
+        ids = await run_list([backend], parse_query({**args, "detail": "ids"}))
+        assert reads_by_id(sim) == []
+        named = await run_list([backend], parse_query(args))
+    finally:
+        await backend.aclose()
+    assert [row.id for row in named.processes] == [row.id for row in ids.processes]
+    assert reads_by_id(sim)  # the summary names them, so it reads the unseen versions
+    assert all(not row.name.startswith("process ") for row in named.processes)

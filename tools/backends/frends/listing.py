@@ -68,7 +68,10 @@ async def _instance_page(
         ExecutionPage[FullExecution] if full else ExecutionPage[Execution]
     )
     body = await backend.http.get_typed(f"instances/{native.group}", shape, params=params)
-    await backend.directory.resolve(version_ids(body.data))
+    if parts.names:
+        # Each unseen version is one GET /processes/{id}: only when the answer or a
+        # filter reads the names (a plain ids listing does not).
+        await backend.directory.resolve(version_ids(body.data))
     scrub = backend.secrets.scrubber()
     rows: list[ProcessSummary] = []
     for raw in body.data:
