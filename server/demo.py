@@ -73,7 +73,7 @@ async def _run(seed: int) -> int:
 
 
 async def _conversation(session: Any) -> None:
-    from tools.filter_text import filter_text
+    from tools.filter_text import filter_arguments
 
     init = await session.initialize()
     tools = await session.list_tools()
@@ -115,11 +115,7 @@ async def _conversation(session: Any) -> None:
     per_owner = await call(
         "The same question as one count: stuck onboarding runs per owner",
         "summarize_processes",
-        {
-            "backend": "all",
-            "filter": filter_text({k: v for k, v in stuck_query.items() if k != "backend"}),
-            "group_by": ["owner"],
-        },
+        filter_arguments({**stuck_query, "group_by": ["owner"]}),
     )
     print(f"  answer sizes: list_processes {_size(stuck)}; summarize_processes {_size(per_owner)}")
     more = stuck.structured_content.get("next_cursor")

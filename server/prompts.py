@@ -32,7 +32,7 @@ from mcp.types import (
 
 from server.protocol import lowlevel
 from tools.arguments import label, shown
-from tools.filter_text import filter_text
+from tools.filter_text import filter_arguments
 from tools.get_process import SECTIONS
 from tools.instances import ALL
 from tools.suggest import PERIODS
@@ -56,14 +56,6 @@ class PromptDef:
     description: str
     arguments: tuple[Arg, ...]
     render: Callable[[Mapping[str, str], datetime], str]
-
-
-def _as_filter(query: Mapping[str, Any]) -> dict[str, Any]:
-    """list_processes arguments as summarize_processes publishes them: the filters as one
-    `filter` expression (tools/filter_text.py)."""
-    own = {k: v for k, v in query.items() if k in ("backend", "collection")}
-    rest = {k: v for k, v in query.items() if k not in own}
-    return {**own, "filter": filter_text(rest)} if rest else own
 
 
 def _call(tool: str, args: Mapping[str, Any]) -> str:
@@ -184,7 +176,7 @@ def _report(args: Mapping[str, str], now: datetime) -> str:
         "as a lower bound says so, and so should the report):",
     ]
     lines += [
-        f"{i}. {label}: {_call('summarize_processes', {**_as_filter(q), **count})}"
+        f"{i}. {label}: {_call('summarize_processes', filter_arguments({**q, **count}))}"
         for i, (label, q) in enumerate(calls, 1)
     ]
     oldest = {**calls[-1][1], "sort": "updated_at", "limit": 3}

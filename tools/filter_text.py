@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 
 from tools.arguments import json_kind, shown
@@ -89,11 +90,11 @@ def parse_filter(text: Any) -> dict[str, Any]:
                 )
             filters[name] = value
             continue
-        inner = [t for t in tokens if t.kind == "name" and t.text in _NAMES]
-        if inner and _is_condition_name(tokens, inner[0]):
+        inner = _filter_conditions(tokens)
+        if inner:
             raise _error(
-                f"{inner[0].text} is inside an or-group or parentheses",
-                f"filters are ANDed: write {inner[0].text} as its own term joined by and; "
+                f"{inner[0]} is inside an or-group or parentheses",
+                f"filters are ANDed: write {inner[0]} as its own term joined by and; "
                 "or and parentheses join attribute conditions only",
             )
         rest.append(piece.strip())
@@ -106,42 +107,36 @@ def parse_filter(text: Any) -> dict[str, Any]:
 def _terms(text: str) -> list[tuple[int, int, list[Token]]]:
     """The top-level `and` terms of `text`: (start, end, tokens) each."""
     tokens = _lexed(text)
-    if _top_level_or(tokens):
+    if any(_top_level(tokens, "or")):
         # `a or b and c` is `a or (b and c)`: splitting it at and would change its meaning,
         # so it is one term (a where expression, or refused if it names a filter).
         return [(0, len(text), tokens[:-1])]
     terms: list[tuple[int, int, list[Token]]] = []
-    depth, start = 0, 0
-    current: list[Token] = []
-    for tok in tokens:
-        joins = depth == 0 and tok.kind == "name" and tok.text.casefold() == "and"
-        if tok.kind == "end" or joins:
-            if not current:
-                raise _error(
-                    "a term is missing" + (" before and" if tok.kind != "end" else " at the end"),
-                    f"join whole terms with and, e.g. {EXAMPLE}",
-                )
-            terms.append((start, tok.pos, current))
-            start, current = tok.pos + len(tok.text), []
-            continue
-        if tok.text in ("(", "["):
-            depth += 1
-        elif tok.text in (")", "]"):
-            depth -= 1
-        current.append(tok)
+    start, begin = 0, 0
+    for end in [*_top_level(tokens, "and"), len(tokens) - 1]:  # the last: the end token
+        tok = tokens[end]
+        if end == begin:
+            raise _error(
+                "a term is missing" + (" before and" if tok.kind != "end" else " at the end"),
+                f"join whole terms with and, e.g. {EXAMPLE}",
+            )
+        terms.append((start, tok.pos, tokens[begin:end]))
+        start, begin = tok.pos + len(tok.text), end + 1
     return terms
 
 
-def _top_level_or(tokens: list[Token]) -> bool:
+def _top_level(tokens: list[Token], word: str) -> list[int]:
+    """Where the keyword `word` stands outside every parenthesis and bracket."""
+    found: list[int] = []
     depth = 0
-    for tok in tokens:
+    for i, tok in enumerate(tokens):
         if tok.text in ("(", "["):
             depth += 1
         elif tok.text in (")", "]"):
             depth -= 1
-        elif depth == 0 and tok.kind == "name" and tok.text.casefold() == "or":
-            return True
-    return False
+        elif depth == 0 and tok.kind == "name" and tok.text.casefold() == word:
+            found.append(i)
+    return found
 
 
 def _lexed(text: str) -> list[Token]:
@@ -151,11 +146,16 @@ def _lexed(text: str) -> list[Token]:
         raise _renamed(exc) from None
 
 
-def _is_condition_name(tokens: list[Token], tok: Token) -> bool:
-    """Whether a bare word is a condition's name there (followed by an operator or in)."""
-    i = tokens.index(tok)
-    after = tokens[i + 1] if i + 1 < len(tokens) else None
-    return after is not None and (after.kind == "op" or after.text.casefold() in ("in", "not"))
+def _filter_conditions(tokens: list[Token]) -> list[str]:
+    """The filter names used as a condition's name (a bare word before an operator or
+    in) anywhere in `tokens`."""
+    return [
+        tok.text
+        for tok, after in pairwise(tokens)
+        if tok.kind == "name"
+        and tok.text in _NAMES
+        and (after.kind == "op" or after.text.casefold() in ("in", "not"))
+    ]
 
 
 def _vocabulary(piece: str, name: str) -> tuple[str, Any]:
@@ -223,6 +223,15 @@ def _error(message: str, hint: str | None = None) -> InvalidArgumentError:
         field="filter",
         hint=hint or f"e.g. {EXAMPLE}",
     )
+
+
+def filter_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """Tool arguments with their list filters written as one `filter` (for examples and
+    prompts); every other parameter (backend, collection, group_by, ...) as it is."""
+    filters = {k: v for k, v in arguments.items() if k in QUERY_FILTERS}
+    out = {k: v for k, v in arguments.items() if k not in filters}
+    text = filter_text(filters)
+    return {**out, "filter": text} if text else out
 
 
 def filter_text(filters: Mapping[str, Any]) -> str:

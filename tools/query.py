@@ -252,7 +252,8 @@ class ProcessQuery(BaseModel):
         """Whether anything reads the rows' names and templates: every detail but a plain
         `ids` answer, and the filters and sort that test them."""
         shown = self.detail != "ids" or self.fields is not None
-        return shown or self.text is not None or self.template is not None or "name" in self.sort
+        by_name = self.sort.lstrip("-") == "name"
+        return shown or self.text is not None or self.template is not None or by_name
 
     def used_filters(self) -> list[str]:
         """The filter fields this query sets, in reporting order."""
