@@ -37,7 +37,7 @@ from tools.backends.base import Backend
 from tools.backends.registry import KINDS, create_backend
 from tools.export_process import export_process
 from tools.instances import Instances
-from tools.sandbox import SANDBOXES
+from tools.sandbox import SANDBOXES, sandbox_kind
 
 LATENCY = 0.020
 RUNS = 3
@@ -46,10 +46,6 @@ UNTHROTTLED = 1_000_000
 CPU_TARGET_US = 15.0
 WALL_TARGET = 1.25
 PEAK_TARGET_MB = 10.0
-
-
-def kind_of(module: ModuleType) -> str:
-    return str(module.NAME).split("-")[0]
 
 
 async def export_once(
@@ -82,7 +78,7 @@ async def opened(module: ModuleType, sim: SimProcess, rows: int, **options: Any)
 
 
 async def timing(module: ModuleType, rows: int, directory: Path) -> dict[str, Any]:
-    kind = kind_of(module)
+    kind = sandbox_kind(module)
     with simulator_process(kind, rows, LATENCY) as sim:
         backend = await opened(module, sim, rows)
         # Warm caches that a long-running server has warm (users, pipelines, config).
@@ -128,7 +124,7 @@ async def timing(module: ModuleType, rows: int, directory: Path) -> dict[str, An
 async def peak_memory(module: ModuleType, rows: int, directory: Path) -> Spread:
     """Peak traced allocation of an export in this process, in MB, RUNS times. The
     simulator runs in its own process (no latency), so its caches do not count."""
-    with simulator_process(kind_of(module), rows, 0.0) as sim:
+    with simulator_process(sandbox_kind(module), rows, 0.0) as sim:
         backend = await opened(module, sim, rows)
         await export_once(backend, directory)  # warm: directories, pipelines, users
         peaks = []
@@ -170,13 +166,15 @@ def lines(t: dict[str, Any], small: Spread, large: Spread) -> tuple[list[str], l
 
 async def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    wanted = sys.argv[2:] or [kind_of(m) for m in SANDBOXES]
+    wanted = sys.argv[2:] or [sandbox_kind(m) for m in SANDBOXES]
     setup_logging("ERROR")
     before = load()
     figures, verdicts = [], []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        for module in (m for m in SANDBOXES if kind_of(m) in wanted and kind_of(m) in FLOORS):
+        for module in (
+            m for m in SANDBOXES if sandbox_kind(m) in wanted and sandbox_kind(m) in FLOORS
+        ):
             t = await timing(module, rows, directory)
             small = await peak_memory(module, rows // 5, directory)
             large = await peak_memory(module, rows, directory)

@@ -29,7 +29,7 @@ from server.app import build_server
 from server.logs import setup_logging
 from server.settings import Settings
 from tools.backends.registry import create_backend
-from tools.sandbox import SANDBOXES
+from tools.sandbox import SANDBOXES, sandbox_kind
 
 LATENCY = 0.020
 LIMIT = 1000
@@ -38,12 +38,8 @@ SEED = 7
 UNTHROTTLED = 1_000_000
 
 
-def kind_of(module: ModuleType) -> str:
-    return str(module.NAME).split("-")[0]
-
-
 async def timing(module: ModuleType, runs: int, directory: Path) -> list[str]:
-    kind = kind_of(module)
+    kind = sandbox_kind(module)
     size = 2 * LIMIT  # more rows than one call returns: the call ends on a cursor
     parts = module.open_sandbox(SEED, strict=True, size=size)
     with simulator_process(kind, size, LATENCY) as sim:
@@ -82,12 +78,12 @@ async def timing(module: ModuleType, runs: int, directory: Path) -> list[str]:
 async def main() -> None:
     args = sys.argv[1:]
     runs = int(args.pop(0)) if args and args[0].isdigit() else 5
-    wanted = args or [kind_of(m) for m in SANDBOXES]
+    wanted = args or [sandbox_kind(m) for m in SANDBOXES]
     setup_logging("ERROR")
     before = load()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for module in (m for m in SANDBOXES if kind_of(m) in wanted):
+        for module in (m for m in SANDBOXES if sandbox_kind(m) in wanted):
             rows.append(await timing(module, runs, Path(tmp)))
     print(f"list_processes at limit {LIMIT}, {LATENCY * 1000:.0f} ms a request, {runs} runs;")
     print(f"min / median / max ({before}; after: {load()})\n")

@@ -16,10 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from export import export_once, kind_of, opened
+from export import export_once, opened
 from simproc import simulator_process
 
-from tools.sandbox import SANDBOXES
+from tools.sandbox import SANDBOXES, sandbox_kind, sandbox_of
 
 # First match wins: (group, substrings of the function's file path).
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -64,7 +64,7 @@ def grouped(stats: pstats.Stats) -> dict[str, float]:
 
 
 async def profile(kind: str, rows: int) -> None:
-    module = next(m for m in SANDBOXES if kind_of(m) == kind)
+    module = sandbox_of(kind)
     directory = Path(tempfile.mkdtemp())
     with simulator_process(kind, rows, 0.0) as sim:
         backend = await opened(module, sim, rows)
@@ -89,7 +89,7 @@ async def profile(kind: str, rows: int) -> None:
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     rows = int(args[0]) if args else 10_000
-    kinds = args[1:] or [kind_of(m) for m in SANDBOXES]
+    kinds = args[1:] or [sandbox_kind(m) for m in SANDBOXES]
     for kind in kinds:
         asyncio.run(profile(kind, rows))
 

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.sandbox import SANDBOXES
+from tools.sandbox import sandbox_of
 from tools.sim import SimServer
 
 SEED = 7
@@ -72,7 +72,7 @@ def simulator_process(
 
 def main() -> None:
     kind, rows, latency = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    module = next(m for m in SANDBOXES if m.NAME.split("-")[0] == kind)
+    module = sandbox_of(kind)
     parts = module.open_sandbox(SEED, strict=True, size=rows)
     if sys.argv[4:] == ["world"]:
         parts.core.set_network(latency, seed=SEED)  # as the sandbox's --latency sets it

@@ -29,6 +29,16 @@ SANDBOXES: tuple[ModuleType, ...] = (
 )
 
 
+def sandbox_kind(module: ModuleType) -> str:
+    """A sandbox module's backend kind: "tallyfy" for tallyfy-sandbox."""
+    return str(module.NAME).split("-")[0]
+
+
+def sandbox_of(kind: str) -> ModuleType:
+    """The sandbox module of a backend kind."""
+    return next(m for m in SANDBOXES if sandbox_kind(m) == kind)
+
+
 @dataclass
 class SandboxInstance:
     settings: InstanceSettings
@@ -87,8 +97,7 @@ class Sandbox:
         self.instances: list[SandboxInstance] = []
 
     def _size(self, module: ModuleType) -> int | None:
-        kind = str(module.NAME).split("-")[0]
-        return self.sizes.get(kind, self.sizes.get("*"))
+        return self.sizes.get(sandbox_kind(module), self.sizes.get("*"))
 
     def __enter__(self) -> Sandbox:
         try:

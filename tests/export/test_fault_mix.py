@@ -22,17 +22,13 @@ import pytest
 
 from tests.sim.virtual_time import VirtualTime, instances_on
 from tools.export_process import export_process
-from tools.sandbox import SANDBOXES
+from tools.sandbox import SANDBOXES, sandbox_kind
 from tools.sim import SandboxParts
 
 FAULT_RATE = 0.1
 SEED = 7
 SIZE = 900  # rows per kind
 RUNS = 4  # exports through the mix per kind, each with its own seed
-
-
-def kind(module: ModuleType) -> str:
-    return str(module.NAME).split("-")[0]
 
 
 @dataclass
@@ -74,7 +70,7 @@ async def _export(parts: SandboxParts, name: str, directory: Path, seed: int | N
 @functools.cache
 def outcome(module: ModuleType) -> Outcome:
     parts = module.open_sandbox(SEED, strict=True, size=SIZE)
-    name = kind(module)
+    name = sandbox_kind(module)
     fired: Counter[str] = Counter()
 
     async def main() -> Outcome:
@@ -92,7 +88,7 @@ def outcome(module: ModuleType) -> Outcome:
     return anyio.run(main)
 
 
-@pytest.mark.parametrize("module", SANDBOXES, ids=kind)
+@pytest.mark.parametrize("module", SANDBOXES, ids=sandbox_kind)
 def test_an_export_through_the_fault_mix_is_byte_identical_to_a_clean_one(
     module: ModuleType,
 ) -> None:
