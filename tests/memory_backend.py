@@ -117,7 +117,7 @@ class MemoryBackend(Backend):
         detail: Detail,
     ) -> ProcessDetail:
         row = next(r for r in self.rows if r.id == process_id)
-        return ProcessDetail(**row.model_dump())
+        return ProcessDetail(**row.as_dict())
 
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)

@@ -35,13 +35,13 @@ def test_a_detail_is_built_from_a_row_dump_and_the_dump_leaves_attributes_out() 
     row = ProcessSummary(
         backend="b", collection="c", id="1", name="n", tags=["x"], created_at=when, extra={"k": 1}
     ).with_attributes({"secret_attr": 1})
-    dumped = row.model_dump(exclude={"extra"})
+    dumped = row.as_dict(exclude={"extra"})
     assert "extra" not in dumped
     assert "_attributes" not in dumped
     assert "attributes" not in dumped
     dumped["tags"].append("y")  # a copy: the row keeps its own list
     assert row.tags == ["x"]
-    detail = ProcessDetail(**row.model_dump())
+    detail = ProcessDetail(**row.as_dict())
     assert (detail.id, detail.created_at, detail.extra) == ("1", when, {"k": 1})
 
 

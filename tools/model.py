@@ -85,11 +85,11 @@ class ProcessSummary:
         self._search_text = tuple(v for v in values if v)
         return self
 
-    def model_dump(self, *, exclude: Collection[str] = ()) -> dict[str, Any]:
+    def as_dict(self, *, exclude: Collection[str] = ()) -> dict[str, Any]:
         """The row's fields by name (its attributes and search text left out), as the
-        detail builders pass them on: `ProcessDetail(**summary.model_dump(exclude=...))`.
-        Named and shaped as the pydantic method the adapters called; lists and dicts are
-        copied one level, as pydantic's dump copied them."""
+        detail builders pass them on: `ProcessDetail(**summary.as_dict(exclude=...))`.
+        Lists and dicts are copied one level, as pydantic's model_dump copied them when
+        rows were models."""
         values = _ROW_VALUES(self)
         return {
             name: _copied(value)
@@ -99,7 +99,7 @@ class ProcessSummary:
 
     def replace(self, **changes: Any) -> ProcessSummary:
         """A copy with `changes` (field names), attributes and search text kept."""
-        copy = ProcessSummary(**{**self.model_dump(), **changes})
+        copy = ProcessSummary(**{**self.as_dict(), **changes})
         copy._attributes, copy._search_text = self._attributes, self._search_text
         return copy
 

@@ -362,7 +362,7 @@ class ChakraBackend(Backend):
         summary = self.to_summary(row, proc, await self.users_by_ref())
         notes: list[str] = []
         result = ProcessDetail(
-            **summary.model_dump(exclude={"extra"}),
+            **summary.as_dict(exclude={"extra"}),
             extra=summary.extra if detail == "full" else None,
         )
         if "fields" in wanted:

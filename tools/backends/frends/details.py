@@ -51,7 +51,7 @@ class DetailBuilder:
             if cut:
                 notes.append(f"description cut to {MAX_DESCRIPTION_CHARS} characters")
         result = ProcessDetail(
-            **summary.model_dump(exclude={"extra"}),
+            **summary.as_dict(exclude={"extra"}),
             extra=summary.extra if detail == "full" else None,
             description=description or None,
         )
@@ -104,7 +104,7 @@ class DetailBuilder:
             if cut:
                 notes.append(f"exception cut to {MAX_DESCRIPTION_CHARS} characters")
         result = ProcessDetail(
-            **summary.model_dump(exclude={"extra"}),
+            **summary.as_dict(exclude={"extra"}),
             extra=summary.extra if detail == "full" else None,
             description=description,
             started_at=summary.created_at,

@@ -208,7 +208,7 @@ def build_detail(
     if reasons:
         description = f"lost: {reasons[0].get('name')}"
     result = ProcessDetail(
-        **summary.model_dump(exclude={"extra", "url"}),
+        **summary.as_dict(exclude={"extra", "url"}),
         extra=extra or None if detail == "full" else None,
         url=url,
         description=description,

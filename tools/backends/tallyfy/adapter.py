@@ -401,7 +401,7 @@ class TallyfyBackend(Backend):
         summary = self.to_summary(raw, users)
         notes: list[str] = []
         result = ProcessDetail(
-            **summary.model_dump(exclude={"extra"}),
+            **summary.as_dict(exclude={"extra"}),
             extra=summary.extra if detail == "full" else None,
             description=raw.get("summary") or None,
             started_at=parse_time(raw.get("started_at")),

@@ -324,7 +324,7 @@ class YuuvisBackend(Backend):
             keep = ("business_key", "duration", "ended_at", "delete_reason")
             extra = {k: v for k, v in extra.items() if k in keep}
         result = ProcessDetail(
-            **summary.model_dump(exclude={"extra"}),
+            **summary.as_dict(exclude={"extra"}),
             extra=extra or None,
             description=raw.get("processDefinitionDescription") if detail == "full" else None,
             started_at=summary.created_at,
