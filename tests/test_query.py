@@ -128,10 +128,14 @@ def test_past_bound_only_on_the_sorted_date_and_in_its_direction() -> None:
     q = parse_query({"created_after": "2025-06-01", "created_before": "2025-09-01"})
     early = row(created_at=datetime(2025, 5, 1, tzinfo=UTC))
     late = row(created_at=datetime(2025, 10, 1, tzinfo=UTC))
-    assert past_bound(q, "-created_at", early)
-    assert not past_bound(q, "-created_at", late)
-    assert past_bound(q, "created_at", late)
-    assert not past_bound(q, "name", early)
+    newest_first, oldest_first = past_bound(q, "-created_at"), past_bound(q, "created_at")
+    assert newest_first is not None
+    assert oldest_first is not None
+    assert newest_first(early)
+    assert not newest_first(late)
+    assert oldest_first(late)
+    assert past_bound(q, "name") is None  # nothing to check per row
+    assert past_bound(parse_query({}), "-created_at") is None  # no bound in that direction
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time
+from operator import attrgetter
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -478,20 +479,22 @@ def evaluate(query: ProcessQuery, rows: Iterable[ProcessSummary]) -> list[Proces
     return kept
 
 
-def past_bound(query: ProcessQuery, sort: str, row: ProcessSummary) -> bool:
-    """True when `row`, and so every later row of a stream sorted by `sort`, fails a date bound.
-
-    This is what lets the driver stop early instead of scanning to the end.
-    """
+def past_bound(query: ProcessQuery, sort: str) -> Callable[[ProcessSummary], bool] | None:
+    """The test that a row, and so every later row of a stream sorted by `sort`, fails a
+    date bound (what lets the driver stop early instead of scanning to the end), decided
+    once per stream: None when no bound can end a stream in that order, so nothing is
+    checked per row."""
     field = sort.lstrip("-")
     if field not in ("created_at", "updated_at"):
-        return False
-    value = getattr(row, field)
-    if value is None:
-        return False
+        return None
     prefix = field.removesuffix("_at")
+    read = attrgetter(field)
     if is_descending(sort):
-        bound = getattr(query, f"{prefix}_after")
-        return bound is not None and value < bound
-    bound = getattr(query, f"{prefix}_before")
-    return bound is not None and value >= bound
+        after = getattr(query, f"{prefix}_after")
+        if after is None:
+            return None
+        return lambda row: (value := read(row)) is not None and value < after
+    before = getattr(query, f"{prefix}_before")
+    if before is None:
+        return None
+    return lambda row: (value := read(row)) is not None and value >= before

@@ -7,7 +7,6 @@ import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 import anyio
@@ -15,7 +14,7 @@ from anyio.abc import TaskGroup
 
 from tools.backends.base import Backend, Capabilities, PageResult, Plan, Position
 from tools.model import ProcessSummary
-from tools.query import ProcessQuery, field_matches, is_descending
+from tools.query import ProcessQuery, field_matches, past_bound
 
 # -- page geometry --------------------------------------------------------------------------
 
@@ -37,25 +36,6 @@ def page_geometry(offset: int, need: int, max_size: int) -> int:
 
 
 # -- one instance ---------------------------------------------------------------------------
-
-
-def bound_check(query: ProcessQuery, sort: str) -> Callable[[ProcessSummary], bool] | None:
-    """tools.query.past_bound for one stream, decided once: None when no date bound can
-    end a stream sorted by `sort`, so that nothing is checked per row."""
-    field = sort.lstrip("-")
-    if field not in ("created_at", "updated_at"):
-        return None
-    prefix = field.removesuffix("_at")
-    read = attrgetter(field)
-    if is_descending(sort):
-        after = getattr(query, f"{prefix}_after")
-        if after is None:
-            return None
-        return lambda row: (value := read(row)) is not None and value < after
-    before = getattr(query, f"{prefix}_before")
-    if before is None:
-        return None
-    return lambda row: (value := read(row)) is not None and value >= before
 
 
 class ScanCapReachedError(Exception):
@@ -113,7 +93,7 @@ class InstanceStream:
     def __post_init__(self) -> None:
         self._local = tuple(self.plan.local_fields)
         if self.early_stop:
-            self._past = bound_check(self.query, self.plan.sort)
+            self._past = past_bound(self.query, self.plan.sort)
         if self.caps.addressing == "token":
             if self.start is None:
                 self._fetch_at, self._skip = None, 0
