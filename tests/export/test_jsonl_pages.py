@@ -58,7 +58,7 @@ def rows(draw: st.DrawFn) -> ProcessSummary:
 
 
 def as_model(row: ProcessSummary, **dump: object) -> dict[str, object]:
-    return ProcessDetail(**row.model_dump()).model_dump(mode="json", exclude_none=True, **dump)
+    return ProcessDetail(**row.as_dict()).model_dump(mode="json", exclude_none=True, **dump)
 
 
 def line(data: dict[str, object]) -> bytes:
